@@ -1,0 +1,49 @@
+# openblock-csi — the contract commands (see README.md).
+SHELL := /bin/bash
+GO ?= go
+BACKEND ?= cinder-v2
+BIN := bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+TOOLS_BIN ?= $(HOME)/.cache/openblock-csi/bin
+export PATH := $(TOOLS_BIN):$(PATH)
+SOAK_MINUTES ?= 2
+FUZZTIME ?= 30s
+
+.PHONY: all build test demo sanity bench soak fuzz lint tools clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+tools:
+	./hack/install-tools.sh
+
+# Unit, integration, chart and sanity tests. Root-only tests skip cleanly
+# (saying why) when not run as root.
+test:
+	$(GO) test -count=1 -timeout 25m ./...
+
+demo: build
+	$(GO) run ./test/demo --backend $(BACKEND) --driver $(BIN)/openblock-csi
+
+sanity:
+	./hack/sanity.sh $(BACKENDS)
+
+bench: build
+	$(BIN)/openblock-bench
+
+soak: build
+	$(GO) test -count=1 -timeout $$(( $(SOAK_MINUTES) * 2 + 10 ))m ./test/soak -run TestSoak -soak.minutes=$(SOAK_MINUTES) -v
+
+fuzz:
+	./hack/fuzz.sh $(FUZZTIME)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@$(GO) vet ./...
+	@./hack/helm-lint.sh
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,155 @@
+// Command openblock-csi is the CSI driver: the controller (talking to the
+// cloud named by the cloud config), the node plugin, or both.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"k8s.io/klog/v2"
+
+	"github.com/openblock-csi/openblock-csi/cmd/openblock-csi/app"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
+	"github.com/openblock-csi/openblock-csi/pkg/driver"
+	"github.com/openblock-csi/openblock-csi/pkg/metadata"
+	"github.com/openblock-csi/openblock-csi/pkg/node"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+type options struct {
+	endpoint          string
+	mode              string
+	cloudConfig       string
+	nodeID            string
+	zone              string
+	byIDDir           string
+	httpEndpoint      string
+	waiterMode        string
+	metadataURL       string
+	configDrive       string
+	maxVolumesPerNode int64
+	showVersion       bool
+}
+
+func main() {
+	var o options
+	fs := flag.CommandLine
+	fs.StringVar(&o.endpoint, "endpoint", "unix:///csi/csi.sock", "CSI endpoint (unix:///path or tcp://host:port)")
+	fs.StringVar(&o.mode, "mode", "all", "services to run: controller, node or all")
+	fs.StringVar(&o.cloudConfig, "cloud-config", "", "cloud config file (required for the controller)")
+	fs.StringVar(&o.nodeID, "node-id", "", "this node's server id (default: metadata service, config drive, then DMI product UUID)")
+	fs.StringVar(&o.zone, "zone", "", "this node's zone (default: from the metadata service or config drive)")
+	fs.StringVar(&o.byIDDir, "by-id-dir", node.DefaultByIDDir, "directory of udev by-id disk links")
+	fs.StringVar(&o.httpEndpoint, "http-endpoint", "", "address for HTTP health and metrics (e.g. :8080); empty disables")
+	fs.StringVar(&o.waiterMode, "waiter-mode", string(cloud.WaitBatched), "how to wait for cloud operations: batched or per-volume")
+	fs.StringVar(&o.metadataURL, "metadata-url", metadata.DefaultServiceURL, "OpenStack metadata service URL; - disables it")
+	fs.StringVar(&o.configDrive, "config-drive", "", "mount point of the config drive, if any")
+	fs.Int64Var(&o.maxVolumesPerNode, "max-volumes-per-node", 0, "volumes a node can take (default: the cloud config's attach-limit)")
+	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
+	klog.InitFlags(fs)
+	flag.Parse()
+	if o.showVersion {
+		fmt.Println(version)
+		return
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		klog.ErrorS(err, "openblock-csi failed")
+		klog.Flush()
+		os.Exit(1)
+	}
+	klog.Flush()
+}
+
+func run(ctx context.Context, o options) error {
+	mode, err := driver.ParseMode(o.mode)
+	if err != nil {
+		return err
+	}
+	waiterMode, err := app.ParseWaiterMode(o.waiterMode)
+	if err != nil {
+		return err
+	}
+	cfg := driver.Config{Version: version, Mode: mode, MaxVolumesPerNode: o.maxVolumesPerNode}
+
+	var cc *cloudconfig.Config
+	if o.cloudConfig != "" {
+		if cc, err = cloudconfig.Load(o.cloudConfig); err != nil {
+			return err
+		}
+	}
+	if mode.HasController() {
+		if cc == nil {
+			return errors.New("the controller needs --cloud-config")
+		}
+		c, err := app.NewCloud(ctx, cc, "openblock-csi/"+version)
+		if err != nil {
+			return fmt.Errorf("cloud: %w", err)
+		}
+		cfg.Cloud = c
+		cfg.Waiter = cloud.NewWaiter(c, cloud.WaiterOptions{Mode: waiterMode})
+		klog.InfoS("Cloud ready", "backend", c.Name(), "waiter", waiterMode)
+	}
+	if mode.HasNode() {
+		id, err := metadata.Resolve(ctx, metadata.Options{
+			NodeID: o.nodeID, Zone: o.zone, ServiceURL: o.metadataURL, ConfigDrive: o.configDrive,
+		})
+		if err != nil {
+			return err
+		}
+		klog.InfoS("Node identity", "nodeID", id.NodeID, "from", id.NodeIDSource, "zone", id.Zone, "zoneFrom", id.ZoneSource)
+		cfg.NodeID, cfg.Zone = id.NodeID, id.Zone
+		cfg.NodeOps = node.NewHost(node.HostConfig{ByIDDir: o.byIDDir})
+		if cc != nil {
+			// The node needs no credentials, only what the config says
+			// about disks.
+			if cfg.MaxVolumesPerNode == 0 {
+				cfg.MaxVolumesPerNode = int64(cc.BlockStorage.AttachLimit)
+			}
+			cfg.SerialLength = cc.BlockStorage.SerialLength
+			if cc.BlockStorage.Backend == cloudconfig.BackendLunanode {
+				cfg.SerialLength = cc.Lunanode.SerialLength
+			}
+		}
+	}
+	d, err := driver.New(cfg)
+	if err != nil {
+		return err
+	}
+	if o.httpEndpoint != "" {
+		go serveHTTP(ctx, o.httpEndpoint)
+	}
+	return d.Run(ctx, o.endpoint)
+}
+
+// serveHTTP serves /healthz and whatever app.HTTPHandlers holds (metrics).
+func serveHTTP(ctx context.Context, addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	for path, h := range app.HTTPHandlers {
+		mux.Handle(path, h)
+	}
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	klog.InfoS("Serving HTTP", "address", addr)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		klog.ErrorS(err, "HTTP endpoint failed", "address", addr)
+	}
+}

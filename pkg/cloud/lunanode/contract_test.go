@@ -1,0 +1,380 @@
+package lunanode_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/lunanode"
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/disk"
+	simln "github.com/openblock-csi/openblock-csi/pkg/cloudsim/lunanode"
+)
+
+const (
+	localVM = "16b64847-0a86-42ea-bea8-ed60bd960c68"
+	otherVM = "2b0d9f8e-9f43-4c55-9a0e-6c1d8e0c2f11"
+)
+
+type rig struct {
+	c     *lunanode.Cloud
+	sim   *simln.Handler
+	store *disk.Store
+	byID  string
+	url   string
+}
+
+// newRig serves the simulator over real HTTP (mounted at /lunanode/ as the
+// main simulator does) with short durations, and points a client at it.
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	dir := t.TempDir()
+	byID := filepath.Join(dir, "by-id")
+	store, err := disk.NewStore(filepath.Join(dir, "state"), byID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := store.Close(); err != nil {
+			t.Errorf("store close: %v", err)
+		}
+	})
+	d := 30 * time.Millisecond
+	sim, err := simln.NewHandler(simln.Config{
+		Store:     store,
+		StatePath: filepath.Join(dir, "lunanode.json"),
+		LocalVMID: localVM,
+		VMs:       []simln.VM{{ID: otherVM, Region: "toronto"}},
+		Durations: simln.Durations{Create: d, Attach: d, Detach: d, Snapshot: d, Delete: d},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/lunanode/", sim)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		srv.Close()
+		_ = sim.Close()
+	})
+	c, err := lunanode.New(lunanode.Config{
+		APIURL: srv.URL + "/lunanode/api/",
+		APIID:  simln.DefaultAPIID, APIKey: simln.DefaultAPIKey,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rig{c: c, sim: sim, store: store, byID: byID, url: srv.URL}
+}
+
+func waitVolume(t *testing.T, c cloud.Cloud, id string, want cloud.Status) *cloud.Volume {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		v, err := c.GetVolume(context.Background(), id)
+		if err != nil {
+			t.Fatalf("waiting for %s to be %s: %v", id, want, err)
+		}
+		if v.Status == want {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("volume %s stays %s (%s), want %s", id, v.Status, v.RawStatus, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func waitGone(t *testing.T, get func() error) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := get()
+		if cloud.IsNotFound(err) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("waiting for deletion: %v", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("resource not deleted in time")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func waitSnapshot(t *testing.T, c cloud.Cloud, id string) *cloud.Snapshot {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s, err := c.GetSnapshot(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Status == cloud.StatusAvailable {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("snapshot %s stays %s", id, s.Status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestClientAgainstSimulator(t *testing.T) {
+	r := newRig(t)
+	c := r.c
+	ctx := context.Background()
+
+	// Create and find by name (the idempotency key).
+	v, err := c.CreateVolume(ctx, cloud.CreateVolumeRequest{Name: "pvc-1", SizeGiB: 1, Description: "dropped", Metadata: map[string]string{"a": "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(v.ID, "toronto/") || v.Status != cloud.StatusCreating || v.Zone != "toronto" {
+		t.Errorf("created = %+v", v)
+	}
+	v = waitVolume(t, c, v.ID, cloud.StatusAvailable)
+	if len(v.Serial) != 36 || v.SizeGiB != 1 || v.Name != "pvc-1" || len(v.Attachments) != 0 {
+		t.Errorf("available volume = %+v", v)
+	}
+	page, err := c.ListVolumes(ctx, cloud.ListOptions{Name: "pvc-1"})
+	if err != nil || len(page.Items) != 1 || page.Items[0].ID != v.ID || page.Items[0].Serial != v.Serial || page.Items[0].Status != cloud.StatusAvailable {
+		t.Fatalf("list by name = %+v, %v", page, err)
+	}
+
+	// Attach to this machine: the disk appears under its serial.
+	if _, err := c.AttachVolume(ctx, "no-such-vm", v.ID); !cloud.IsNotFound(err) {
+		t.Errorf("attach to unknown vm = %v, want not found", err)
+	}
+	att, err := c.AttachVolume(ctx, localVM, v.ID)
+	if err != nil || att.ServerID != localVM || att.VolumeID != v.ID {
+		t.Fatalf("attach = %+v, %v", att, err)
+	}
+	v = waitVolume(t, c, v.ID, cloud.StatusInUse)
+	if !v.AttachedTo(localVM) {
+		t.Errorf("in-use volume not attached to the vm: %+v", v.Attachments)
+	}
+	if _, err := c.AttachVolume(ctx, localVM, v.ID); err != nil {
+		t.Errorf("repeated attach to the same vm = %v, want success", err)
+	}
+	if _, err := c.AttachVolume(ctx, otherVM, v.ID); !errors.Is(err, cloud.ErrWrongState) {
+		t.Errorf("attach to a second vm = %v, want wrong state", err)
+	}
+	if err := c.ExtendVolume(ctx, v.ID, 2); !errors.Is(err, cloud.ErrWrongState) {
+		t.Errorf("extend while attached = %v, want wrong state", err)
+	}
+	if err := c.DeleteVolume(ctx, v.ID); !errors.Is(err, cloud.ErrWrongState) {
+		t.Errorf("delete while attached = %v, want wrong state", err)
+	}
+	payload := []byte("data written through the attached disk")
+	dev := filepath.Join(r.byID, "virtio-"+v.Serial[:20])
+	writeSync(t, dev, 1<<20, payload)
+
+	// Detach: refused for another server, done for ours.
+	if err := c.DetachVolume(ctx, otherVM, v.ID); !cloud.IsNotFound(err) {
+		t.Errorf("detach from another vm = %v, want not found", err)
+	}
+	if err := c.DetachVolume(ctx, localVM, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	v = waitVolume(t, c, v.ID, cloud.StatusAvailable)
+	if len(v.Attachments) != 0 {
+		t.Errorf("attachments after detach: %+v", v.Attachments)
+	}
+	if _, err := os.Lstat(dev); !os.IsNotExist(err) {
+		t.Errorf("by-id link remains after detach: %v", err)
+	}
+	if err := c.DetachVolume(ctx, localVM, v.ID); !cloud.IsNotFound(err) {
+		t.Errorf("second detach = %v, want not found", err)
+	}
+
+	// Extend only detached, only growing.
+	if err := c.ExtendVolume(ctx, v.ID, 2); err != nil {
+		t.Fatalf("extend detached: %v", err)
+	}
+	if v, _ = c.GetVolume(ctx, v.ID); v.SizeGiB != 2 {
+		t.Errorf("size after extend = %d", v.SizeGiB)
+	}
+	if err := c.ExtendVolume(ctx, v.ID, 1); !errors.Is(err, cloud.ErrOutOfRange) {
+		t.Errorf("shrink = %v, want out of range", err)
+	}
+
+	// Snapshot, then a volume from it carries the data.
+	s, err := c.CreateSnapshot(ctx, cloud.CreateSnapshotRequest{Name: "snap-1", VolumeID: v.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(s.ID, "toronto/") || s.VolumeID != v.ID {
+		t.Errorf("snapshot = %+v", s)
+	}
+	s = waitSnapshot(t, c, s.ID)
+	if s.SizeGiB != 2 || s.Name != "snap-1" || s.VolumeID != v.ID {
+		t.Errorf("available snapshot = %+v", s)
+	}
+	sp, err := c.ListSnapshots(ctx, cloud.ListOptions{VolumeID: v.ID})
+	if err != nil || len(sp.Items) != 1 || sp.Items[0].ID != s.ID {
+		t.Errorf("snapshots of volume = %+v, %v", sp, err)
+	}
+	if sp, _ := c.ListSnapshots(ctx, cloud.ListOptions{Name: "snap-1"}); len(sp.Items) != 1 {
+		t.Errorf("snapshots by name = %+v", sp)
+	}
+	if _, err := c.CreateVolume(ctx, cloud.CreateVolumeRequest{Name: "x", SizeGiB: 2, SnapshotID: s.ID, Zone: "montreal"}); !errors.Is(err, cloud.ErrInvalid) {
+		t.Errorf("restore into another region = %v, want invalid", err)
+	}
+	if _, err := c.CreateVolume(ctx, cloud.CreateVolumeRequest{Name: "x", SizeGiB: 1, SnapshotID: s.ID}); !errors.Is(err, cloud.ErrOutOfRange) {
+		t.Errorf("restore smaller than the snapshot = %v, want out of range", err)
+	}
+	restored, err := c.CreateVolume(ctx, cloud.CreateVolumeRequest{Name: "pvc-2", SizeGiB: 3, SnapshotID: s.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if restored.Zone != "toronto" || restored.SourceSnapshotID != s.ID {
+		t.Errorf("restored = %+v", restored)
+	}
+	restored = waitVolume(t, c, restored.ID, cloud.StatusAvailable)
+	if restored.SizeGiB != 3 {
+		t.Errorf("restored size = %d", restored.SizeGiB)
+	}
+	var rnum int
+	fmt.Sscanf(strings.TrimPrefix(restored.ID, "toronto/"), "%d", &rnum)
+	got := readAt(t, r.store.Path(disk.KindVolumes, fmt.Sprintf("lunanode-%d", rnum)), 1<<20, len(payload))
+	if !bytes.Equal(got, payload) {
+		t.Errorf("restored volume holds %q, want %q", got, payload)
+	}
+
+	// Listing pages in a stable order with the last id as marker.
+	var ids []string
+	marker := ""
+	for {
+		p, err := c.ListVolumes(ctx, cloud.ListOptions{Limit: 1, Marker: marker})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range p.Items {
+			ids = append(ids, it.ID)
+		}
+		if p.NextMarker == "" {
+			break
+		}
+		marker = p.NextMarker
+	}
+	if len(ids) != 2 || ids[0] != v.ID || ids[1] != restored.ID {
+		t.Errorf("paged ids = %v", ids)
+	}
+
+	// Delete: refused while the volume has snapshots; then all gone.
+	if err := c.DeleteVolume(ctx, v.ID); !errors.Is(err, cloud.ErrWrongState) {
+		t.Errorf("delete with snapshots = %v, want wrong state", err)
+	}
+	if err := c.DeleteSnapshot(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, func() error { _, err := c.GetSnapshot(ctx, s.ID); return err })
+	if err := c.DeleteSnapshot(ctx, s.ID); !cloud.IsNotFound(err) {
+		t.Errorf("second snapshot delete = %v", err)
+	}
+	for _, id := range []string{v.ID, restored.ID} {
+		if err := c.DeleteVolume(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, func() error { _, err := c.GetVolume(ctx, id); return err })
+		if err := c.DeleteVolume(ctx, id); !cloud.IsNotFound(err) {
+			t.Errorf("second delete of %s = %v, want not found", id, err)
+		}
+	}
+	if _, err := c.GetVolume(ctx, "toronto/999999"); !cloud.IsNotFound(err) {
+		t.Errorf("get missing = %v", err)
+	}
+	if err := c.SetVolumeMetadata(ctx, v.ID, map[string]string{"a": "b"}); !cloud.IsNotFound(err) {
+		t.Errorf("metadata on a deleted volume = %v", err)
+	}
+
+	// Nothing leaked, in the simulator's state or on disk.
+	st := r.sim.State()
+	if len(st.Volumes) != 0 || len(st.Snapshots) != 0 || len(st.Attachments) != 0 {
+		t.Errorf("leftover state: %+v", st)
+	}
+	for _, kind := range []string{disk.KindVolumes, disk.KindSnapshots} {
+		if ids, _ := r.store.List(kind); len(ids) != 0 {
+			t.Errorf("leftover %s files: %v", kind, ids)
+		}
+	}
+	if stats := r.sim.Stats(); stats.AuthFailures != 0 || stats.Calls["volume/create"] != 3 {
+		t.Errorf("stats = %+v", stats)
+	}
+}
+
+func TestWrongCredentialsAreUnauthorized(t *testing.T) {
+	r := newRig(t)
+	c, err := lunanode.New(lunanode.Config{
+		APIURL: r.url + "/lunanode/api/", APIID: simln.DefaultAPIID,
+		APIKey: strings.Repeat("x", 128),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ListVolumes(context.Background(), cloud.ListOptions{})
+	if !errors.Is(err, cloud.ErrUnauthorized) {
+		t.Fatalf("err = %v, want unauthorized", err)
+	}
+	if strings.Contains(err.Error(), "xxxxxxxx") {
+		t.Errorf("error shows the key: %v", err)
+	}
+}
+
+// Concurrent identical reads must not trip the simulator's replay check.
+func TestConcurrentIdenticalReads(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	v, err := r.c.CreateVolume(ctx, cloud.CreateVolumeRequest{Name: "same", SizeGiB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 20)
+	for range 20 {
+		go func() { _, err := r.c.GetVolume(ctx, v.ID); errs <- err }()
+	}
+	for range 20 {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent get: %v", err)
+		}
+	}
+}
+
+func writeSync(t *testing.T, path string, off int64, data []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(data, off); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readAt(t *testing.T, path string, off int64, n int) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

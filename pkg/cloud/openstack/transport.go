@@ -1,0 +1,268 @@
+package openstack
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+	"k8s.io/klog/v2"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+)
+
+// RetryPolicy bounds what the HTTP layer repeats on its own.
+type RetryPolicy struct {
+	// MaxAttempts is the number of tries of an idempotent request (GET,
+	// HEAD, DELETE) that meets a 5xx or a connection error, and of any
+	// request whose connection could not be made. 1 disables retries.
+	MaxAttempts int
+	// BaseDelay doubles per attempt up to MaxDelay (with jitter).
+	BaseDelay, MaxDelay time.Duration
+	// MaxRateLimitRetries is how many 413/429 rate-limit answers one
+	// request waits out before giving up with ErrRateLimited.
+	MaxRateLimitRetries int
+	// DefaultRateLimitWait is used when a rate-limit answer says
+	// retryAfter 0 or nothing.
+	DefaultRateLimitWait time.Duration
+	// MaxRateLimitWait: a longer retryAfter is not waited out but returned
+	// as ErrRateLimited with RetryAfter set.
+	MaxRateLimitWait time.Duration
+}
+
+// DefaultRetryPolicy is used unless WithRetryPolicy says otherwise.
+var DefaultRetryPolicy = RetryPolicy{
+	MaxAttempts:          4,
+	BaseDelay:            200 * time.Millisecond,
+	MaxDelay:             2 * time.Second,
+	MaxRateLimitRetries:  5,
+	DefaultRateLimitWait: time.Second,
+	MaxRateLimitWait:     30 * time.Second,
+}
+
+// serviceBase maps a URL prefix to a service name for metrics and logs.
+type serviceBase struct {
+	prefix, name string
+}
+
+// transport is the provider's http.RoundTripper: client-side rate limit,
+// 413 retryAfter, bounded retries of idempotent requests, observation.
+type transport struct {
+	base     http.RoundTripper
+	limiter  *rate.Limiter
+	observer Observer
+	retry    RetryPolicy
+
+	mu       sync.RWMutex
+	services []serviceBase
+}
+
+func (t *transport) addService(prefix, name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.services = append(t.services, serviceBase{prefix: strings.TrimSuffix(prefix, "/"), name: name})
+}
+
+// classify returns the service name and a low-cardinality operation
+// ("GET /volumes/{id}") for req.
+func (t *transport) classify(req *http.Request) (service, op string) {
+	u := req.URL.Scheme + "://" + req.URL.Host + req.URL.Path
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	service, rest := "unknown", req.URL.Path
+	best := -1
+	for _, s := range t.services {
+		if strings.HasPrefix(u, s.prefix) && len(s.prefix) > best {
+			service, rest, best = s.name, strings.TrimPrefix(u, s.prefix), len(s.prefix)
+		}
+	}
+	return service, req.Method + " " + pathTemplate(rest)
+}
+
+// pathWords are the path elements kept in operation names; anything else
+// (ids, project ids, versions) becomes {id}.
+var pathWords = map[string]bool{
+	"volumes": true, "snapshots": true, "backups": true, "detail": true, "action": true,
+	"metadata": true, "restore": true, "limits": true, "servers": true,
+	"os-volume_attachments": true, "os-availability-zone": true, "tokens": true,
+	"auth": true, "v2.0": true, "v3": true, "types": true,
+}
+
+func pathTemplate(p string) string {
+	parts := strings.Split(strings.Trim(p, "/"), "/")
+	for i, s := range parts {
+		if s != "" && !pathWords[s] {
+			parts[i] = "{id}"
+		}
+	}
+	return "/" + strings.Join(parts, "/")
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodDelete, http.MethodOptions:
+		return true
+	}
+	return false
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	service, op := t.classify(req)
+	rewindable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	rateLimited, sent := 0, false
+	for attempt := 1; ; attempt++ {
+		if err := t.waitLimiter(ctx, service); err != nil {
+			return nil, err
+		}
+		r := req
+		if sent {
+			var err error
+			if r, err = rewind(req); err != nil {
+				return nil, err
+			}
+		}
+		sent = true
+		start := time.Now()
+		resp, err := t.base.RoundTrip(r)
+		elapsed := time.Since(start)
+		code := 0
+		if resp != nil {
+			code = resp.StatusCode
+		}
+		t.observer.ObserveRequest(service, op, code, elapsed)
+		// Method and path only: headers (X-Auth-Token) and bodies
+		// (passwords) are never logged.
+		klog.V(5).InfoS("OpenStack API call", "service", service, "method", req.Method, "path", req.URL.Path,
+			"status", code, "duration", elapsed, "attempt", attempt)
+
+		if err != nil {
+			if ctx.Err() == nil && rewindable && attempt < t.retry.MaxAttempts &&
+				(isDialError(err) || (idempotent(req.Method) && isTransientNetError(err))) {
+				if t.sleep(ctx, t.backoff(attempt)) == nil {
+					continue
+				}
+			}
+			return nil, err
+		}
+
+		switch {
+		case resp.StatusCode == http.StatusRequestEntityTooLarge || resp.StatusCode == http.StatusTooManyRequests:
+			wait, isRate, err := rateLimitWait(resp)
+			if err != nil || !isRate {
+				return resp, err
+			}
+			if wait <= 0 {
+				wait = t.retry.DefaultRateLimitWait
+			}
+			if !rewindable || rateLimited >= t.retry.MaxRateLimitRetries || wait > t.retry.MaxRateLimitWait {
+				return resp, nil
+			}
+			if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
+				discard(resp)
+				return nil, &cloud.Error{Kind: cloud.ErrRateLimited, RetryAfter: wait, HTTPStatus: resp.StatusCode,
+					Message: fmt.Sprintf("rate limited by the cloud; retry after %s does not fit the request's deadline", wait)}
+			}
+			discard(resp)
+			rateLimited++
+			attempt-- // a rate-limit answer is not a failed attempt
+			t.observer.ObserveRateLimitWait(wait)
+			if err := t.sleep(ctx, wait); err != nil {
+				return nil, &cloud.Error{Kind: cloud.ErrRateLimited, RetryAfter: wait, HTTPStatus: http.StatusRequestEntityTooLarge,
+					Message: "rate limited by the cloud", Cause: err}
+			}
+			continue
+		case resp.StatusCode >= 500 && idempotent(req.Method) && rewindable && attempt < t.retry.MaxAttempts:
+			discard(resp)
+			if err := t.sleep(ctx, t.backoff(attempt)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		return resp, nil
+	}
+}
+
+func (t *transport) waitLimiter(ctx context.Context, service string) error {
+	// The limit is the block storage / compute API's; Keystone has its own.
+	if t.limiter == nil || service == "identity" {
+		return nil
+	}
+	start := time.Now()
+	if err := t.limiter.Wait(ctx); err != nil {
+		return &cloud.Error{Kind: cloud.ErrRateLimited, RetryAfter: time.Duration(float64(time.Second) / float64(t.limiter.Limit())),
+			Message: "client-side rate limit: no call slot before the request's deadline", Cause: err}
+	}
+	if d := time.Since(start); d >= time.Millisecond {
+		t.observer.ObserveRateLimitWait(d)
+	}
+	return nil
+}
+
+func (t *transport) backoff(attempt int) time.Duration {
+	d := t.retry.BaseDelay << (attempt - 1)
+	if d > t.retry.MaxDelay || d <= 0 {
+		d = t.retry.MaxDelay
+	}
+	// Up to 20% jitter so that many controllers do not retry in step.
+	return d - time.Duration(rand.Int64N(int64(d)/5+1))
+}
+
+func (t *transport) sleep(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+func rewind(req *http.Request) (*http.Request, error) {
+	r := req.Clone(req.Context())
+	if req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = body
+	}
+	return r, nil
+}
+
+// maxFaultBody bounds what is read of an error body.
+const maxFaultBody = 64 << 10
+
+// rateLimitWait reads a 413/429 answer: whether it is a rate limit (not a
+// quota) and how long it asks to wait. The body is restored for the caller.
+func rateLimitWait(resp *http.Response) (time.Duration, bool, error) {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxFaultBody))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return 0, false, err
+	}
+	f := parseFault(body)
+	if isQuotaMessage(f.Message) {
+		return 0, false, nil
+	}
+	if f.HasRetry {
+		return f.RetryAfter, true, nil
+	}
+	if d, ok := retryAfterHeader(resp.Header, time.Now()); ok {
+		return d, true, nil
+	}
+	return 0, true, nil
+}
+
+func discard(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxFaultBody))
+	resp.Body.Close()
+}

@@ -1,0 +1,318 @@
+package cloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// pollCallTimeout bounds one poll call made on behalf of many waits (it
+// cannot use any single request's context).
+const pollCallTimeout = 60 * time.Second
+
+// kindOps adapts one resource kind (volumes, snapshots, backups) to the
+// generic poller and namer.
+type kindOps[T any] struct {
+	kind   string
+	get    func(context.Context, string) (*T, error)
+	list   func(context.Context, ListOptions) (Page[T], error)
+	id     func(*T) string
+	name   func(*T) string
+	status func(*T) (Status, string)
+}
+
+type waitResult[T any] struct {
+	obj *T
+	err error
+}
+
+type waitReq[T any] struct {
+	id   string
+	cond func(*T) (bool, error)
+	gone bool
+	// ready: the resource is not worth checking before this.
+	ready time.Time
+	done  chan waitResult[T]
+	last  *T // guarded by poller.mu
+}
+
+// poller serves the waits of one kind. In batched mode a single goroutine
+// runs while waits are pending and answers all of them per tick.
+type poller[T any] struct {
+	w   *Waiter
+	ops kindOps[T]
+
+	mu      sync.Mutex
+	pending map[*waitReq[T]]struct{}
+	running bool
+	wake    chan struct{}
+}
+
+func newPoller[T any](w *Waiter, ops kindOps[T]) *poller[T] {
+	return &poller[T]{w: w, ops: ops, pending: map[*waitReq[T]]struct{}{}, wake: make(chan struct{}, 1)}
+}
+
+func (p *poller[T]) wait(ctx context.Context, id string, cond func(*T) (bool, error), gone bool) (*T, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, p.timeoutErr(err, id, nil, gone)
+	}
+	if p.w.opts.Mode == WaitPerVolume {
+		return p.waitAlone(ctx, id, cond, gone)
+	}
+	r := &waitReq[T]{id: id, cond: cond, gone: gone, ready: time.Now().Add(p.w.opts.InitialDelay), done: make(chan waitResult[T], 1)}
+	p.mu.Lock()
+	p.pending[r] = struct{}{}
+	if !p.running {
+		p.running = true
+		go p.run()
+	} else {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+	p.mu.Unlock()
+
+	select {
+	case res := <-r.done:
+		return res.obj, res.err
+	case <-ctx.Done():
+		p.mu.Lock()
+		delete(p.pending, r)
+		last := r.last
+		p.mu.Unlock()
+		select {
+		case res := <-r.done: // answered while we were leaving
+			return res.obj, res.err
+		default:
+		}
+		return last, p.timeoutErr(ctx.Err(), id, last, gone)
+	}
+}
+
+// run is the batched loop. It exits when no wait is pending.
+func (p *poller[T]) run() {
+	var nextCall time.Time // earliest time the next call may go out
+	var backoff time.Duration
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		p.mu.Lock()
+		if len(p.pending) == 0 {
+			p.running = false
+			p.mu.Unlock()
+			return
+		}
+		at := nextCall
+		earliest := time.Time{}
+		for r := range p.pending {
+			if earliest.IsZero() || r.ready.Before(earliest) {
+				earliest = r.ready
+			}
+		}
+		if earliest.After(at) {
+			at = earliest
+		}
+		p.mu.Unlock()
+
+		if d := time.Until(at); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-timer.C:
+			case <-p.wake: // a new wait; recompute
+				timer.Stop() // Go ≥1.23 timers: no stale value to drain
+				continue
+			}
+		}
+
+		// Every wait registered before the call starts is answered by it;
+		// later ones wait for the next call (the listing might predate them).
+		p.mu.Lock()
+		batch := make([]*waitReq[T], 0, len(p.pending))
+		for r := range p.pending {
+			batch = append(batch, r)
+		}
+		p.mu.Unlock()
+		if len(batch) == 0 {
+			continue
+		}
+
+		found, answered, calls, err := p.fetch(batch)
+		p.w.observe(BatchEvent{Kind: p.ops.kind, Waiters: len(batch), Calls: calls, Err: err})
+		if err != nil {
+			if IsRetryable(err) || errors.Is(err, context.DeadlineExceeded) {
+				backoff = p.w.backoff(backoff, err)
+				nextCall = time.Now().Add(backoff)
+				continue
+			}
+			for _, r := range batch {
+				p.finish(r, nil, fmt.Errorf("checking %s %s: %w", p.ops.kind, r.id, err))
+			}
+			continue
+		}
+		backoff = 0
+		nextCall = time.Now().Add(p.w.opts.Interval)
+		for _, r := range batch {
+			if !answered(r) {
+				continue
+			}
+			obj := found[r.id]
+			if done, res := p.evaluate(r.id, obj, r.cond, r.gone); done {
+				p.finish(r, res.obj, res.err)
+			} else {
+				p.mu.Lock()
+				r.last = obj
+				p.mu.Unlock()
+			}
+		}
+	}
+}
+
+// fetch makes the one call of a tick: Get when a single wait is pending, a
+// full listing otherwise. found maps id to resource (absent = gone);
+// answered says which waits the call speaks for.
+func (p *poller[T]) fetch(batch []*waitReq[T]) (found map[string]*T, answered func(*waitReq[T]) bool, calls int, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), pollCallTimeout)
+	defer cancel()
+	found = map[string]*T{}
+	if len(batch) == 1 {
+		only := batch[0]
+		obj, err := p.ops.get(ctx, only.id)
+		if err != nil && !IsNotFound(err) {
+			return nil, nil, 1, err
+		}
+		if obj != nil && err == nil {
+			found[only.id] = obj
+		}
+		return found, func(r *waitReq[T]) bool { return r == only }, 1, nil
+	}
+	items, calls, err := listAll(ctx, p.ops, ListOptions{}, p.w.opts.PageLimit)
+	if err != nil {
+		return nil, nil, calls, err
+	}
+	for i := range items {
+		found[p.ops.id(&items[i])] = &items[i]
+	}
+	return found, func(*waitReq[T]) bool { return true }, calls, nil
+}
+
+// evaluate decides a wait given the resource's current state (nil: gone).
+func (p *poller[T]) evaluate(id string, obj *T, cond func(*T) (bool, error), gone bool) (bool, waitResult[T]) {
+	if obj == nil {
+		if gone {
+			return true, waitResult[T]{}
+		}
+		return true, waitResult[T]{err: Errorf(ErrNotFound, "%s %s disappeared while waiting for it", p.ops.kind, id)}
+	}
+	st, raw := p.ops.status(obj)
+	if st.IsError() {
+		if raw == "" {
+			raw = string(st)
+		}
+		return true, waitResult[T]{obj: obj, err: &Error{Kind: ErrFailed, Message: fmt.Sprintf("%s %s went to status %q", p.ops.kind, id, raw)}}
+	}
+	if gone {
+		return false, waitResult[T]{}
+	}
+	if cond == nil {
+		return true, waitResult[T]{obj: obj}
+	}
+	ok, err := cond(obj)
+	if err != nil {
+		return true, waitResult[T]{obj: obj, err: err}
+	}
+	return ok, waitResult[T]{obj: obj}
+}
+
+func (p *poller[T]) finish(r *waitReq[T], obj *T, err error) {
+	p.mu.Lock()
+	_, ok := p.pending[r]
+	delete(p.pending, r)
+	p.mu.Unlock()
+	if ok {
+		r.done <- waitResult[T]{obj: obj, err: err}
+	}
+}
+
+// waitAlone is per-volume mode: this wait polls its own resource with
+// exponential backoff.
+func (p *poller[T]) waitAlone(ctx context.Context, id string, cond func(*T) (bool, error), gone bool) (*T, error) {
+	delay := p.w.opts.InitialDelay
+	var last *T
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return last, p.timeoutErr(ctx.Err(), id, last, gone)
+		case <-timer.C:
+		}
+		obj, err := p.ops.get(ctx, id)
+		p.w.observe(BatchEvent{Kind: p.ops.kind, Waiters: 1, Calls: 1, Err: err})
+		next := time.Duration(float64(delay) * perVolumeBackoffFactor)
+		if next > p.w.opts.MaxBackoff {
+			next = p.w.opts.MaxBackoff
+		}
+		switch {
+		case err == nil:
+		case IsNotFound(err):
+			obj = nil
+		case IsRetryable(err):
+			if ra := RetryAfterOf(err); ra > next {
+				next = ra
+			}
+			delay = next
+			timer.Reset(delay)
+			continue
+		default:
+			if ctx.Err() != nil {
+				return last, p.timeoutErr(ctx.Err(), id, last, gone)
+			}
+			return last, fmt.Errorf("checking %s %s: %w", p.ops.kind, id, err)
+		}
+		if done, res := p.evaluate(id, obj, cond, gone); done {
+			return res.obj, res.err
+		}
+		last = obj
+		delay = next
+		timer.Reset(delay)
+	}
+}
+
+// timeoutErr wraps ctx's error with what was being waited for.
+func (p *poller[T]) timeoutErr(ctxErr error, id string, last *T, gone bool) error {
+	what := "reach the expected state"
+	if gone {
+		what = "be deleted"
+	}
+	if last != nil {
+		st, raw := p.ops.status(last)
+		if raw == "" {
+			raw = string(st)
+		}
+		return fmt.Errorf("gave up waiting for %s %s to %s (last status %q): %w", p.ops.kind, id, what, raw, ctxErr)
+	}
+	return fmt.Errorf("gave up waiting for %s %s to %s: %w", p.ops.kind, id, what, ctxErr)
+}
+
+// listAll walks every page of a listing.
+func listAll[T any](ctx context.Context, ops kindOps[T], opts ListOptions, limit int) ([]T, int, error) {
+	var items []T
+	calls := 0
+	opts.Limit = limit
+	for range maxListPages {
+		page, err := ops.list(ctx, opts)
+		calls++
+		if err != nil {
+			return nil, calls, err
+		}
+		items = append(items, page.Items...)
+		if page.NextMarker == "" || page.NextMarker == opts.Marker || len(page.Items) == 0 {
+			break
+		}
+		opts.Marker = page.NextMarker
+	}
+	return items, calls, nil
+}

@@ -1,0 +1,688 @@
+package cloudsim
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+const (
+	volumeMinMicro = "3.0"
+	volumeMaxMicro = "3.70"
+)
+
+func (s *Sim) cinderRoutes(mux *http.ServeMux) {
+	h := func(pattern string, fn handlerFunc) {
+		s.handle(mux, FaceCinder, pattern, s.cinderVersioned(fn))
+	}
+	for _, pat := range []string{"GET /volume", "GET /volume/{$}"} {
+		s.register(mux, FaceCinder, pat, false, s.volumeVersions)
+	}
+	for _, pat := range []string{"GET /volume/{ver}", "GET /volume/{ver}/{$}"} {
+		s.register(mux, FaceCinder, pat, false, s.volumeVersion)
+	}
+	p := "/volume/{ver}/{project}"
+	h("GET "+p+"/types", s.listTypes)
+	h("GET "+p+"/types/{id}", s.getType)
+	h("GET "+p+"/volumes", s.listVolumes(false))
+	h("GET "+p+"/volumes/detail", s.listVolumes(true))
+	h("POST "+p+"/volumes", s.postVolume)
+	h("GET "+p+"/volumes/{id}", s.getVolume)
+	h("PUT "+p+"/volumes/{id}", s.putVolume)
+	h("DELETE "+p+"/volumes/{id}", s.delVolume)
+	h("POST "+p+"/volumes/{id}/action", s.volumeAction)
+	h("GET "+p+"/volumes/{id}/metadata", s.volumeMetadata)
+	h("POST "+p+"/volumes/{id}/metadata", s.volumeMetadata)
+	h("PUT "+p+"/volumes/{id}/metadata", s.volumeMetadata)
+	h("DELETE "+p+"/volumes/{id}/metadata/{key}", s.volumeMetadata)
+	h("GET "+p+"/snapshots", s.listSnapshots(false))
+	h("GET "+p+"/snapshots/detail", s.listSnapshots(true))
+	h("POST "+p+"/snapshots", s.postSnapshot)
+	h("GET "+p+"/snapshots/{id}", s.getSnapshot)
+	h("PUT "+p+"/snapshots/{id}", s.putSnapshot)
+	h("DELETE "+p+"/snapshots/{id}", s.delSnapshot)
+	h("GET "+p+"/snapshots/{id}/metadata", s.snapshotMetadata)
+	h("POST "+p+"/snapshots/{id}/metadata", s.snapshotMetadata)
+	h("PUT "+p+"/snapshots/{id}/metadata", s.snapshotMetadata)
+	h("DELETE "+p+"/snapshots/{id}/metadata/{key}", s.snapshotMetadata)
+	h("GET "+p+"/backups", s.listBackups(false))
+	h("GET "+p+"/backups/detail", s.listBackups(true))
+	h("POST "+p+"/backups", s.postBackup)
+	h("GET "+p+"/backups/{id}", s.getBackup)
+	h("DELETE "+p+"/backups/{id}", s.delBackup)
+	h("POST "+p+"/backups/{id}/restore", s.restore)
+	h("GET "+p+"/limits", s.limits)
+	h("GET "+p+"/os-availability-zone", s.availabilityZones)
+}
+
+// cinderVersioned checks the version path element and the microversion header.
+func (s *Sim) cinderVersioned(fn handlerFunc) handlerFunc {
+	return func(c *call) {
+		switch c.r.PathValue("ver") {
+		case "v1":
+			c.ver = 1
+		case "v2":
+			c.ver = 2
+		case "v3":
+			c.ver = 3
+		default:
+			c.fail(errNotFound("The resource could not be found."))
+			return
+		}
+		if c.ver == 3 {
+			c.micro = volumeMinMicro
+			if h := c.r.Header.Get("OpenStack-API-Version"); h != "" {
+				f := strings.Fields(h)
+				if len(f) == 2 && f[0] == "volume" {
+					c.micro = f[1]
+				}
+			}
+			if c.micro == "latest" {
+				c.micro = volumeMaxMicro
+			}
+			if !microAtLeast(c.micro, 3, 0) || microAtLeast(c.micro, 3, 71) {
+				c.fail(&apiError{code: 406, kind: "computeFault", msg: fmt.Sprintf("Version %s is not supported by the API. Minimum is %s and maximum is %s.", c.micro, volumeMinMicro, volumeMaxMicro)})
+				return
+			}
+			c.w.Header().Set("OpenStack-API-Version", "volume "+c.micro)
+			c.w.Header().Add("Vary", "OpenStack-API-Version")
+		}
+		fn(c)
+	}
+}
+
+func (s *Sim) listTypes(c *call) {
+	out := []any{}
+	for i := range s.prof.types {
+		out = append(out, c.typeView(&s.prof.types[i]))
+	}
+	c.json(200, map[string]any{"volume_types": out})
+}
+
+func (s *Sim) getType(c *call) {
+	id := c.r.PathValue("id")
+	if id == "default" {
+		id = ""
+	}
+	t, e := s.volumeType(id)
+	if e != nil {
+		c.fail(errNotFound("Volume type %s could not be found.", c.r.PathValue("id")))
+		return
+	}
+	c.json(200, map[string]any{"volume_type": c.typeView(t)})
+}
+
+func (s *Sim) listVolumes(detail bool) handlerFunc {
+	return func(c *call) {
+		q := c.r.URL.Query()
+		name, byName := c.nameFilter()
+		s.mu.Lock()
+		var items []*Volume
+		for _, v := range s.st.Volumes {
+			if v.ProjectID != c.project || (byName && v.Name != name) || (q.Has("status") && v.Status != q.Get("status")) {
+				continue
+			}
+			if z := q.Get("availability_zone"); z != "" && v.Zone != z {
+				continue
+			}
+			items = append(items, v)
+		}
+		path := "volumes"
+		if detail {
+			path = "volumes/detail"
+		}
+		items, links, e := page(c, items, func(v *Volume) string { return v.ID }, volumeField, volumeSortKeys, "volumes", path)
+		if e != nil {
+			s.mu.Unlock()
+			c.fail(e)
+			return
+		}
+		out := []any{}
+		for _, v := range items {
+			if detail {
+				out = append(out, c.volumeView(v))
+			} else {
+				out = append(out, c.volumeSummary(v))
+			}
+		}
+		s.mu.Unlock()
+		body := map[string]any{"volumes": out}
+		if links != nil {
+			body["volumes_links"] = links
+		}
+		c.json(200, body)
+	}
+}
+
+// pick returns the first non-empty string (v2 name, v1 display_name).
+func pick(a ...*string) string {
+	for _, s := range a {
+		if s != nil && *s != "" {
+			return *s
+		}
+	}
+	return ""
+}
+
+func (s *Sim) postVolume(c *call) {
+	var body struct {
+		Volume *struct {
+			Size               *json.Number      `json:"size"`
+			Name               *string           `json:"name"`
+			DisplayName        *string           `json:"display_name"`
+			Description        *string           `json:"description"`
+			DisplayDescription *string           `json:"display_description"`
+			Zone               *string           `json:"availability_zone"`
+			VolumeType         *string           `json:"volume_type"`
+			SnapshotID         *string           `json:"snapshot_id"`
+			SourceVolID        *string           `json:"source_volid"`
+			ImageRef           *string           `json:"imageRef"`
+			BackupID           *string           `json:"backup_id"`
+			Metadata           map[string]string `json:"metadata"`
+			Multiattach        bool              `json:"multiattach"`
+		} `json:"volume"`
+	}
+	if e := c.decode(&body); e != nil {
+		c.fail(e)
+		return
+	}
+	if body.Volume == nil {
+		c.fail(errBadRequest("Missing required element 'volume' in request body."))
+		return
+	}
+	b := body.Volume
+	req := volumeRequest{
+		Name: pick(b.Name, b.DisplayName), Description: pick(b.Description, b.DisplayDescription),
+		Zone: pick(b.Zone), VolumeType: pick(b.VolumeType), SnapshotID: pick(b.SnapshotID),
+		SourceVolID: pick(b.SourceVolID), ImageRef: pick(b.ImageRef), Metadata: b.Metadata, Multiattach: b.Multiattach,
+	}
+	if c.ver == 3 && microAtLeast(c.micro, 3, 47) {
+		req.BackupID = pick(b.BackupID)
+	}
+	if b.Size != nil && b.Size.String() != "" {
+		n, err := b.Size.Int64()
+		if err != nil {
+			c.fail(errBadRequest("Invalid input received: Volume size '%s' must be an integer and greater than 0", b.Size.String()))
+			return
+		}
+		size := int(n)
+		req.Size = &size
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, e := s.createVolume(c, req)
+	if e == nil {
+		e = s.persist()
+	}
+	if e != nil {
+		c.fail(e)
+		return
+	}
+	code := 202
+	if c.ver == 1 {
+		code = 200
+	}
+	c.json(code, map[string]any{"volume": c.volumeView(v)})
+}
+
+func (s *Sim) getVolume(c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, e := s.volume(c.project, c.r.PathValue("id"))
+	if e != nil {
+		c.fail(e)
+		return
+	}
+	c.json(200, map[string]any{"volume": c.volumeView(v)})
+}
+
+func (s *Sim) putVolume(c *call) {
+	var body struct {
+		Volume *struct {
+			Name               *string           `json:"name"`
+			DisplayName        *string           `json:"display_name"`
+			Description        *string           `json:"description"`
+			DisplayDescription *string           `json:"display_description"`
+			Metadata           map[string]string `json:"metadata"`
+		} `json:"volume"`
+	}
+	if e := c.decode(&body); e != nil {
+		c.fail(e)
+		return
+	}
+	if body.Volume == nil {
+		c.fail(errBadRequest("Missing required element 'volume' in request body."))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, e := s.volume(c.project, c.r.PathValue("id"))
+	if e != nil {
+		c.fail(e)
+		return
+	}
+	b := body.Volume
+	if b.Name != nil {
+		v.Name = *b.Name
+	} else if b.DisplayName != nil {
+		v.Name = *b.DisplayName
+	}
+	if b.Description != nil {
+		v.Description = *b.Description
+	} else if b.DisplayDescription != nil {
+		v.Description = *b.DisplayDescription
+	}
+	if b.Metadata != nil {
+		v.Metadata = copyMeta(b.Metadata)
+	}
+	v.UpdatedAt = now()
+	if e := s.persist(); e != nil {
+		c.fail(e)
+		return
+	}
+	c.json(200, map[string]any{"volume": c.volumeView(v)})
+}
+
+func (s *Sim) delVolume(c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.deleteVolume(c, c.r.PathValue("id"))
+	if e == nil {
+		e = s.persist()
+	}
+	if e != nil {
+		c.fail(e)
+		return
+	}
+	c.json(202, nil)
+}
+
+// metadataOp serves GET/POST(merge)/PUT(replace) .../metadata and DELETE .../metadata/{key}.
+func (c *call) metadataOp(meta *map[string]string) (changed bool, e *apiError) {
+	switch c.r.Method {
+	case http.MethodGet:
+		c.json(200, map[string]any{"metadata": copyMeta(*meta)})
+		return false, nil
+	case http.MethodDelete:
+		k := c.r.PathValue("key")
+		if _, ok := (*meta)[k]; !ok {
+			return false, errNotFound("Metadata item was not found")
+		}
+		delete(*meta, k)
+		c.json(200, nil)
+		return true, nil
+	}
+	var body struct {
+		Metadata map[string]string `json:"metadata"`
+	}
+	if e := c.decode(&body); e != nil {
+		return false, e
+	}
+	if body.Metadata == nil {
+		return false, errBadRequest("Malformed request body")
+	}
+	if c.r.Method == http.MethodPut || *meta == nil {
+		*meta = map[string]string{}
+	}
+	for k, v := range body.Metadata {
+		(*meta)[k] = v
+	}
+	c.json(200, map[string]any{"metadata": copyMeta(*meta)})
+	return true, nil
+}
+
+func (s *Sim) volumeMetadata(c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, e := s.volume(c.project, c.r.PathValue("id"))
+	if e != nil {
+		c.fail(e)
+		return
+	}
+	changed, e := c.metadataOp(&v.Metadata)
+	if e != nil {
+		c.fail(e)
+		return
+	}
+	if changed {
+		v.UpdatedAt = now()
+		s.persist()
+	}
+}
+
+func (s *Sim) snapshotMetadata(c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sn, e := s.snapshot(c.project, c.r.PathValue("id"))
+	if e != nil {
+		c.fail(e)
+		return
+	}
+	changed, e := c.metadataOp(&sn.Metadata)
+	if e != nil {
+		c.fail(e)
+		return
+	}
+	if changed {
+		sn.UpdatedAt = now()
+		s.persist()
+	}
+}
+
+func (s *Sim) listSnapshots(detail bool) handlerFunc {
+	return func(c *call) {
+		q := c.r.URL.Query()
+		name, byName := c.nameFilter()
+		s.mu.Lock()
+		var items []*Snapshot
+		for _, sn := range s.st.Snapshots {
+			if sn.ProjectID != c.project || (byName && sn.Name != name) || (q.Has("status") && sn.Status != q.Get("status")) ||
+				(q.Has("volume_id") && sn.VolumeID != q.Get("volume_id")) {
+				continue
+			}
+			items = append(items, sn)
+		}
+		path := "snapshots"
+		if detail {
+			path = "snapshots/detail"
+		}
+		items, links, e := page(c, items, func(x *Snapshot) string { return x.ID }, snapshotField, snapshotSortKeys, "snapshots", path)
+		if e != nil {
+			s.mu.Unlock()
+			c.fail(e)
+			return
+		}
+		out := []any{}
+		for _, sn := range items {
+			out = append(out, c.snapshotView(sn, detail))
+		}
+		s.mu.Unlock()
+		body := map[string]any{"snapshots": out}
+		if links != nil {
+			body["snapshots_links"] = links
+		}
+		c.json(200, body)
+	}
+}
+
+// jsonBool accepts true/false and the strings "true"/"false" (python clients send both).
+type jsonBool bool
+
+func (b *jsonBool) UnmarshalJSON(d []byte) error {
+	switch strings.ToLower(strings.Trim(string(d), `"`)) {
+	case "true", "1", "yes", "on":
+		*b = true
+	case "false", "0", "no", "off", "null", "":
+		*b = false
+	default:
+		return fmt.Errorf("invalid boolean %s", d)
+	}
+	return nil
+}
+
+func (s *Sim) postSnapshot(c *call) {
+	var body struct {
+		Snapshot *struct {
+			VolumeID           string            `json:"volume_id"`
+			Name               *string           `json:"name"`
+			DisplayName        *string           `json:"display_name"`
+			Description        *string           `json:"description"`
+			DisplayDescription *string           `json:"display_description"`
+			Force              jsonBool          `json:"force"`
+			Metadata           map[string]string `json:"metadata"`
+		} `json:"snapshot"`
+	}
+	if e := c.decode(&body); e != nil {
+		c.fail(e)
+		return
+	}
+	if body.Snapshot == nil || body.Snapshot.VolumeID == "" {
+		c.fail(errBadRequest("Missing required element 'snapshot' in request body."))
+		return
+	}
+	b := body.Snapshot
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sn, e := s.createSnapshot(c, snapshotRequest{VolumeID: b.VolumeID, Name: pick(b.Name, b.DisplayName),
+		Description: pick(b.Description, b.DisplayDescription), Force: bool(b.Force), Metadata: b.Metadata})
+	if e == nil {
+		e = s.persist()
+	}
+	if e != nil {
+		c.fail(e)
+		return
+	}
+	code := 202
+	if c.ver == 1 {
+		code = 200
+	}
+	c.json(code, map[string]any{"snapshot": c.snapshotView(sn, false)})
+}
+
+func (s *Sim) getSnapshot(c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sn, e := s.snapshot(c.project, c.r.PathValue("id"))
+	if e != nil {
+		c.fail(e)
+		return
+	}
+	c.json(200, map[string]any{"snapshot": c.snapshotView(sn, true)})
+}
+
+func (s *Sim) putSnapshot(c *call) {
+	var body struct {
+		Snapshot *struct {
+			Name               *string `json:"name"`
+			DisplayName        *string `json:"display_name"`
+			Description        *string `json:"description"`
+			DisplayDescription *string `json:"display_description"`
+		} `json:"snapshot"`
+	}
+	if e := c.decode(&body); e != nil {
+		c.fail(e)
+		return
+	}
+	if body.Snapshot == nil {
+		c.fail(errBadRequest("Missing required element 'snapshot' in request body."))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sn, e := s.snapshot(c.project, c.r.PathValue("id"))
+	if e != nil {
+		c.fail(e)
+		return
+	}
+	b := body.Snapshot
+	if b.Name != nil {
+		sn.Name = *b.Name
+	} else if b.DisplayName != nil {
+		sn.Name = *b.DisplayName
+	}
+	if b.Description != nil {
+		sn.Description = *b.Description
+	} else if b.DisplayDescription != nil {
+		sn.Description = *b.DisplayDescription
+	}
+	sn.UpdatedAt = now()
+	if e := s.persist(); e != nil {
+		c.fail(e)
+		return
+	}
+	c.json(200, map[string]any{"snapshot": c.snapshotView(sn, true)})
+}
+
+func (s *Sim) delSnapshot(c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.deleteSnapshot(c, c.r.PathValue("id"))
+	if e == nil {
+		e = s.persist()
+	}
+	if e != nil {
+		c.fail(e)
+		return
+	}
+	c.json(202, nil)
+}
+
+func (s *Sim) listBackups(detail bool) handlerFunc {
+	return func(c *call) {
+		q := c.r.URL.Query()
+		s.mu.Lock()
+		var items []*Backup
+		for _, b := range s.st.Backups {
+			if b.ProjectID != c.project || (q.Has("name") && b.Name != q.Get("name")) ||
+				(q.Has("status") && b.Status != q.Get("status")) || (q.Has("volume_id") && b.VolumeID != q.Get("volume_id")) {
+				continue
+			}
+			items = append(items, b)
+		}
+		path := "backups"
+		if detail {
+			path = "backups/detail"
+		}
+		items, links, e := page(c, items, func(x *Backup) string { return x.ID }, backupField, snapshotSortKeys, "backups", path)
+		if e != nil {
+			s.mu.Unlock()
+			c.fail(e)
+			return
+		}
+		out := []any{}
+		for _, b := range items {
+			if detail {
+				out = append(out, c.backupView(b))
+			} else {
+				out = append(out, c.backupSummary(b))
+			}
+		}
+		s.mu.Unlock()
+		body := map[string]any{"backups": out}
+		if links != nil {
+			body["backups_links"] = links
+		}
+		c.json(200, body)
+	}
+}
+
+func (s *Sim) postBackup(c *call) {
+	var body struct {
+		Backup *struct {
+			VolumeID    string   `json:"volume_id"`
+			Name        *string  `json:"name"`
+			Description *string  `json:"description"`
+			Container   *string  `json:"container"`
+			Force       jsonBool `json:"force"`
+		} `json:"backup"`
+	}
+	if e := c.decode(&body); e != nil {
+		c.fail(e)
+		return
+	}
+	if body.Backup == nil || body.Backup.VolumeID == "" {
+		c.fail(errBadRequest("Missing required element 'backup' in request body."))
+		return
+	}
+	b := body.Backup
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	bk, e := s.createBackup(c, backupRequest{VolumeID: b.VolumeID, Name: pick(b.Name), Description: pick(b.Description),
+		Container: pick(b.Container), Force: bool(b.Force)})
+	if e == nil {
+		e = s.persist()
+	}
+	if e != nil {
+		c.fail(e)
+		return
+	}
+	c.json(202, map[string]any{"backup": c.backupSummary(bk)})
+}
+
+func (s *Sim) getBackup(c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, e := s.backup(c.project, c.r.PathValue("id"))
+	if e != nil {
+		c.fail(e)
+		return
+	}
+	c.json(200, map[string]any{"backup": c.backupView(b)})
+}
+
+func (s *Sim) delBackup(c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.deleteBackup(c, c.r.PathValue("id"))
+	if e == nil {
+		e = s.persist()
+	}
+	if e != nil {
+		c.fail(e)
+		return
+	}
+	c.json(202, nil)
+}
+
+func (s *Sim) restore(c *call) {
+	var body struct {
+		Restore *struct {
+			VolumeID string `json:"volume_id"`
+			Name     string `json:"name"`
+		} `json:"restore"`
+	}
+	if e := c.decode(&body); e != nil {
+		c.fail(e)
+		return
+	}
+	if body.Restore == nil {
+		c.fail(errBadRequest("Missing required element 'restore' in request body."))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, b, e := s.restoreBackup(c, c.r.PathValue("id"), body.Restore.VolumeID, body.Restore.Name)
+	if e == nil {
+		e = s.persist()
+	}
+	if e != nil {
+		c.fail(e)
+		return
+	}
+	c.json(202, map[string]any{"restore": map[string]any{"backup_id": b.ID, "volume_id": v.ID, "volume_name": nullable(v.Name)}})
+}
+
+func (s *Sim) limits(c *call) {
+	s.mu.Lock()
+	u := s.usage(c.project)
+	s.mu.Unlock()
+	q := s.prof.quota
+	maxVol, maxSnap := q.Volumes, q.Snapshots
+	if q.VolumesAndSnapshots > 0 {
+		if maxVol < 0 || maxVol > q.VolumesAndSnapshots {
+			maxVol = q.VolumesAndSnapshots
+		}
+		if maxSnap < 0 || maxSnap > q.VolumesAndSnapshots {
+			maxSnap = q.VolumesAndSnapshots
+		}
+	}
+	c.json(200, map[string]any{"limits": map[string]any{
+		"rate": []any{},
+		"absolute": map[string]any{
+			"maxTotalVolumes": maxVol, "totalVolumesUsed": u.volumes,
+			"maxTotalVolumeGigabytes": q.Gigabytes, "totalGigabytesUsed": u.gigabytes,
+			"maxTotalSnapshots": maxSnap, "totalSnapshotsUsed": u.snapshots,
+			"maxTotalBackups": q.Backups, "totalBackupsUsed": u.backups,
+			"maxTotalBackupGigabytes": q.BackupGigabytes, "totalBackupGigabytesUsed": u.backupGB,
+		},
+	}})
+}
+
+func (s *Sim) availabilityZones(c *call) {
+	out := []any{}
+	for _, z := range s.prof.zones {
+		out = append(out, map[string]any{"zoneName": z, "zoneState": map[string]any{"available": true}})
+	}
+	c.json(200, map[string]any{"availabilityZoneInfo": out})
+}

@@ -1,0 +1,216 @@
+package cloudsim
+
+import (
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxLimit is Cinder's osapi_max_limit: no page is longer.
+const maxLimit = 1000
+
+type sortKey struct {
+	key  string
+	desc bool
+}
+
+// parseSort reads sort=key[:dir],... or the legacy sort_key/sort_dir.
+func parseSort(q url.Values, valid map[string]bool) ([]sortKey, *apiError) {
+	var keys []sortKey
+	if s := q.Get("sort"); s != "" {
+		for _, part := range strings.Split(s, ",") {
+			k, dir, _ := strings.Cut(strings.TrimSpace(part), ":")
+			keys = append(keys, sortKey{key: k, desc: dir != "asc"})
+			if dir != "" && dir != "asc" && dir != "desc" {
+				return nil, errBadRequest("Invalid input received: Unknown sort direction, must be 'desc' or 'asc'")
+			}
+		}
+	} else if k := q.Get("sort_key"); k != "" {
+		keys = append(keys, sortKey{key: k, desc: q.Get("sort_dir") != "asc"})
+	}
+	for i, k := range keys {
+		if k.key == "display_name" {
+			keys[i].key = "name"
+		}
+		if !valid[keys[i].key] {
+			return nil, errBadRequest("Invalid input received: Invalid sort key %s", k.key)
+		}
+	}
+	if len(keys) == 0 {
+		keys = []sortKey{{key: "created_at", desc: true}}
+	}
+	if keys[len(keys)-1].key != "id" {
+		keys = append(keys, sortKey{key: "id", desc: keys[len(keys)-1].desc})
+	}
+	return keys, nil
+}
+
+func compareAny(a, b any) int {
+	switch x := a.(type) {
+	case int:
+		y := b.(int)
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	case time.Time:
+		return x.Compare(b.(time.Time))
+	case string:
+		return strings.Compare(x, b.(string))
+	}
+	return 0
+}
+
+// page sorts, filters by marker/offset/limit and builds the next link.
+// field returns the value of a sort key for an item.
+func page[T any](c *call, items []T, id func(T) string, field func(T, string) any, valid map[string]bool, coll, path string) ([]T, []any, *apiError) {
+	q := c.r.URL.Query()
+	keys, e := parseSort(q, valid)
+	if e != nil {
+		return nil, nil, e
+	}
+	sort.SliceStable(items, func(i, j int) bool {
+		for _, k := range keys {
+			r := compareAny(field(items[i], k.key), field(items[j], k.key))
+			if r == 0 {
+				continue
+			}
+			if k.desc {
+				return r > 0
+			}
+			return r < 0
+		}
+		return false
+	})
+	if m := q.Get("marker"); m != "" {
+		idx := -1
+		for i, it := range items {
+			if id(it) == m {
+				idx = i
+				break
+			}
+		}
+		if idx < 0 {
+			return nil, nil, errNotFound("Marker %s could not be found.", m)
+		}
+		items = items[idx+1:]
+	}
+	if o := q.Get("offset"); o != "" {
+		n, err := strconv.Atoi(o)
+		if err != nil || n < 0 {
+			return nil, nil, errBadRequest("Invalid input received: offset param must be positive")
+		}
+		if n > len(items) {
+			n = len(items)
+		}
+		items = items[n:]
+	}
+	limit := maxLimit
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			return nil, nil, errBadRequest("Invalid input received: limit param must be an integer")
+		}
+		if n < limit {
+			limit = n
+		}
+	}
+	var links []any
+	if len(items) > limit {
+		items = items[:limit]
+		nq := url.Values{}
+		for k, v := range q {
+			if k != "marker" && k != "offset" {
+				nq[k] = v
+			}
+		}
+		nq.Set("limit", strconv.Itoa(limit))
+		if limit > 0 {
+			nq.Set("marker", id(items[limit-1]))
+		}
+		links = []any{map[string]any{"href": c.cinderBase() + "/" + path + "?" + nq.Encode(), "rel": "next"}}
+	}
+	return items, links, nil
+}
+
+var volumeSortKeys = map[string]bool{"id": true, "name": true, "status": true, "size": true, "created_at": true,
+	"updated_at": true, "availability_zone": true, "volume_type": true, "bootable": true}
+
+func volumeField(v *Volume, k string) any {
+	switch k {
+	case "id":
+		return v.ID
+	case "name":
+		return v.Name
+	case "status":
+		return v.Status
+	case "size":
+		return v.Size
+	case "updated_at":
+		return v.UpdatedAt
+	case "availability_zone":
+		return v.Zone
+	case "volume_type":
+		return v.VolumeType
+	case "bootable":
+		return boolString(v.Bootable)
+	}
+	return v.CreatedAt
+}
+
+var snapshotSortKeys = map[string]bool{"id": true, "name": true, "status": true, "size": true, "created_at": true,
+	"updated_at": true, "volume_id": true}
+
+func snapshotField(s *Snapshot, k string) any {
+	switch k {
+	case "id":
+		return s.ID
+	case "name":
+		return s.Name
+	case "status":
+		return s.Status
+	case "size":
+		return s.Size
+	case "updated_at":
+		return s.UpdatedAt
+	case "volume_id":
+		return s.VolumeID
+	}
+	return s.CreatedAt
+}
+
+func backupField(b *Backup, k string) any {
+	switch k {
+	case "id":
+		return b.ID
+	case "name":
+		return b.Name
+	case "status":
+		return b.Status
+	case "size":
+		return b.Size
+	case "updated_at":
+		return b.UpdatedAt
+	case "volume_id":
+		return b.VolumeID
+	}
+	return b.CreatedAt
+}
+
+// nameFilter is name= (v2/v3) or display_name= (v1).
+func (c *call) nameFilter() (string, bool) {
+	q := c.r.URL.Query()
+	key := "name"
+	if c.ver == 1 {
+		key = "display_name"
+	}
+	if !q.Has(key) {
+		return "", false
+	}
+	return q.Get(key), true
+}

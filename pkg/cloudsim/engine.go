@@ -1,0 +1,874 @@
+package cloudsim
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/klog/v2"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/disk"
+)
+
+// The state machine: every function here runs with s.mu held, validates a
+// request against the business rules, changes the state, does the disk work
+// and schedules the end of the transitional state.
+
+const gib = int64(1) << 30
+
+// Statuses a volume can be deleted from (Cinder's list).
+var deletableVolume = map[string]bool{"available": true, "error": true, "error_restoring": true, "error_extending": true, "error_managing": true}
+
+const msgDeleteVolume = "Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer."
+
+type usage struct{ volumes, snapshots, gigabytes, backups, backupGB int }
+
+func (s *Sim) usage(project string) usage {
+	var u usage
+	for _, v := range s.st.Volumes {
+		if v.ProjectID == project {
+			u.volumes++
+			u.gigabytes += v.Size
+		}
+	}
+	for _, sn := range s.st.Snapshots {
+		if sn.ProjectID == project {
+			u.snapshots++
+			u.gigabytes += sn.Size
+		}
+	}
+	for _, b := range s.st.Backups {
+		if b.ProjectID == project {
+			u.backups++
+			u.backupGB += b.Size
+		}
+	}
+	return u
+}
+
+// checkQuota answers 413 the way Cinder's quota engine does.
+func (s *Sim) checkQuota(project string, addVolumes, addSnapshots, addGB int) *apiError {
+	q, u := s.prof.quota, s.usage(project)
+	if addVolumes > 0 && q.Volumes >= 0 && u.volumes+addVolumes > q.Volumes {
+		return errOverLimit(fmt.Sprintf("VolumeLimitExceeded: Maximum number of volumes allowed (%d) exceeded for quota 'volumes'.", q.Volumes))
+	}
+	if addSnapshots > 0 && q.Snapshots >= 0 && u.snapshots+addSnapshots > q.Snapshots {
+		return errOverLimit(fmt.Sprintf("SnapshotLimitExceeded: Maximum number of snapshots allowed (%d) exceeded", q.Snapshots))
+	}
+	if q.VolumesAndSnapshots > 0 && (addVolumes+addSnapshots) > 0 && u.volumes+u.snapshots+addVolumes+addSnapshots > q.VolumesAndSnapshots {
+		if addSnapshots > 0 {
+			return errOverLimit(fmt.Sprintf("SnapshotLimitExceeded: Maximum number of volumes and snapshots allowed (%d) exceeded", q.VolumesAndSnapshots))
+		}
+		return errOverLimit(fmt.Sprintf("VolumeLimitExceeded: Maximum number of volumes allowed (%d) exceeded", q.VolumesAndSnapshots))
+	}
+	if addGB > 0 && q.Gigabytes >= 0 && u.gigabytes+addGB > q.Gigabytes {
+		return errOverLimit(fmt.Sprintf("VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed gigabytes quota. Requested %dG, quota is %dG and %dG has been consumed.", addGB, q.Gigabytes, u.gigabytes))
+	}
+	return nil
+}
+
+func (s *Sim) checkBackupQuota(project string, addGB int) *apiError {
+	q, u := s.prof.quota, s.usage(project)
+	if q.Backups >= 0 && u.backups+1 > q.Backups {
+		return errOverLimit(fmt.Sprintf("BackupLimitExceeded: Maximum number of backups allowed (%d) exceeded", q.Backups))
+	}
+	if q.BackupGigabytes >= 0 && u.backupGB+addGB > q.BackupGigabytes {
+		return errOverLimit(fmt.Sprintf("VolumeBackupSizeExceedsAvailableQuota: Requested backup exceeds allowed Backup gigabytes quota. Requested %dG, quota is %dG and %dG has been consumed.", addGB, q.BackupGigabytes, u.backupGB))
+	}
+	return nil
+}
+
+func (s *Sim) volume(project, id string) (*Volume, *apiError) {
+	v := s.st.Volumes[id]
+	if v == nil || v.ProjectID != project {
+		return nil, errNotFound("Volume %s could not be found.", id)
+	}
+	return v, nil
+}
+
+func (s *Sim) snapshot(project, id string) (*Snapshot, *apiError) {
+	sn := s.st.Snapshots[id]
+	if sn == nil || sn.ProjectID != project {
+		return nil, errNotFound("Snapshot %s could not be found.", id)
+	}
+	return sn, nil
+}
+
+func (s *Sim) backup(project, id string) (*Backup, *apiError) {
+	b := s.st.Backups[id]
+	if b == nil || b.ProjectID != project {
+		return nil, errNotFound("Backup %s could not be found.", id)
+	}
+	return b, nil
+}
+
+func (s *Sim) volumeType(nameOrID string) (*VolumeType, *apiError) {
+	if nameOrID == "" {
+		nameOrID = s.prof.defaultType
+	}
+	for i := range s.prof.types {
+		t := &s.prof.types[i]
+		if t.Name == nameOrID || t.ID == nameOrID {
+			return t, nil
+		}
+	}
+	return nil, errNotFound("Volume type with name %s could not be found.", nameOrID)
+}
+
+func (s *Sim) validZone(z string) bool {
+	for _, x := range s.prof.zones {
+		if x == z {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Sim) checkSize(size int) *apiError {
+	r := s.prof.rules
+	min := r.MinSizeGB
+	if min < 1 {
+		min = 1
+	}
+	if size < min {
+		return errBadRequest("Invalid input received: Volume size '%d' must be an integer and greater than %d", size, min-1)
+	}
+	if r.MaxSizeGB > 0 && size > r.MaxSizeGB {
+		return errBadRequest("Invalid input received: Volume size '%d' must be an integer and less than or equal to %d", size, r.MaxSizeGB)
+	}
+	return nil
+}
+
+type volumeRequest struct {
+	Size        *int
+	Name        string
+	Description string
+	Zone        string
+	VolumeType  string
+	SnapshotID  string
+	SourceVolID string
+	ImageRef    string
+	BackupID    string
+	Metadata    map[string]string
+	Multiattach bool
+}
+
+func (s *Sim) createVolume(c *call, req volumeRequest) (*Volume, *apiError) {
+	n := 0
+	for _, src := range []string{req.SnapshotID, req.SourceVolID, req.ImageRef, req.BackupID} {
+		if src != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		return nil, errBadRequest("Invalid input received: May specify only one of snapshot, imageRef or source volume")
+	}
+	v := &Volume{
+		ID: newID(), ProjectID: c.project, UserID: c.tok.UserID, Name: req.Name, Description: req.Description,
+		Status: "creating", Zone: req.Zone, Metadata: copyMeta(req.Metadata), Multiattach: req.Multiattach,
+		SnapshotID: req.SnapshotID, SourceVolID: req.SourceVolID, ImageRef: req.ImageRef, BackupID: req.BackupID,
+		Attachments: []*Attachment{},
+	}
+	srcKind, srcID, srcSize, srcZone := "", "", 0, ""
+	switch {
+	case req.SnapshotID != "":
+		sn, e := s.snapshot(c.project, req.SnapshotID)
+		if e != nil {
+			return nil, e
+		}
+		if sn.Status != "available" {
+			return nil, errBadRequest("Invalid snapshot: Originating snapshot status must be one of 'available' values")
+		}
+		srcKind, srcID, srcSize = disk.KindSnapshots, sn.ID, sn.Size
+		if ov := s.st.Volumes[sn.VolumeID]; ov != nil {
+			srcZone = ov.Zone
+			v.VolumeType = ov.VolumeType
+		}
+	case req.SourceVolID != "":
+		src, e := s.volume(c.project, req.SourceVolID)
+		if e != nil {
+			return nil, e
+		}
+		ok := src.Status == "available" || (src.Status == "in-use" && s.prof.name != "helion")
+		if !ok {
+			return nil, errBadRequest("Invalid volume: Source volume %s status must be available, but current status is: %s.", src.ID, src.Status)
+		}
+		srcKind, srcID, srcSize, srcZone = disk.KindVolumes, src.ID, src.Size, src.Zone
+		v.VolumeType = src.VolumeType
+	case req.BackupID != "":
+		b, e := s.backup(c.project, req.BackupID)
+		if e != nil {
+			return nil, e
+		}
+		if b.Status != "available" {
+			return nil, errBadRequest("Invalid backup: Backup status must be available")
+		}
+		srcKind, srcID, srcSize = disk.KindBackups, b.ID, b.Size
+	case req.ImageRef != "":
+		img := s.st.Images[req.ImageRef]
+		if img == nil {
+			return nil, errNotFound("Image %s could not be found.", req.ImageRef)
+		}
+		srcSize = img.Size
+		v.Bootable = true
+	}
+	size := srcSize
+	if req.Size != nil {
+		size = *req.Size
+	} else if srcKind == "" && req.ImageRef == "" {
+		return nil, errBadRequest("Invalid input received: Volume size must be specified")
+	}
+	if e := s.checkSize(size); e != nil {
+		return nil, e
+	}
+	if size < srcSize {
+		what := map[string]string{disk.KindSnapshots: "snapshot", disk.KindVolumes: "original volume", disk.KindBackups: "backup", "": "image"}[srcKind]
+		return nil, errBadRequest("Invalid input received: Volume size '%d'GB cannot be smaller than the %s size %dGB. They must be >= original %s size.", size, what, srcSize, what)
+	}
+	v.Size = size
+	if v.Zone == "" {
+		v.Zone = srcZone
+	}
+	if v.Zone == "" {
+		v.Zone = s.prof.defaultZone
+	}
+	if !s.validZone(v.Zone) {
+		return nil, errBadRequest("Invalid input received: Availability zone '%s' is invalid.", v.Zone)
+	}
+	if req.VolumeType != "" || v.VolumeType == "" {
+		t, e := s.volumeType(req.VolumeType)
+		if e != nil {
+			return nil, e
+		}
+		v.VolumeType = t.Name
+	}
+	if e := s.checkQuota(c.project, 1, 0, size); e != nil {
+		return nil, e
+	}
+	var err error
+	if srcKind != "" {
+		err = s.store.Copy(srcKind, srcID, disk.KindVolumes, v.ID, int64(size)*gib)
+	} else {
+		err = s.store.Create(disk.KindVolumes, v.ID, int64(size)*gib)
+	}
+	if err != nil {
+		return nil, errInternal(err.Error())
+	}
+	v.CreatedAt = now()
+	v.UpdatedAt = v.CreatedAt
+	s.st.Volumes[v.ID] = v
+	s.scheduleVolumeCreate(v.ID)
+	return v, nil
+}
+
+func (s *Sim) scheduleVolumeCreate(id string) {
+	s.later(OpCreate, s.durs.Create, func() {
+		v := s.st.Volumes[id]
+		if v == nil || v.Status != "creating" {
+			return
+		}
+		if s.faults.takeFailure(OpCreate) {
+			v.Status = "error"
+		} else {
+			v.Status = "available"
+		}
+		v.UpdatedAt = now()
+	})
+}
+
+func (s *Sim) deleteVolume(c *call, id string) *apiError {
+	v, e := s.volume(c.project, id)
+	if e != nil {
+		return e
+	}
+	if !deletableVolume[v.Status] || len(v.Attachments) > 0 || s.hasSnapshots(v.ID) {
+		return errBadRequest(msgDeleteVolume)
+	}
+	v.Status = "deleting"
+	v.UpdatedAt = now()
+	s.scheduleVolumeDelete(id)
+	return nil
+}
+
+func (s *Sim) hasSnapshots(volID string) bool {
+	for _, sn := range s.st.Snapshots {
+		if sn.VolumeID == volID {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Sim) scheduleVolumeDelete(id string) {
+	s.later(OpDelete, s.durs.Delete, func() {
+		v := s.st.Volumes[id]
+		if v == nil || v.Status != "deleting" {
+			return
+		}
+		if s.faults.takeFailure(OpDelete) {
+			v.Status = "error_deleting"
+			v.UpdatedAt = now()
+			return
+		}
+		if err := s.store.Delete(disk.KindVolumes, id); err != nil {
+			klog.ErrorS(err, "cloudsim: deleting volume image", "volume", id)
+			v.Status = "error_deleting"
+			return
+		}
+		delete(s.st.Volumes, id)
+	})
+}
+
+func (s *Sim) extendVolume(c *call, v *Volume, newSize int) *apiError {
+	r := s.prof.rules
+	if !r.Extend {
+		return errBadRequest("There is no such action: os-extend")
+	}
+	inUseOK := r.ExtendInUse && c.ver == 3 && microAtLeast(c.micro, 3, 42)
+	if v.Status != "available" && !(v.Status == "in-use" && inUseOK) {
+		return errBadRequest("Invalid volume: Volume %s status must be 'available' to extend, currently %s.", v.ID, v.Status)
+	}
+	if newSize <= v.Size {
+		return errBadRequest("Invalid input received: New size for extend must be greater than current size. (current: %d, extended: %d).", v.Size, newSize)
+	}
+	if e := s.checkSize(newSize); e != nil {
+		return e
+	}
+	if e := s.checkQuota(c.project, 0, 0, newSize-v.Size); e != nil {
+		return e
+	}
+	v.PrevStatus, v.Status, v.NewSize = v.Status, "extending", newSize
+	v.UpdatedAt = now()
+	s.scheduleExtend(v.ID)
+	return nil
+}
+
+func (s *Sim) scheduleExtend(id string) {
+	s.later(OpExtend, s.durs.Extend, func() {
+		v := s.st.Volumes[id]
+		if v == nil || v.Status != "extending" {
+			return
+		}
+		v.UpdatedAt = now()
+		if s.faults.takeFailure(OpExtend) {
+			v.Status, v.NewSize = "error_extending", 0
+			return
+		}
+		if err := s.store.Resize(disk.KindVolumes, id, int64(v.NewSize)*gib); err != nil {
+			klog.ErrorS(err, "cloudsim: extending volume image", "volume", id)
+			v.Status, v.NewSize = "error_extending", 0
+			return
+		}
+		if err := s.store.Refresh(id); err != nil {
+			klog.ErrorS(err, "cloudsim: refreshing loop device", "volume", id)
+		}
+		v.Size, v.NewSize = v.NewSize, 0
+		v.Status = restingStatus(v)
+	})
+}
+
+// restingStatus is available or in-use depending on the attachments.
+func restingStatus(v *Volume) string {
+	for _, a := range v.Attachments {
+		if a.Status == "attached" {
+			return "in-use"
+		}
+	}
+	return "available"
+}
+
+type snapshotRequest struct {
+	VolumeID, Name, Description string
+	Force                       bool
+	Metadata                    map[string]string
+}
+
+func (s *Sim) createSnapshot(c *call, req snapshotRequest) (*Snapshot, *apiError) {
+	v, e := s.volume(c.project, req.VolumeID)
+	if e != nil {
+		return nil, e
+	}
+	ok := v.Status == "available" ||
+		(v.Status == "in-use" && req.Force && s.prof.rules.SnapshotInUse == SnapshotInUseForce)
+	if !ok {
+		return nil, errBadRequest("Invalid volume: Volume %s status must be available, but current status is: %s.", v.ID, v.Status)
+	}
+	if e := s.checkQuota(c.project, 0, 1, v.Size); e != nil {
+		return nil, e
+	}
+	sn := &Snapshot{ID: newID(), ProjectID: c.project, VolumeID: v.ID, Name: req.Name, Description: req.Description,
+		Status: "creating", Size: v.Size, Metadata: copyMeta(req.Metadata), CreatedAt: now()}
+	sn.UpdatedAt = sn.CreatedAt
+	if err := s.store.Copy(disk.KindVolumes, v.ID, disk.KindSnapshots, sn.ID, int64(v.Size)*gib); err != nil {
+		return nil, errInternal(err.Error())
+	}
+	s.st.Snapshots[sn.ID] = sn
+	s.scheduleSnapshotCreate(sn.ID)
+	return sn, nil
+}
+
+func (s *Sim) scheduleSnapshotCreate(id string) {
+	s.later(OpSnapshot, s.durs.Snapshot, func() {
+		sn := s.st.Snapshots[id]
+		if sn == nil || sn.Status != "creating" {
+			return
+		}
+		sn.Status = "available"
+		if s.faults.takeFailure(OpSnapshot) {
+			sn.Status = "error"
+		}
+		sn.UpdatedAt = now()
+	})
+}
+
+func (s *Sim) deleteSnapshot(c *call, id string) *apiError {
+	sn, e := s.snapshot(c.project, id)
+	if e != nil {
+		return e
+	}
+	if sn.Status != "available" && sn.Status != "error" {
+		return errBadRequest("Invalid snapshot: Volume Snapshot status must be available or error and must not be part of a group.")
+	}
+	sn.Status = "deleting"
+	sn.UpdatedAt = now()
+	s.scheduleSnapshotDelete(id)
+	return nil
+}
+
+func (s *Sim) scheduleSnapshotDelete(id string) {
+	s.later(OpSnapshotDelete, s.durs.Delete, func() {
+		sn := s.st.Snapshots[id]
+		if sn == nil || sn.Status != "deleting" {
+			return
+		}
+		if s.faults.takeFailure(OpSnapshotDelete) {
+			sn.Status = "error_deleting"
+			return
+		}
+		if err := s.store.Delete(disk.KindSnapshots, id); err != nil {
+			klog.ErrorS(err, "cloudsim: deleting snapshot image", "snapshot", id)
+		}
+		delete(s.st.Snapshots, id)
+	})
+}
+
+type backupRequest struct {
+	VolumeID, Name, Description, Container string
+	Force                                  bool
+}
+
+func (s *Sim) createBackup(c *call, req backupRequest) (*Backup, *apiError) {
+	v, e := s.volume(c.project, req.VolumeID)
+	if e != nil {
+		return nil, e
+	}
+	switch {
+	case v.Status == "available":
+	case v.Status == "in-use" && s.prof.rules.BackupInUse:
+		if !req.Force {
+			return nil, errBadRequest("Invalid volume: Backing up an in-use volume must use the force flag.")
+		}
+	default:
+		return nil, errBadRequest("Invalid volume: Volume to be backed up must be available or in-use, but the current status is \"%s\".", v.Status)
+	}
+	if e := s.checkBackupQuota(c.project, v.Size); e != nil {
+		return nil, e
+	}
+	if req.Container == "" {
+		req.Container = "volumebackups"
+	}
+	b := &Backup{ID: newID(), ProjectID: c.project, VolumeID: v.ID, Name: req.Name, Description: req.Description,
+		Status: "creating", Size: v.Size, Zone: v.Zone, Container: req.Container, CreatedAt: now()}
+	b.UpdatedAt = b.CreatedAt
+	if err := s.store.Copy(disk.KindVolumes, v.ID, disk.KindBackups, b.ID, int64(v.Size)*gib); err != nil {
+		return nil, errInternal(err.Error())
+	}
+	s.st.Backups[b.ID] = b
+	v.PrevStatus, v.Status = v.Status, "backing-up"
+	v.UpdatedAt = now()
+	s.scheduleBackupCreate(b.ID)
+	return b, nil
+}
+
+func (s *Sim) scheduleBackupCreate(id string) {
+	s.later(OpBackup, s.durs.Backup, func() {
+		b := s.st.Backups[id]
+		if b == nil || b.Status != "creating" {
+			return
+		}
+		b.UpdatedAt = now()
+		v := s.st.Volumes[b.VolumeID]
+		if s.faults.takeFailure(OpBackup) {
+			b.Status, b.FailReason = "error", "injected backup failure"
+			if v != nil && v.Status == "backing-up" {
+				v.Status = "error_backing-up"
+			}
+			return
+		}
+		b.Status = "available"
+		if v != nil && v.Status == "backing-up" {
+			v.Status = restingStatus(v)
+			v.PrevStatus = ""
+		}
+	})
+}
+
+func (s *Sim) deleteBackup(c *call, id string) *apiError {
+	b, e := s.backup(c.project, id)
+	if e != nil {
+		return e
+	}
+	if b.Status != "available" && b.Status != "error" {
+		return errBadRequest("Invalid backup: Backup status must be available or error")
+	}
+	b.Status = "deleting"
+	b.UpdatedAt = now()
+	s.later(OpBackupDelete, s.durs.Delete, func() {
+		b := s.st.Backups[id]
+		if b == nil || b.Status != "deleting" {
+			return
+		}
+		if s.faults.takeFailure(OpBackupDelete) {
+			b.Status = "error_deleting"
+			return
+		}
+		if err := s.store.Delete(disk.KindBackups, id); err != nil {
+			klog.ErrorS(err, "cloudsim: deleting backup image", "backup", id)
+		}
+		delete(s.st.Backups, id)
+	})
+	return nil
+}
+
+func (s *Sim) restoreBackup(c *call, backupID, volumeID, name string) (*Volume, *Backup, *apiError) {
+	b, e := s.backup(c.project, backupID)
+	if e != nil {
+		return nil, nil, e
+	}
+	if b.Status != "available" {
+		return nil, nil, errBadRequest("Invalid backup: Backup status must be available")
+	}
+	var v *Volume
+	if volumeID != "" {
+		if v, e = s.volume(c.project, volumeID); e != nil {
+			return nil, nil, e
+		}
+		if v.Status != "available" {
+			return nil, nil, errBadRequest("Invalid volume: Volume to be restored to must be available")
+		}
+		if v.Size < b.Size {
+			return nil, nil, errBadRequest("Invalid volume: volume size %d is too small to restore backup of size %d.", v.Size, b.Size)
+		}
+	} else {
+		if e := s.checkQuota(c.project, 1, 0, b.Size); e != nil {
+			return nil, nil, e
+		}
+		if name == "" {
+			name = "restore_backup_" + b.ID
+		}
+		v = &Volume{ID: newID(), ProjectID: c.project, UserID: c.tok.UserID, Name: name, Size: b.Size,
+			Zone: s.prof.defaultZone, VolumeType: s.prof.defaultType, Metadata: map[string]string{},
+			Attachments: []*Attachment{}, CreatedAt: now()}
+		s.st.Volumes[v.ID] = v
+	}
+	if err := s.store.Copy(disk.KindBackups, b.ID, disk.KindVolumes, v.ID, int64(v.Size)*gib); err != nil {
+		if volumeID == "" {
+			delete(s.st.Volumes, v.ID)
+		}
+		return nil, nil, errInternal(err.Error())
+	}
+	v.Status, v.RestoreFrom, v.UpdatedAt = "restoring-backup", b.ID, now()
+	b.Status, b.RestoreTo, b.UpdatedAt = "restoring", v.ID, now()
+	s.scheduleRestore(v.ID)
+	return v, b, nil
+}
+
+func (s *Sim) scheduleRestore(volID string) {
+	s.later(OpRestore, s.durs.Restore, func() {
+		v := s.st.Volumes[volID]
+		if v == nil || v.Status != "restoring-backup" {
+			return
+		}
+		if b := s.st.Backups[v.RestoreFrom]; b != nil && b.Status == "restoring" {
+			b.Status, b.RestoreTo, b.UpdatedAt = "available", "", now()
+		}
+		v.RestoreFrom, v.UpdatedAt = "", now()
+		if s.faults.takeFailure(OpRestore) {
+			v.Status = "error_restoring"
+			return
+		}
+		v.Status = "available"
+	})
+}
+
+// --- attachments (Nova) ---
+
+func (s *Sim) attachmentsOf(serverID string) []*Attachment {
+	var out []*Attachment
+	for _, v := range s.st.Volumes {
+		for _, a := range v.Attachments {
+			if a.ServerID == serverID {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// nextDevice is the advisory name: the lowest free /dev/vdX after vda (the boot disk).
+func (s *Sim) nextDevice(serverID string) string {
+	used := map[string]bool{"/dev/vda": true}
+	for _, a := range s.attachmentsOf(serverID) {
+		used[a.Device] = true
+	}
+	for ch := 'b'; ch <= 'z'; ch++ {
+		if d := "/dev/vd" + string(ch); !used[d] {
+			return d
+		}
+	}
+	return "/dev/vdzz"
+}
+
+func (s *Sim) attachVolume(c *call, srv *Server, volumeID string) (*Attachment, *apiError) {
+	v, e := s.volume(c.project, volumeID)
+	if e != nil {
+		return nil, e
+	}
+	for _, a := range v.Attachments {
+		if a.ServerID == srv.ID {
+			return nil, errBadRequest("Invalid volume: volume %s already attached", v.ID)
+		}
+	}
+	if !(v.Status == "available" || (v.Status == "in-use" && v.Multiattach)) {
+		return nil, errBadRequest("Invalid volume: Volume %s status must be available or downloading to reserve, but the current status is %s.", v.ID, v.Status)
+	}
+	if s.prof.rules.SameZoneAttach && v.Zone != srv.Zone {
+		return nil, errBadRequest("Invalid volume: Instance %s and volume %s are not in the same availability_zone. Instance is in %s. Volume is in %s", srv.ID, v.ID, srv.Zone, v.Zone)
+	}
+	if max := s.prof.rules.MaxVolumesPerServer; max > 0 && len(s.attachmentsOf(srv.ID))+1 >= max {
+		return nil, errForbidden("The maximum allowed number of disk devices (%d) to attach to a single instance has been exceeded.", max)
+	}
+	a := &Attachment{ID: newID(), ServerID: srv.ID, Device: s.nextDevice(srv.ID), HostName: srv.Name, Status: "attaching"}
+	v.Attachments = append(v.Attachments, a)
+	if v.Status == "available" {
+		v.Status = "attaching"
+	}
+	v.UpdatedAt = now()
+	s.scheduleAttach(v.ID, a.ID)
+	return a, nil
+}
+
+func (s *Sim) scheduleAttach(volID, attID string) {
+	s.later(OpAttach, s.durs.Attach, func() {
+		v := s.st.Volumes[volID]
+		if v == nil {
+			return
+		}
+		a := findAttachment(v, attID)
+		if a == nil || a.Status != "attaching" {
+			return
+		}
+		v.UpdatedAt = now()
+		if s.faults.takeFailure(OpAttach) {
+			removeAttachment(v, attID)
+			v.Status = "error_attaching"
+			return
+		}
+		if a.ServerID == s.cfg.LocalServerID {
+			s.attachLocal(v)
+		}
+		a.Status, a.AttachedAt = "attached", now()
+		v.Status = "in-use"
+	})
+}
+
+// attachLocal makes the volume a local disk; a failure is logged, not fatal,
+// because the API-level attachment is what clients see.
+func (s *Sim) attachLocal(v *Volume) {
+	l, err := s.store.Attach(v.ID, v.ID)
+	if err != nil {
+		klog.ErrorS(err, "cloudsim: local attach failed", "volume", v.ID)
+		return
+	}
+	if !l.Loop {
+		klog.InfoS("cloudsim: attached to the local server without a loop device (not root): the link points at the image file", "volume", v.ID, "link", l.Link)
+	} else {
+		klog.V(2).InfoS("cloudsim: attached to the local server", "volume", v.ID, "device", l.Device, "link", l.Link)
+	}
+}
+
+func findAttachment(v *Volume, attID string) *Attachment {
+	for _, a := range v.Attachments {
+		if a.ID == attID {
+			return a
+		}
+	}
+	return nil
+}
+
+func removeAttachment(v *Volume, attID string) {
+	out := v.Attachments[:0]
+	for _, a := range v.Attachments {
+		if a.ID != attID {
+			out = append(out, a)
+		}
+	}
+	v.Attachments = out
+}
+
+func (s *Sim) detachVolume(c *call, srv *Server, volumeID string) *apiError {
+	v := s.st.Volumes[volumeID]
+	var a *Attachment
+	if v != nil && v.ProjectID == c.project {
+		for _, x := range v.Attachments {
+			if x.ServerID == srv.ID {
+				a = x
+			}
+		}
+	}
+	if a == nil {
+		return errNotFound("volume_id not found: %s", volumeID)
+	}
+	if a.Status != "attached" || (v.Status != "in-use") {
+		return errBadRequest("Invalid volume: Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.")
+	}
+	a.Status = "detaching"
+	v.Status = "detaching"
+	v.UpdatedAt = now()
+	s.scheduleDetach(v.ID, a.ID)
+	return nil
+}
+
+func (s *Sim) scheduleDetach(volID, attID string) {
+	s.later(OpDetach, s.durs.Detach, func() {
+		v := s.st.Volumes[volID]
+		if v == nil {
+			return
+		}
+		a := findAttachment(v, attID)
+		if a == nil || a.Status != "detaching" {
+			return
+		}
+		v.UpdatedAt = now()
+		if s.faults.takeFailure(OpDetach) {
+			a.Status = "attached"
+			v.Status = "error_detaching"
+			return
+		}
+		s.finishDetach(v, a)
+	})
+}
+
+func (s *Sim) finishDetach(v *Volume, a *Attachment) {
+	if a.ServerID == s.cfg.LocalServerID {
+		if err := s.store.Detach(v.ID, v.ID); err != nil {
+			klog.ErrorS(err, "cloudsim: local detach failed", "volume", v.ID)
+		}
+	}
+	removeAttachment(v, a.ID)
+	v.Status = restingStatus(v)
+}
+
+// recover runs at start: local attachments are restored and interrupted
+// transitions are scheduled again.
+func (s *Sim) recover() {
+	stale := s.store.Attached()
+	for _, v := range sortedVolumes(s.st.Volumes) {
+		for _, a := range v.Attachments {
+			if a.ServerID == s.cfg.LocalServerID && s.cfg.LocalServerID != "" && a.Status != "attaching" {
+				s.attachLocal(v)
+				delete(stale, v.ID)
+			}
+			switch a.Status {
+			case "attaching":
+				s.scheduleAttach(v.ID, a.ID)
+			case "detaching":
+				s.scheduleDetach(v.ID, a.ID)
+			}
+		}
+		switch v.Status {
+		case "creating":
+			s.scheduleVolumeCreate(v.ID)
+		case "deleting":
+			s.scheduleVolumeDelete(v.ID)
+		case "extending":
+			s.scheduleExtend(v.ID)
+		case "restoring-backup":
+			s.scheduleRestore(v.ID)
+		case "uploading":
+			s.scheduleUpload(v.ID)
+		}
+	}
+	for id := range stale {
+		if s.st.Volumes[id] == nil {
+			continue // not a Cinder volume: another face (Lunanode) owns it
+		}
+		if err := s.store.Detach(id, id); err != nil {
+			klog.ErrorS(err, "cloudsim: removing stale local attachment", "volume", id)
+		}
+	}
+	for _, sn := range sortedSnapshots(s.st.Snapshots) {
+		switch sn.Status {
+		case "creating":
+			s.scheduleSnapshotCreate(sn.ID)
+		case "deleting":
+			s.scheduleSnapshotDelete(sn.ID)
+		}
+	}
+	for _, b := range sortedBackups(s.st.Backups) {
+		switch b.Status {
+		case "creating":
+			s.scheduleBackupCreate(b.ID)
+		case "deleting":
+			b.Status = "available"
+			c := &call{project: b.ProjectID}
+			_ = s.deleteBackup(c, b.ID)
+		}
+	}
+}
+
+func (s *Sim) scheduleUpload(id string) {
+	s.later("upload", s.durs.Snapshot, func() {
+		v := s.st.Volumes[id]
+		if v == nil || v.Status != "uploading" {
+			return
+		}
+		v.Status, v.PrevStatus, v.UpdatedAt = restingStatus(v), "", now()
+	})
+}
+
+func sortedVolumes(m map[string]*Volume) []*Volume {
+	out := make([]*Volume, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func sortedSnapshots(m map[string]*Snapshot) []*Snapshot {
+	out := make([]*Snapshot, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func sortedBackups(m map[string]*Backup) []*Backup {
+	out := make([]*Backup, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// microAtLeast compares a "3.42"-style microversion.
+func microAtLeast(v string, major, minor int) bool {
+	var a, b int
+	if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d.%d", &a, &b); err != nil {
+		return false
+	}
+	return a > major || (a == major && b >= minor)
+}

@@ -1,0 +1,199 @@
+package cloudsim
+
+import (
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Operations that faults can target (FailNext, Stuck).
+const (
+	OpCreate         = "create"
+	OpDelete         = "delete"
+	OpAttach         = "attach"
+	OpDetach         = "detach"
+	OpExtend         = "extend"
+	OpSnapshot       = "snapshot"
+	OpSnapshotDelete = "snapshot_delete"
+	OpBackup         = "backup"
+	OpBackupDelete   = "backup_delete"
+	OpRestore        = "restore"
+)
+
+// Faults are the simulator's fault-injection knobs. All ratios are 0..1 and
+// apply per API call (Keystone and /_sim excluded).
+type Faults struct {
+	// LatencyMS is added to every call, plus a uniform random 0..JitterMS.
+	LatencyMS int `json:"latency_ms"`
+	JitterMS  int `json:"jitter_ms"`
+	// ServerErrorRatio answers 500 computeFault instead of serving the call.
+	ServerErrorRatio float64 `json:"server_error_ratio"`
+	// OverLimitRatio answers 413 overLimit (a rate-limit burst) instead of serving the call.
+	OverLimitRatio float64 `json:"over_limit_ratio"`
+	// DropRatio closes the connection without an answer.
+	DropRatio float64 `json:"drop_ratio"`
+	// FailNext makes the next N operations of a kind end in an error state
+	// (create -> error, delete -> error_deleting, extend -> error_extending,
+	// attach -> error_attaching, detach -> error_detaching, restore ->
+	// error_restoring, backup -> error_backing-up, snapshot -> error, ...).
+	FailNext map[string]int `json:"fail_next,omitempty"`
+	// Stuck operations never leave their transitional state (e.g. "attach"
+	// stays attaching).
+	Stuck []string `json:"stuck,omitempty"`
+}
+
+func (f Faults) clone() Faults {
+	c := f
+	c.FailNext = map[string]int{}
+	for k, v := range f.FailNext {
+		c.FailNext[k] = v
+	}
+	c.Stuck = append([]string(nil), f.Stuck...)
+	return c
+}
+
+type faultState struct {
+	mu  sync.Mutex
+	f   Faults
+	rnd *rand.Rand
+}
+
+func newFaultState(f Faults) *faultState {
+	return &faultState{f: f.clone(), rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))}
+}
+
+func (fs *faultState) get() Faults {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.f.clone()
+}
+
+func (fs *faultState) set(f Faults) {
+	fs.mu.Lock()
+	fs.f = f.clone()
+	fs.mu.Unlock()
+}
+
+// roll returns true with probability p.
+func (fs *faultState) roll(p float64) bool {
+	if p <= 0 {
+		return false
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.rnd.Float64() < p
+}
+
+func (fs *faultState) latency() time.Duration {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	d := time.Duration(fs.f.LatencyMS) * time.Millisecond
+	if fs.f.JitterMS > 0 {
+		d += time.Duration(fs.rnd.IntN(fs.f.JitterMS+1)) * time.Millisecond
+	}
+	return d
+}
+
+// takeFailure consumes one FailNext for op.
+func (fs *faultState) takeFailure(op string) bool {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.f.FailNext[op] > 0 {
+		fs.f.FailNext[op]--
+		return true
+	}
+	return false
+}
+
+func (fs *faultState) stuck(op string) bool {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for _, s := range fs.f.Stuck {
+		if s == op {
+			return true
+		}
+	}
+	return false
+}
+
+// Stats counts every API call served.
+type Stats struct {
+	Total    int64 `json:"total"`
+	Total413 int64 `json:"total_413"`
+	// ByFace: keystone, cinder, nova, lunanode, image.
+	ByFace   map[string]int64 `json:"by_face"`
+	ByMethod map[string]int64 `json:"by_method"`
+	// ByRoute is keyed by the route template, e.g. "GET /volume/{ver}/{project}/volumes/detail".
+	ByRoute  map[string]int64 `json:"by_route"`
+	ByStatus map[string]int64 `json:"by_status"`
+	// Calls is keyed "face METHOD template STATUS"; STATUS is "dropped" for dropped connections.
+	Calls map[string]int64 `json:"calls"`
+}
+
+type statsRecorder struct {
+	mu sync.Mutex
+	s  Stats
+}
+
+func newStats() Stats {
+	return Stats{ByFace: map[string]int64{}, ByMethod: map[string]int64{}, ByRoute: map[string]int64{},
+		ByStatus: map[string]int64{}, Calls: map[string]int64{}}
+}
+
+func (r *statsRecorder) record(face, method, route string, status int) {
+	if face == FaceSim {
+		return // the simulator's own admin calls are not API calls
+	}
+	code := strconv.Itoa(status)
+	if status == 0 {
+		code = "dropped"
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.s.ByFace == nil {
+		r.s = newStats()
+	}
+	r.s.Total++
+	if status == 413 {
+		r.s.Total413++
+	}
+	r.s.ByFace[face]++
+	r.s.ByMethod[method]++
+	r.s.ByRoute[route]++
+	r.s.ByStatus[code]++
+	r.s.Calls[face+" "+route+" "+code]++
+}
+
+func (r *statsRecorder) snapshot() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := newStats()
+	out.Total, out.Total413 = r.s.Total, r.s.Total413
+	for _, p := range []struct{ dst, src map[string]int64 }{
+		{out.ByFace, r.s.ByFace}, {out.ByMethod, r.s.ByMethod}, {out.ByRoute, r.s.ByRoute},
+		{out.ByStatus, r.s.ByStatus}, {out.Calls, r.s.Calls},
+	} {
+		for k, v := range p.src {
+			p.dst[k] = v
+		}
+	}
+	return out
+}
+
+func (r *statsRecorder) reset() {
+	r.mu.Lock()
+	r.s = newStats()
+	r.mu.Unlock()
+}
+
+// Routes lists the route templates seen, sorted (handy in test failures).
+func (s Stats) Routes() []string {
+	var out []string
+	for k := range s.ByRoute {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

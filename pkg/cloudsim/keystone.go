@@ -1,0 +1,495 @@
+package cloudsim
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// token is what a token id carries. Token ids are HMAC-signed (with a key kept
+// in the state) so they survive a restart of the simulator, as Fernet tokens do.
+type token struct {
+	UserID    string    `json:"u"`
+	ProjectID string    `json:"p"`
+	Methods   []string  `json:"m"`
+	Issued    time.Time `json:"i"`
+	Expires   time.Time `json:"e"`
+}
+
+func (s *Sim) issueToken(t token) string {
+	payload, _ := json.Marshal(t)
+	mac := hmac.New(sha256.New, s.st.TokenKey)
+	mac.Write(payload)
+	return "sim" + base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// parseToken returns the token, or nil if it is unknown, forged or expired.
+func (s *Sim) parseToken(id string) *token {
+	id, ok := strings.CutPrefix(id, "sim")
+	if !ok {
+		return nil
+	}
+	p, sig, ok := strings.Cut(id, ".")
+	if !ok {
+		return nil
+	}
+	payload, err1 := base64.RawURLEncoding.DecodeString(p)
+	got, err2 := base64.RawURLEncoding.DecodeString(sig)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	mac := hmac.New(sha256.New, s.st.TokenKey)
+	mac.Write(payload)
+	if !hmac.Equal(got, mac.Sum(nil)) {
+		return nil
+	}
+	var t token
+	if json.Unmarshal(payload, &t) != nil || time.Now().After(t.Expires) {
+		return nil
+	}
+	return &t
+}
+
+func keystoneError(w http.ResponseWriter, code int, title, msg string) {
+	writeJSON(w, code, map[string]any{"error": map[string]any{"code": code, "title": title, "message": msg}})
+}
+
+func unauthorized(c *call) {
+	c.w.Header().Set("WWW-Authenticate", `Keystone uri="`+c.baseURL()+`/identity"`)
+	keystoneError(c.w, 401, "Unauthorized", "The request you have made requires authentication.")
+}
+
+// authenticate checks X-Auth-Token and that the token's project is the one
+// in the URL. Cinder and Nova answer a missing, expired or unknown token the
+// way keystonemiddleware does.
+func (s *Sim) authenticate(c *call) bool {
+	t := s.parseToken(c.r.Header.Get("X-Auth-Token"))
+	if t == nil || t.ProjectID == "" {
+		unauthorized(c)
+		return false
+	}
+	c.tok = t
+	c.project = c.r.PathValue("project")
+	if c.project != "" && c.project != t.ProjectID {
+		c.fail(errBadRequest("Malformed request URL: URL's project_id '%s' doesn't match Context's project_id '%s'", c.project, t.ProjectID))
+		return false
+	}
+	return true
+}
+
+func (s *Sim) userByName(name, domainID, domainName string) *User {
+	for i := range s.cfg.Users {
+		u := &s.cfg.Users[i]
+		if u.Name != name {
+			continue
+		}
+		if domainID != "" && domainID != u.DomainID {
+			continue
+		}
+		if domainName != "" && !strings.EqualFold(domainName, s.domainName(u.DomainID)) {
+			continue
+		}
+		return u
+	}
+	return nil
+}
+
+func (s *Sim) userByID(id string) *User {
+	for i := range s.cfg.Users {
+		if s.cfg.Users[i].ID == id {
+			return &s.cfg.Users[i]
+		}
+	}
+	return nil
+}
+
+func (s *Sim) domainName(id string) string {
+	if id == DefaultDomainID {
+		return DefaultDomain
+	}
+	return id
+}
+
+func (s *Sim) project(id string) *Project {
+	for i := range s.cfg.Projects {
+		if s.cfg.Projects[i].ID == id {
+			return &s.cfg.Projects[i]
+		}
+	}
+	return nil
+}
+
+func (s *Sim) projectByName(name, domainID, domainName string) *Project {
+	for i := range s.cfg.Projects {
+		p := &s.cfg.Projects[i]
+		if p.Name != name {
+			continue
+		}
+		if domainID != "" && domainID != p.DomainID {
+			continue
+		}
+		if domainName != "" && !strings.EqualFold(domainName, s.domainName(p.DomainID)) {
+			continue
+		}
+		return p
+	}
+	return nil
+}
+
+func userHasProject(u *User, pid string) bool {
+	for _, p := range u.Projects {
+		if p == pid {
+			return true
+		}
+	}
+	return false
+}
+
+type service struct {
+	typ, name string
+	url       string
+}
+
+// catalog lists the services of a project, devstack style.
+func (s *Sim) catalog(base, project string) []service {
+	return []service{
+		{"identity", "keystone", base + "/identity"},
+		{"volume", "cinder", base + "/volume/v1/" + project},
+		{"volumev2", "cinderv2", base + "/volume/v2/" + project},
+		{"volumev3", "cinderv3", base + "/volume/v3/" + project},
+		{"block-storage", "cinder", base + "/volume/v3/" + project},
+		{"compute", "nova", base + "/compute/" + s.prof.computeVer + "/" + project},
+		{"image", "glance", base + "/image"},
+	}
+}
+
+func (s *Sim) keystoneRoutes(mux *http.ServeMux) {
+	s.handle(mux, FaceKeystone, "GET /identity", s.identityVersions)
+	s.handle(mux, FaceKeystone, "GET /identity/{$}", s.identityVersions)
+	s.handle(mux, FaceKeystone, "GET /identity/v3", s.identityV3Version)
+	s.handle(mux, FaceKeystone, "GET /identity/v3/{$}", s.identityV3Version)
+	s.handle(mux, FaceKeystone, "GET /identity/v2.0", s.identityV2Version)
+	s.handle(mux, FaceKeystone, "GET /identity/v2.0/{$}", s.identityV2Version)
+	s.handle(mux, FaceKeystone, "POST /identity/v2.0/tokens", s.tokensV2)
+	s.handle(mux, FaceKeystone, "POST /identity/v3/auth/tokens", s.tokensV3)
+	s.handle(mux, FaceKeystone, "GET /identity/v3/auth/tokens", s.validateV3)
+	s.handle(mux, FaceKeystone, "HEAD /identity/v3/auth/tokens", s.validateV3)
+}
+
+func (s *Sim) v3VersionDoc(base string) map[string]any {
+	return map[string]any{
+		"id": "v3.14", "status": "stable", "updated": "2020-04-07T00:00:00Z",
+		"links":       []any{map[string]any{"rel": "self", "href": base + "/identity/v3/"}},
+		"media-types": []any{map[string]any{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}},
+	}
+}
+
+func (s *Sim) v2VersionDoc(base string) map[string]any {
+	return map[string]any{
+		"id": "v2.0", "status": "deprecated", "updated": "2016-08-04T00:00:00Z",
+		"links":       []any{map[string]any{"rel": "self", "href": base + "/identity/v2.0/"}},
+		"media-types": []any{map[string]any{"base": "application/json", "type": "application/vnd.openstack.identity-v2.0+json"}},
+	}
+}
+
+func (s *Sim) identityVersions(c *call) {
+	b := c.baseURL()
+	c.json(300, map[string]any{"versions": map[string]any{"values": []any{s.v3VersionDoc(b), s.v2VersionDoc(b)}}})
+}
+
+func (s *Sim) identityV3Version(c *call) {
+	c.json(200, map[string]any{"version": s.v3VersionDoc(c.baseURL())})
+}
+
+func (s *Sim) identityV2Version(c *call) {
+	c.json(200, map[string]any{"version": s.v2VersionDoc(c.baseURL())})
+}
+
+// tokensV2 is Keystone v2.0 POST /tokens (password or token, tenantId/tenantName).
+func (s *Sim) tokensV2(c *call) {
+	var req struct {
+		Auth struct {
+			PasswordCredentials *struct {
+				Username string `json:"username"`
+				Password string `json:"password"`
+			} `json:"passwordCredentials"`
+			Token *struct {
+				ID string `json:"id"`
+			} `json:"token"`
+			TenantID   string `json:"tenantId"`
+			TenantName string `json:"tenantName"`
+		} `json:"auth"`
+	}
+	if err := json.NewDecoder(c.r.Body).Decode(&req); err != nil {
+		keystoneError(c.w, 400, "Bad Request", "Expecting to find auth in request body.")
+		return
+	}
+	var u *User
+	var methods []string
+	switch {
+	case req.Auth.PasswordCredentials != nil:
+		u = s.userByName(req.Auth.PasswordCredentials.Username, DefaultDomainID, "")
+		if u == nil || !hmac.Equal([]byte(u.Password), []byte(req.Auth.PasswordCredentials.Password)) {
+			keystoneError(c.w, 401, "Unauthorized", "The request you have made requires authentication.")
+			return
+		}
+		methods = []string{"password"}
+	case req.Auth.Token != nil:
+		t := s.parseToken(req.Auth.Token.ID)
+		if t == nil {
+			keystoneError(c.w, 401, "Unauthorized", "The request you have made requires authentication.")
+			return
+		}
+		u = s.userByID(t.UserID)
+		methods = []string{"token"}
+	default:
+		keystoneError(c.w, 400, "Bad Request", "Expecting to find passwordCredentials or token in auth.")
+		return
+	}
+	var proj *Project
+	switch {
+	case req.Auth.TenantID != "":
+		proj = s.project(req.Auth.TenantID)
+	case req.Auth.TenantName != "":
+		proj = s.projectByName(req.Auth.TenantName, DefaultDomainID, "")
+	}
+	if (req.Auth.TenantID != "" || req.Auth.TenantName != "") && (u == nil || proj == nil || !userHasProject(u, proj.ID)) {
+		keystoneError(c.w, 401, "Unauthorized", "The request you have made requires authentication.")
+		return
+	}
+	if u == nil {
+		keystoneError(c.w, 401, "Unauthorized", "The request you have made requires authentication.")
+		return
+	}
+	t := token{UserID: u.ID, Methods: methods, Issued: time.Now().UTC(), Expires: time.Now().UTC().Add(s.cfg.TokenTTL)}
+	if proj != nil {
+		t.ProjectID = proj.ID
+	}
+	tok := map[string]any{
+		"id": s.issueToken(t), "issued_at": t.Issued.Format(time.RFC3339),
+		"expires": t.Expires.Format(time.RFC3339), "audit_ids": []string{newID()[:22]},
+	}
+	cat := []any{}
+	if proj != nil {
+		tok["tenant"] = map[string]any{"id": proj.ID, "name": proj.Name, "enabled": true, "description": nil}
+		base := c.baseURL()
+		for _, svc := range s.catalog(base, proj.ID) {
+			cat = append(cat, map[string]any{
+				"type": svc.typ, "name": svc.name, "endpoints_links": []any{},
+				"endpoints": []any{map[string]any{
+					"id": svc.typ + "-" + s.cfg.Region, "region": s.cfg.Region,
+					"publicURL": svc.url, "internalURL": svc.url, "adminURL": svc.url,
+				}},
+			})
+		}
+	}
+	roles := []any{}
+	for _, r := range u.Roles {
+		roles = append(roles, map[string]any{"name": r})
+	}
+	c.json(200, map[string]any{"access": map[string]any{
+		"token":          tok,
+		"serviceCatalog": cat,
+		"user":           map[string]any{"id": u.ID, "name": u.Name, "username": u.Name, "roles": roles, "roles_links": []any{}},
+		"metadata":       map[string]any{"is_admin": 0, "roles": []any{}},
+	}})
+}
+
+type v3Ref struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Domain *struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"domain"`
+}
+
+func (r *v3Ref) domain() (id, name string) {
+	if r.Domain == nil {
+		return "", ""
+	}
+	return r.Domain.ID, r.Domain.Name
+}
+
+// tokensV3 is Keystone v3 POST /auth/tokens: password (user id or name +
+// domain), application_credential (id+secret), token; scope by project id or
+// name+domain.
+func (s *Sim) tokensV3(c *call) {
+	var req struct {
+		Auth struct {
+			Identity struct {
+				Methods  []string `json:"methods"`
+				Password *struct {
+					User struct {
+						v3Ref
+						Password string `json:"password"`
+					} `json:"user"`
+				} `json:"password"`
+				AppCred *struct {
+					ID     string `json:"id"`
+					Name   string `json:"name"`
+					Secret string `json:"secret"`
+					User   *v3Ref `json:"user"`
+				} `json:"application_credential"`
+				Token *struct {
+					ID string `json:"id"`
+				} `json:"token"`
+			} `json:"identity"`
+			Scope json.RawMessage `json:"scope"`
+		} `json:"auth"`
+	}
+	if err := json.NewDecoder(c.r.Body).Decode(&req); err != nil || len(req.Auth.Identity.Methods) == 0 {
+		keystoneError(c.w, 400, "Bad Request", "Expecting to find identity in auth.")
+		return
+	}
+	deny := func() {
+		keystoneError(c.w, 401, "Unauthorized", "The request you have made requires authentication.")
+	}
+	id := req.Auth.Identity
+	var u *User
+	var proj *Project
+	fixedProject := false
+	switch id.Methods[0] {
+	case "password":
+		if id.Password == nil {
+			keystoneError(c.w, 400, "Bad Request", "Expecting to find password in identity.")
+			return
+		}
+		pu := id.Password.User
+		if pu.ID != "" {
+			u = s.userByID(pu.ID)
+		} else {
+			did, dname := pu.domain()
+			if did == "" && dname == "" {
+				keystoneError(c.w, 400, "Bad Request", "Expecting to find domain in user.")
+				return
+			}
+			u = s.userByName(pu.Name, did, dname)
+		}
+		if u == nil || !hmac.Equal([]byte(u.Password), []byte(pu.Password)) {
+			deny()
+			return
+		}
+	case "application_credential":
+		ac := id.AppCred
+		if ac == nil {
+			keystoneError(c.w, 400, "Bad Request", "Expecting to find application_credential in identity.")
+			return
+		}
+		var found *AppCredential
+		for i := range s.cfg.AppCredentials {
+			a := &s.cfg.AppCredentials[i]
+			if (ac.ID != "" && a.ID == ac.ID) || (ac.ID == "" && ac.Name != "" && a.Name == ac.Name) {
+				found = a
+			}
+		}
+		if found == nil || !hmac.Equal([]byte(found.Secret), []byte(ac.Secret)) {
+			deny()
+			return
+		}
+		u, proj, fixedProject = s.userByID(found.UserID), s.project(found.ProjectID), true
+	case "token":
+		if id.Token == nil {
+			deny()
+			return
+		}
+		t := s.parseToken(id.Token.ID)
+		if t == nil {
+			deny()
+			return
+		}
+		u = s.userByID(t.UserID)
+	default:
+		deny()
+		return
+	}
+	if u == nil {
+		deny()
+		return
+	}
+	if len(req.Auth.Scope) > 0 && string(req.Auth.Scope) != "null" && !fixedProject {
+		var scope struct {
+			Project *v3Ref `json:"project"`
+		}
+		if json.Unmarshal(req.Auth.Scope, &scope) != nil {
+			keystoneError(c.w, 400, "Bad Request", "Malformed scope.")
+			return
+		}
+		if scope.Project != nil {
+			if scope.Project.ID != "" {
+				proj = s.project(scope.Project.ID)
+			} else {
+				did, dname := scope.Project.domain()
+				proj = s.projectByName(scope.Project.Name, did, dname)
+			}
+			if proj == nil || !userHasProject(u, proj.ID) {
+				deny()
+				return
+			}
+		}
+	} else if !fixedProject && len(u.Projects) > 0 {
+		proj = s.project(u.Projects[0]) // the user's default project
+	}
+	t := token{UserID: u.ID, Methods: id.Methods[:1], Issued: time.Now().UTC(), Expires: time.Now().UTC().Add(s.cfg.TokenTTL)}
+	if proj != nil {
+		t.ProjectID = proj.ID
+	}
+	tokID := s.issueToken(t)
+	c.w.Header().Set("X-Subject-Token", tokID)
+	c.json(201, map[string]any{"token": s.v3TokenBody(c, t)})
+}
+
+func (s *Sim) v3TokenBody(c *call, t token) map[string]any {
+	u := s.userByID(t.UserID)
+	body := map[string]any{
+		"methods":    t.Methods,
+		"issued_at":  t.Issued.Format("2006-01-02T15:04:05.000000Z"),
+		"expires_at": t.Expires.Format("2006-01-02T15:04:05.000000Z"),
+		"audit_ids":  []string{newID()[:22]},
+		"user": map[string]any{"id": u.ID, "name": u.Name, "password_expires_at": nil,
+			"domain": map[string]any{"id": u.DomainID, "name": s.domainName(u.DomainID)}},
+		"is_domain": false,
+	}
+	if p := s.project(t.ProjectID); p != nil {
+		body["project"] = map[string]any{"id": p.ID, "name": p.Name,
+			"domain": map[string]any{"id": p.DomainID, "name": s.domainName(p.DomainID)}}
+		roles := []any{}
+		for _, r := range u.Roles {
+			roles = append(roles, map[string]any{"id": r, "name": r})
+		}
+		body["roles"] = roles
+		cat := []any{}
+		for _, svc := range s.catalog(c.baseURL(), p.ID) {
+			eps := []any{}
+			for _, iface := range []string{"public", "internal", "admin"} {
+				eps = append(eps, map[string]any{
+					"id": svc.typ + "-" + iface, "interface": iface, "region": s.cfg.Region,
+					"region_id": s.cfg.Region, "url": svc.url,
+				})
+			}
+			cat = append(cat, map[string]any{"id": svc.typ, "type": svc.typ, "name": svc.name, "endpoints": eps})
+		}
+		body["catalog"] = cat
+	}
+	return body
+}
+
+// validateV3 is GET/HEAD /auth/tokens: the caller's token must be valid; the
+// token described is X-Subject-Token.
+func (s *Sim) validateV3(c *call) {
+	if s.parseToken(c.r.Header.Get("X-Auth-Token")) == nil {
+		unauthorized(c)
+		return
+	}
+	t := s.parseToken(c.r.Header.Get("X-Subject-Token"))
+	if t == nil {
+		keystoneError(c.w, 404, "Not Found", "Could not find token.")
+		return
+	}
+	c.w.Header().Set("X-Subject-Token", c.r.Header.Get("X-Subject-Token"))
+	c.json(200, map[string]any{"token": s.v3TokenBody(c, *t)})
+}

@@ -1,0 +1,204 @@
+package cloudsim
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/lunanode"
+)
+
+// Volume is the simulator's record of a Cinder volume.
+type Volume struct {
+	ID          string            `json:"id"`
+	ProjectID   string            `json:"project_id"`
+	UserID      string            `json:"user_id"`
+	Name        string            `json:"name"`
+	Description string            `json:"description"`
+	Status      string            `json:"status"`
+	Size        int               `json:"size"`
+	Zone        string            `json:"availability_zone"`
+	VolumeType  string            `json:"volume_type"`
+	SnapshotID  string            `json:"snapshot_id,omitempty"`
+	SourceVolID string            `json:"source_volid,omitempty"`
+	BackupID    string            `json:"backup_id,omitempty"`
+	ImageRef    string            `json:"image_ref,omitempty"`
+	Metadata    map[string]string `json:"metadata"`
+	Attachments []*Attachment     `json:"attachments"`
+	Multiattach bool              `json:"multiattach"`
+	Bootable    bool              `json:"bootable"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+	// PrevStatus is where a temporary state (backing-up, uploading) returns to.
+	PrevStatus string `json:"prev_status,omitempty"`
+	// NewSize is the target of an extend in progress.
+	NewSize int `json:"new_size,omitempty"`
+	// RestoreFrom is the backup being restored into this volume.
+	RestoreFrom string `json:"restore_from,omitempty"`
+}
+
+// Attachment of a volume to a server.
+type Attachment struct {
+	ID         string    `json:"attachment_id"`
+	ServerID   string    `json:"server_id"`
+	Device     string    `json:"device"`
+	HostName   string    `json:"host_name"`
+	AttachedAt time.Time `json:"attached_at"`
+	// Status: attaching, attached, detaching.
+	Status string `json:"status"`
+}
+
+// Snapshot is a point-in-time copy of a volume.
+type Snapshot struct {
+	ID          string            `json:"id"`
+	ProjectID   string            `json:"project_id"`
+	VolumeID    string            `json:"volume_id"`
+	Name        string            `json:"name"`
+	Description string            `json:"description"`
+	Status      string            `json:"status"`
+	Size        int               `json:"size"`
+	Metadata    map[string]string `json:"metadata"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+}
+
+// Backup is a full copy of a volume, independent of it once created.
+type Backup struct {
+	ID          string    `json:"id"`
+	ProjectID   string    `json:"project_id"`
+	VolumeID    string    `json:"volume_id"`
+	SnapshotID  string    `json:"snapshot_id,omitempty"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Status      string    `json:"status"`
+	Size        int       `json:"size"`
+	Zone        string    `json:"availability_zone"`
+	Container   string    `json:"container"`
+	FailReason  string    `json:"fail_reason,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	// RestoreTo is the volume a restore in progress writes to.
+	RestoreTo string `json:"restore_to,omitempty"`
+}
+
+// Image is what os-volume_upload_image leaves behind.
+type Image struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	ProjectID string    `json:"project_id"`
+	VolumeID  string    `json:"volume_id"`
+	Size      int       `json:"size"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// state is everything the simulator persists.
+type state struct {
+	Volumes   map[string]*Volume   `json:"volumes"`
+	Snapshots map[string]*Snapshot `json:"snapshots"`
+	Backups   map[string]*Backup   `json:"backups"`
+	Images    map[string]*Image    `json:"images"`
+	// TokenKey signs tokens so they stay valid across restarts.
+	TokenKey []byte `json:"token_key"`
+}
+
+func newState() *state {
+	return &state{
+		Volumes:   map[string]*Volume{},
+		Snapshots: map[string]*Snapshot{},
+		Backups:   map[string]*Backup{},
+		Images:    map[string]*Image{},
+	}
+}
+
+const stateFile = "state.json"
+
+func loadState(dir string) (*state, error) {
+	st := newState()
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if os.IsNotExist(err) {
+		return st, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, st); err != nil {
+		return nil, fmt.Errorf("cloudsim: corrupt %s: %w", stateFile, err)
+	}
+	if st.Volumes == nil {
+		st.Volumes = map[string]*Volume{}
+	}
+	if st.Snapshots == nil {
+		st.Snapshots = map[string]*Snapshot{}
+	}
+	if st.Backups == nil {
+		st.Backups = map[string]*Backup{}
+	}
+	if st.Images == nil {
+		st.Images = map[string]*Image{}
+	}
+	return st, nil
+}
+
+// save writes the state atomically (temp file, fsync, rename).
+func (st *state) save(dir string) error {
+	b, err := json.MarshalIndent(st, "", " ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, stateFile+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, stateFile))
+}
+
+// StateDump is every resource of every project, for leak checks.
+type StateDump struct {
+	Volumes   []Volume   `json:"volumes"`
+	Snapshots []Snapshot `json:"snapshots"`
+	Backups   []Backup   `json:"backups"`
+	// Attachments flattens every volume's attachments.
+	Attachments []AttachmentDump `json:"attachments"`
+	// Lunanode is the Lunanode face's state, when it is mounted.
+	Lunanode *lunanode.State `json:"lunanode,omitempty"`
+}
+
+// AttachmentDump is one attachment with its volume.
+type AttachmentDump struct {
+	VolumeID  string `json:"volume_id"`
+	ProjectID string `json:"project_id"`
+	Attachment
+}
+
+func copyMeta(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func (v *Volume) clone() Volume {
+	c := *v
+	c.Metadata = copyMeta(v.Metadata)
+	c.Attachments = nil
+	for _, a := range v.Attachments {
+		c.Attachments = append(c.Attachments, &Attachment{ID: a.ID, ServerID: a.ServerID, Device: a.Device,
+			HostName: a.HostName, AttachedAt: a.AttachedAt, Status: a.Status})
+	}
+	return c
+}

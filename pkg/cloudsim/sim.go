@@ -1,0 +1,212 @@
+// Package cloudsim is a stateful stand-in for the clouds openblock-csi
+// serves: Keystone v2/v3, Cinder v1/v2/v3 and Nova volume attachments behind
+// devstack-style path prefixes, with the business rules, quotas, rate limits,
+// status machines and error bodies of the real services, and fault injection.
+// Volumes are sparse files; volumes attached to the local server become loop
+// devices (see package disk).
+package cloudsim
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+	"k8s.io/klog/v2"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/disk"
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/lunanode"
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/timing"
+)
+
+// Sim is one simulated OpenStack cloud (plus the Lunanode face when built in).
+type Sim struct {
+	cfg   Config
+	prof  profile
+	durs  timing.Profile
+	store *disk.Store
+
+	mu       sync.Mutex // guards st, timers, closed, limiters
+	st       *state
+	timers   map[*time.Timer]struct{}
+	closed   bool
+	limiters map[string]*rate.Limiter
+
+	faults *faultState
+	stats  statsRecorder
+
+	handler http.Handler
+	extra   []func() error // closers of mounted faces
+
+	lunanode *lunanode.Handler // the Lunanode face, for State
+}
+
+// New loads (or creates) the state in cfg.StateDir and returns a simulator.
+// Volumes that were attached to the local server are attached again.
+func New(cfg Config) (*Sim, error) {
+	if cfg.StateDir == "" {
+		return nil, errors.New("cloudsim: StateDir is required")
+	}
+	prof, durs, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+		return nil, err
+	}
+	store, err := disk.NewStore(cfg.StateDir, cfg.ByIDDir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := loadState(cfg.StateDir)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	if len(st.TokenKey) == 0 {
+		st.TokenKey = make([]byte, 32)
+		if _, err := rand.Read(st.TokenKey); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
+	s := &Sim{
+		cfg: cfg, prof: prof, durs: durs, store: store, st: st,
+		timers: map[*time.Timer]struct{}{}, limiters: map[string]*rate.Limiter{},
+		faults: newFaultState(cfg.Faults),
+	}
+	s.stats.reset()
+	s.mu.Lock()
+	s.recover()
+	err = s.saveLocked()
+	s.mu.Unlock()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.routes(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Handler serves every face of the simulator.
+func (s *Sim) Handler() http.Handler { return s.handler }
+
+// Stats returns the call counters.
+func (s *Sim) Stats() Stats { return s.stats.snapshot() }
+
+// ResetStats zeroes the call counters.
+func (s *Sim) ResetStats() { s.stats.reset() }
+
+// SetFaults replaces the fault knobs.
+func (s *Sim) SetFaults(f Faults) { s.faults.set(f) }
+
+// Faults returns the current fault knobs (FailNext counts decrease as they fire).
+func (s *Sim) Faults() Faults { return s.faults.get() }
+
+// Config returns the resolved configuration (defaults filled in).
+func (s *Sim) Config() Config { return s.cfg }
+
+// Store is the disk store holding the volume images.
+func (s *Sim) Store() *disk.Store { return s.store }
+
+// State dumps every volume, snapshot, backup and attachment of all projects.
+func (s *Sim) State() StateDump {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var d StateDump
+	for _, v := range sortedVolumes(s.st.Volumes) {
+		c := v.clone()
+		d.Volumes = append(d.Volumes, c)
+		for _, a := range c.Attachments {
+			d.Attachments = append(d.Attachments, AttachmentDump{VolumeID: v.ID, ProjectID: v.ProjectID, Attachment: *a})
+		}
+	}
+	for _, sn := range sortedSnapshots(s.st.Snapshots) {
+		c := *sn
+		c.Metadata = copyMeta(sn.Metadata)
+		d.Snapshots = append(d.Snapshots, c)
+	}
+	for _, b := range sortedBackups(s.st.Backups) {
+		d.Backups = append(d.Backups, *b)
+	}
+	if s.lunanode != nil {
+		ln := s.lunanode.State()
+		d.Lunanode = &ln
+	}
+	return d
+}
+
+// Close stops pending transitions, detaches local loop devices and closes
+// mounted faces. State on disk is kept.
+func (s *Sim) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	for t := range s.timers {
+		t.Stop()
+	}
+	s.timers = nil
+	s.mu.Unlock()
+	var errs []error
+	for _, c := range s.extra {
+		errs = append(errs, c())
+	}
+	errs = append(errs, s.store.Close())
+	return errors.Join(errs...)
+}
+
+// later runs fn under s.mu after d, unless op is configured stuck. fn's
+// changes are persisted.
+func (s *Sim) later(op string, d time.Duration, fn func()) {
+	if s.faults.stuck(op) || s.closed {
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed {
+			return
+		}
+		delete(s.timers, t)
+		fn()
+		if err := s.saveLocked(); err != nil {
+			klog.ErrorS(err, "cloudsim: saving state")
+		}
+	})
+	s.timers[t] = struct{}{}
+}
+
+func (s *Sim) saveLocked() error {
+	return s.st.save(s.cfg.StateDir)
+}
+
+// persist saves after a change made by a request; a failure is the server's.
+func (s *Sim) persist() *apiError {
+	if err := s.saveLocked(); err != nil {
+		klog.ErrorS(err, "cloudsim: saving state")
+		return errInternal(fmt.Sprintf("state not saved: %v", err))
+	}
+	return nil
+}
+
+func newID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = (b[6] & 0x0f) | 0x40
+	b[8] = (b[8] & 0x3f) | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// now is truncated to microseconds, the precision OpenStack reports.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

@@ -1,0 +1,70 @@
+package driver
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+)
+
+func wrapInt(v int64) *wrapperspb.Int64Value { return wrapperspb.Int64(v) }
+
+// volumeHealth reports what the cloud says about a volume. A plain
+// "error" volume never held data the pod can reach; error_extending and
+// the like leave the data intact but the volume in need of attention.
+func volumeHealth(v *cloud.Volume) *csi.VolumeHealth {
+	h := &csi.VolumeHealth{VolumeId: v.ID}
+	if !v.Status.IsError() {
+		return h
+	}
+	raw := v.RawStatus
+	if raw == "" {
+		raw = string(v.Status)
+	}
+	kind := csi.VolumeHealthErrorType_DEGRADED
+	if raw == "error" {
+		kind = csi.VolumeHealthErrorType_INACCESSIBLE
+	}
+	h.HealthStatuses = []*csi.VolumeHealth_VolumeHealthEntry{{
+		Status:  kind,
+		Reason:  "CloudVolumeError",
+		Message: fmt.Sprintf("the cloud reports volume %s in status %s", v.ID, raw),
+	}}
+	return h
+}
+
+func (d *Driver) ControllerGetVolumeHealth(ctx context.Context, req *csi.ControllerGetVolumeHealthRequest) (*csi.ControllerGetVolumeHealthResponse, error) {
+	id := req.GetVolumeId()
+	if id == "" {
+		return nil, invalid("volume id is missing")
+	}
+	v, err := d.getVolume(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &csi.ControllerGetVolumeHealthResponse{VolumeHealth: volumeHealth(v)}, nil
+}
+
+func (d *Driver) ControllerListVolumeHealth(ctx context.Context, req *csi.ControllerListVolumeHealthRequest) (*csi.ControllerListVolumeHealthResponse, error) {
+	if req.GetMaxEntries() < 0 {
+		return nil, invalid("max_entries must not be negative")
+	}
+	token := req.GetStartingToken()
+	if token != "" && !wellFormedID(token) {
+		return nil, status.Errorf(codes.Aborted, "starting token %q is not valid", token)
+	}
+	vols, next, err := collect(ctx, d.cloud.ListVolumes, cloud.ListOptions{Marker: token}, int(req.GetMaxEntries()))
+	if err != nil {
+		return nil, d.listErr(token, err, "volumes")
+	}
+	resp := &csi.ControllerListVolumeHealthResponse{NextToken: next}
+	for i := range vols {
+		resp.Entries = append(resp.Entries, volumeHealth(&vols[i]))
+	}
+	return resp, nil
+}

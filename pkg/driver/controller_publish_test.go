@@ -1,0 +1,117 @@
+package driver
+
+import (
+	"testing"
+	"time"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+)
+
+func TestPublishUnpublish(t *testing.T) {
+	e := newEnv(t, nil)
+	v := e.mustCreate(t, "p", 3)
+	pc := e.mustPublish(t, v.GetVolumeId(), testNode)
+	if pc[PubSerial] != v.GetVolumeId() || pc[PubSizeBytes] != "3221225472" || pc[PubSerialLength] != "20" {
+		t.Errorf("publish context = %v", pc)
+	}
+	// Idempotent: a second publish to the same node succeeds, attaches
+	// nothing new.
+	e.mustPublish(t, v.GetVolumeId(), testNode)
+	cv, _ := e.cloud.GetVolume(ctxT(t), v.GetVolumeId())
+	if !cv.AttachedTo(testNode) || len(cv.Attachments) != 1 {
+		t.Fatalf("attachments = %v", cv.Attachments)
+	}
+	// Elsewhere: refused, not multi-attach.
+	_, err := e.d.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: "server-2", VolumeCapability: mountCap("")})
+	wantCode(t, err, codes.FailedPrecondition)
+
+	for range 2 {
+		if _, err := e.d.ControllerUnpublishVolume(ctxT(t), &csi.ControllerUnpublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: testNode}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cv, _ = e.cloud.GetVolume(ctxT(t), v.GetVolumeId())
+	if len(cv.Attachments) != 0 || cv.Status != cloud.StatusAvailable {
+		t.Fatalf("after unpublish: %+v", cv)
+	}
+}
+
+func TestPublishErrors(t *testing.T) {
+	e := newEnv(t, nil)
+	v := e.mustCreate(t, "p", 1)
+	cases := []struct {
+		name string
+		req  *csi.ControllerPublishVolumeRequest
+		code codes.Code
+	}{
+		{"no volume", &csi.ControllerPublishVolumeRequest{NodeId: testNode, VolumeCapability: mountCap("")}, codes.InvalidArgument},
+		{"no node", &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), VolumeCapability: mountCap("")}, codes.InvalidArgument},
+		{"no capability", &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: testNode}, codes.InvalidArgument},
+		{"unknown volume", &csi.ControllerPublishVolumeRequest{VolumeId: "fake-vol", NodeId: testNode, VolumeCapability: mountCap("")}, codes.NotFound},
+		{"unknown node", &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: "fake-node", VolumeCapability: mountCap("")}, codes.NotFound},
+		{"malformed node", &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: "../servers", VolumeCapability: mountCap("")}, codes.NotFound},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.d.ControllerPublishVolume(ctxT(t), tc.req)
+			wantCode(t, err, tc.code)
+		})
+	}
+}
+
+func TestPublishAttachLimit(t *testing.T) {
+	e := newEnv(t, func(c *cloud.Capabilities) { c.MaxVolumesPerNode = 1 })
+	a, b := e.mustCreate(t, "a", 1), e.mustCreate(t, "b", 1)
+	e.mustPublish(t, a.GetVolumeId(), testNode)
+	_, err := e.d.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: b.GetVolumeId(), NodeId: testNode, VolumeCapability: mountCap("")})
+	wantCode(t, err, codes.ResourceExhausted)
+	info, _ := e.d.NodeGetInfo(ctxT(t), &csi.NodeGetInfoRequest{})
+	if info.GetMaxVolumesPerNode() != 1 {
+		t.Errorf("NodeGetInfo max volumes = %d, want the cloud's 1", info.GetMaxVolumesPerNode())
+	}
+}
+
+func TestStuckAttachIsUndone(t *testing.T) {
+	e := newEnv(t, nil)
+	e.d.cfg.AttachTimeout = 50 * time.Millisecond
+	v := e.mustCreate(t, "stuck", 1)
+	e.cloud.Stick(v.GetVolumeId())
+	_, err := e.d.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: testNode, VolumeCapability: mountCap("")})
+	wantCode(t, err, codes.DeadlineExceeded)
+	if n := e.cloud.Calls("DetachVolume"); n != 1 {
+		t.Errorf("stuck attach: %d detach calls, want 1", n)
+	}
+}
+
+func TestUnpublishGoneIsSuccess(t *testing.T) {
+	e := newEnv(t, nil)
+	v := e.mustCreate(t, "u", 1)
+	// Never attached.
+	if _, err := e.d.ControllerUnpublishVolume(ctxT(t), &csi.ControllerUnpublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: testNode}); err != nil {
+		t.Fatalf("not attached: %v", err)
+	}
+	// Volume gone.
+	if _, err := e.d.ControllerUnpublishVolume(ctxT(t), &csi.ControllerUnpublishVolumeRequest{VolumeId: "gone", NodeId: testNode}); err != nil {
+		t.Fatalf("volume gone: %v", err)
+	}
+	// Server gone (a dead node): the detach is done.
+	e.mustPublish(t, v.GetVolumeId(), "server-2")
+	e.cloud.RemoveServer("server-2")
+	if _, err := e.d.ControllerUnpublishVolume(ctxT(t), &csi.ControllerUnpublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: "server-2"}); err != nil {
+		t.Fatalf("server gone: %v", err)
+	}
+	// No node id: detach from all.
+	e.mustPublish(t, v.GetVolumeId(), testNode)
+	if _, err := e.d.ControllerUnpublishVolume(ctxT(t), &csi.ControllerUnpublishVolumeRequest{VolumeId: v.GetVolumeId()}); err != nil {
+		t.Fatal(err)
+	}
+	cv, _ := e.cloud.GetVolume(ctxT(t), v.GetVolumeId())
+	if len(cv.Attachments) != 0 {
+		t.Errorf("still attached to %v", cv.Attachments)
+	}
+	_, err := e.d.ControllerUnpublishVolume(ctxT(t), &csi.ControllerUnpublishVolumeRequest{})
+	wantCode(t, err, codes.InvalidArgument)
+}

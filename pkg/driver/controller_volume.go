@@ -1,0 +1,367 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"k8s.io/klog/v2"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+)
+
+// source is what a new volume is made from.
+type source struct {
+	snapshotID string
+	volumeID   string
+	backupID   string
+}
+
+func (s source) String() string {
+	switch {
+	case s.snapshotID != "":
+		return "snapshot:" + s.snapshotID
+	case s.volumeID != "":
+		return "volume:" + s.volumeID
+	case s.backupID != "":
+		return "backup:" + s.backupID
+	}
+	return ""
+}
+
+func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest) (*csi.CreateVolumeResponse, error) {
+	name := req.GetName()
+	if err := checkName("volume", name); err != nil {
+		return nil, err
+	}
+	if err := checkCapabilities(req.GetVolumeCapabilities(), d.caps.MultiAttach); err != nil {
+		return nil, err
+	}
+	params, err := parseVolumeParams(req.GetParameters())
+	if err != nil {
+		return nil, err
+	}
+	if fs := firstMountFS(req.GetVolumeCapabilities()); fs != "" && params.fsType == "" {
+		params.fsType = fs
+	}
+	zone, err := d.pickZone(params.zone, req.GetAccessibilityRequirements())
+	if err != nil {
+		return nil, err
+	}
+	if !d.inFlight.Insert("volume-name/" + name) {
+		return nil, aborted("volume " + name)
+	}
+	defer d.inFlight.Delete("volume-name/" + name)
+
+	src, floorGiB, err := d.resolveSource(ctx, req.GetVolumeContentSource())
+	if err != nil {
+		return nil, err
+	}
+	sizeGiB, err := sizeRange(req.GetCapacityRange(), floorGiB, d.caps.MinSizeGiB, d.caps.MaxSizeGiB)
+	if err != nil {
+		return nil, err
+	}
+
+	vol, err := d.existingVolume(ctx, name, req.GetCapacityRange(), src, params, zone)
+	if err != nil {
+		return nil, err
+	}
+	if vol == nil {
+		md := maps.Clone(params.metadata)
+		md[MetaRequestName] = name
+		if s := src.String(); s != "" {
+			md[MetaSource] = s
+		}
+		cr := cloud.CreateVolumeRequest{
+			Name: name, SizeGiB: sizeGiB, VolumeType: params.volumeType, Zone: zone,
+			SnapshotID: src.snapshotID, SourceVolumeID: src.volumeID, BackupID: src.backupID,
+			Metadata: md, Description: describe(params.metadata),
+		}
+		vol, err = d.cloud.CreateVolume(ctx, cr)
+		if err != nil {
+			return nil, failed(err, "creating volume %s (%d GiB)", name, sizeGiB)
+		}
+		klog.V(2).InfoS("Volume created", "name", name, "id", vol.ID, "sizeGiB", sizeGiB, "zone", vol.Zone, "source", src.String())
+	}
+	vol, err = d.waitCreated(ctx, vol, src)
+	if err != nil {
+		return nil, err
+	}
+	return &csi.CreateVolumeResponse{Volume: d.csiVolume(vol, params, req.GetVolumeContentSource())}, nil
+}
+
+// existingVolume finds a volume a previous attempt created under name. It
+// returns nil when there is none (or it was cleaned up here because it had
+// failed), AlreadyExists when it does not match the request.
+func (d *Driver) existingVolume(ctx context.Context, name string, cr *csi.CapacityRange, src source, params volumeParams, zone string) (*cloud.Volume, error) {
+	vol, err := d.waiter.FindVolumeByName(ctx, name)
+	if err != nil {
+		return nil, failed(err, "looking up volume %s", name)
+	}
+	if vol == nil {
+		return nil, nil
+	}
+	switch {
+	case vol.Status.IsError() || vol.Status == cloud.StatusDeleting:
+		// A failed earlier attempt: remove it and start over.
+		klog.InfoS("Replacing a failed volume left by an earlier attempt", "name", name, "id", vol.ID, "status", vol.RawStatus)
+		if vol.Status != cloud.StatusDeleting {
+			if err := d.cloud.DeleteVolume(ctx, vol.ID); err != nil && !cloud.IsNotFound(err) {
+				return nil, failed(err, "volume %s (%s) from an earlier attempt is in status %s and could not be deleted", name, vol.ID, vol.RawStatus)
+			}
+		}
+		if err := d.waiter.WaitVolumeGone(ctx, vol.ID); err != nil {
+			return nil, failed(err, "waiting for failed volume %s (%s) to be deleted", name, vol.ID)
+		}
+		return nil, nil
+	}
+	size := int64(vol.SizeGiB) * GiB
+	if size < cr.GetRequiredBytes() || (cr.GetLimitBytes() > 0 && size > cr.GetLimitBytes()) {
+		return nil, alreadyExists("volume %s exists with %d GiB, which does not fit the requested range", name, vol.SizeGiB)
+	}
+	if have, ok := vol.Metadata[MetaSource]; ok && have != src.String() {
+		return nil, alreadyExists("volume %s exists with source %q, not %q", name, have, src.String())
+	}
+	if want := src.String(); want != "" && vol.Metadata[MetaSource] == "" && !sameSource(vol, src) {
+		return nil, alreadyExists("volume %s exists but was not created from %s", name, want)
+	}
+	if params.volumeType != "" && vol.VolumeType != "" && vol.VolumeType != params.volumeType {
+		return nil, alreadyExists("volume %s exists with type %q, not %q", name, vol.VolumeType, params.volumeType)
+	}
+	if zone != "" && vol.Zone != "" && vol.Zone != zone {
+		return nil, alreadyExists("volume %s exists in zone %q, not %q", name, vol.Zone, zone)
+	}
+	return vol, nil
+}
+
+func sameSource(v *cloud.Volume, s source) bool {
+	return v.SourceSnapshotID == s.snapshotID && v.SourceVolumeID == s.volumeID && v.SourceBackupID == s.backupID
+}
+
+// waitCreated waits for a new volume to become usable; a volume that ends
+// in an error state is deleted, so a failed create leaks nothing.
+func (d *Driver) waitCreated(ctx context.Context, vol *cloud.Volume, src source) (*cloud.Volume, error) {
+	ready := cloud.VolumeReady(cloud.StatusAvailable, cloud.StatusInUse)
+	got, err := d.waiter.WaitVolume(ctx, vol.ID, ready)
+	if err == nil && src.backupID != "" && got.SourceBackupID == "" && got.Metadata[MetaRestored] == "" {
+		// The provider made an empty volume; restore the backup into it.
+		got, err = d.restoreInto(ctx, got, src.backupID)
+	}
+	if err == nil {
+		return got, nil
+	}
+	if errors.Is(err, cloud.ErrFailed) {
+		msg := fmt.Sprintf("volume %s (%s) went to an error state", vol.Name, vol.ID)
+		if derr := d.cloud.DeleteVolume(context.WithoutCancel(ctx), vol.ID); derr != nil && !cloud.IsNotFound(derr) {
+			klog.ErrorS(derr, "Could not delete failed volume", "id", vol.ID)
+			return nil, failed(err, "%s and could not be deleted (%v); delete it by hand", msg, derr)
+		}
+		return nil, failed(err, "%s; it was deleted, the next attempt creates a new one", msg)
+	}
+	return nil, failed(err, "waiting for volume %s (%s) to become available", vol.Name, vol.ID)
+}
+
+// MetaRestored marks a volume into which the driver restored a backup
+// itself (clouds without native create-from-backup).
+const MetaRestored = "block.csi.openblock.io/restored-backup"
+
+func (d *Driver) restoreInto(ctx context.Context, vol *cloud.Volume, backupID string) (*cloud.Volume, error) {
+	if err := d.cloud.RestoreBackup(ctx, backupID, vol.ID); err != nil {
+		return nil, err
+	}
+	got, err := d.waiter.WaitVolume(ctx, vol.ID, func(v *cloud.Volume) (bool, error) {
+		return v.Status == cloud.StatusAvailable, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := d.cloud.SetVolumeMetadata(ctx, vol.ID, map[string]string{MetaRestored: backupID}); err != nil {
+		return nil, err
+	}
+	return got, nil
+}
+
+// resolveSource checks a content source and returns its size as the
+// floor for the new volume.
+func (d *Driver) resolveSource(ctx context.Context, cs *csi.VolumeContentSource) (source, int, error) {
+	if cs == nil {
+		return source{}, 0, nil
+	}
+	if s := cs.GetSnapshot(); s != nil {
+		id := s.GetSnapshotId()
+		if id == "" {
+			return source{}, 0, invalid("content source snapshot id is missing")
+		}
+		if backupID, ok := strings.CutPrefix(id, BackupPrefix); ok {
+			if !d.caps.Backups {
+				return source{}, 0, invalid("snapshot %s is a backup, but this cloud has no backups", id)
+			}
+			if !wellFormedID(backupID) {
+				return source{}, 0, notFound("snapshot %s not found", id)
+			}
+			b, err := d.cloud.GetBackup(ctx, backupID)
+			if err != nil {
+				return source{}, 0, failed(err, "source snapshot %s", id)
+			}
+			if b.Status != cloud.StatusAvailable {
+				return source{}, 0, precondition("source snapshot %s is %s, not available", id, b.RawStatus)
+			}
+			return source{backupID: backupID}, b.SizeGiB, nil
+		}
+		if !d.caps.Snapshots {
+			return source{}, 0, invalid("this cloud has no snapshots")
+		}
+		if !wellFormedID(id) {
+			return source{}, 0, notFound("snapshot %s not found", id)
+		}
+		snap, err := d.cloud.GetSnapshot(ctx, id)
+		if err != nil {
+			return source{}, 0, failed(err, "source snapshot %s", id)
+		}
+		if snap.Status != cloud.StatusAvailable {
+			return source{}, 0, precondition("source snapshot %s is %s, not available", id, snap.RawStatus)
+		}
+		return source{snapshotID: id}, snap.SizeGiB, nil
+	}
+	if v := cs.GetVolume(); v != nil {
+		id := v.GetVolumeId()
+		if id == "" {
+			return source{}, 0, invalid("content source volume id is missing")
+		}
+		if !d.caps.Clone {
+			return source{}, 0, invalid("this cloud cannot clone volumes")
+		}
+		if !wellFormedID(id) {
+			return source{}, 0, notFound("volume %s not found", id)
+		}
+		vol, err := d.cloud.GetVolume(ctx, id)
+		if err != nil {
+			return source{}, 0, failed(err, "source volume %s", id)
+		}
+		return source{volumeID: id}, vol.SizeGiB, nil
+	}
+	return source{}, 0, invalid("unknown volume content source")
+}
+
+// pickZone chooses the zone: the StorageClass's availability parameter,
+// else the first preferred then requisite topology the cloud offers.
+func (d *Driver) pickZone(param string, tr *csi.TopologyRequirement) (string, error) {
+	offered := func(z string) bool { return len(d.caps.Zones) == 0 || slices.Contains(d.caps.Zones, z) }
+	if param != "" {
+		if !offered(param) {
+			return "", invalid("availability zone %q is not one of %v", param, d.caps.Zones)
+		}
+		if req := tr.GetRequisite(); len(req) > 0 && !slices.ContainsFunc(req, func(t *csi.Topology) bool {
+			return t.GetSegments()[TopologyZoneKey] == param
+		}) {
+			return "", invalid("availability zone %q is not among the requisite topologies", param)
+		}
+		return param, nil
+	}
+	var seen []string
+	for _, list := range [][]*csi.Topology{tr.GetPreferred(), tr.GetRequisite()} {
+		for _, t := range list {
+			z := t.GetSegments()[TopologyZoneKey]
+			if z == "" {
+				continue
+			}
+			if offered(z) {
+				return z, nil
+			}
+			seen = append(seen, z)
+		}
+	}
+	if len(seen) > 0 {
+		return "", invalid("none of the requested zones %v is offered by the cloud (%v)", seen, d.caps.Zones)
+	}
+	return "", nil
+}
+
+func (d *Driver) csiVolume(v *cloud.Volume, p volumeParams, cs *csi.VolumeContentSource) *csi.Volume {
+	out := &csi.Volume{
+		VolumeId:      v.ID,
+		CapacityBytes: int64(v.SizeGiB) * GiB,
+		VolumeContext: p.volumeContext(),
+		ContentSource: cs,
+	}
+	zone := v.Zone
+	if zone == "" {
+		zone = d.caps.DefaultZone
+	}
+	if zone != "" {
+		out.AccessibleTopology = []*csi.Topology{{Segments: map[string]string{TopologyZoneKey: zone}}}
+	}
+	return out
+}
+
+func firstMountFS(vcs []*csi.VolumeCapability) string {
+	for _, vc := range vcs {
+		if fs := vc.GetMount().GetFsType(); fs != "" {
+			return strings.ToLower(fs)
+		}
+	}
+	return ""
+}
+
+func describe(md map[string]string) string {
+	if ns, pvc := md[ParamPVCNamespace], md[ParamPVCName]; pvc != "" {
+		return fmt.Sprintf("Kubernetes volume for PVC %s/%s", ns, pvc)
+	}
+	return "Kubernetes volume"
+}
+
+func (d *Driver) DeleteVolume(ctx context.Context, req *csi.DeleteVolumeRequest) (*csi.DeleteVolumeResponse, error) {
+	id := req.GetVolumeId()
+	if id == "" {
+		return nil, invalid("volume id is missing")
+	}
+	if !wellFormedID(id) {
+		// Cannot exist, so it is already deleted.
+		return &csi.DeleteVolumeResponse{}, nil
+	}
+	if !d.inFlight.Insert("volume/" + id) {
+		return nil, aborted("volume " + id)
+	}
+	defer d.inFlight.Delete("volume/" + id)
+
+	err := d.cloud.DeleteVolume(ctx, id)
+	switch {
+	case err == nil:
+	case cloud.IsNotFound(err):
+		return &csi.DeleteVolumeResponse{}, nil
+	case errors.Is(err, cloud.ErrWrongState):
+		// Only now look at the volume, to say why.
+		vol, gerr := d.cloud.GetVolume(ctx, id)
+		switch {
+		case cloud.IsNotFound(gerr):
+			return &csi.DeleteVolumeResponse{}, nil
+		case gerr != nil:
+			return nil, failed(err, "deleting volume %s", id)
+		case vol.Status == cloud.StatusDeleting:
+			// Already going; wait below.
+		case len(vol.Attachments) > 0:
+			return nil, precondition("volume %s is attached to %s; unpublish it first", id, servers(vol))
+		default:
+			return nil, failed(err, "deleting volume %s (status %s; a volume with snapshots cannot be deleted until they are)", id, vol.RawStatus)
+		}
+	default:
+		return nil, failed(err, "deleting volume %s", id)
+	}
+	if err := d.waiter.WaitVolumeGone(ctx, id); err != nil {
+		return nil, failed(err, "waiting for volume %s to be deleted", id)
+	}
+	klog.V(2).InfoS("Volume deleted", "id", id)
+	return &csi.DeleteVolumeResponse{}, nil
+}
+
+func servers(v *cloud.Volume) string {
+	var s []string
+	for _, a := range v.Attachments {
+		s = append(s, a.ServerID)
+	}
+	return strings.Join(s, ", ")
+}

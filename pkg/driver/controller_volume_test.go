@@ -1,0 +1,502 @@
+package driver
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+)
+
+func TestCreateVolumeRoundsUpAndRecordsRequest(t *testing.T) {
+	e := newEnv(t, nil)
+	req := createReq("pvc-1", 0)
+	req.CapacityRange = &csi.CapacityRange{RequiredBytes: GiB + GiB/2}
+	req.Parameters = map[string]string{
+		ParamType: "ssd", ParamFSType: "xfs", ParamMkfsOptions: "-m crc=1",
+		ParamPVCName: "data", ParamPVCNamespace: "shop", ParamPVName: "pvc-1",
+	}
+	resp, err := e.d.CreateVolume(ctxT(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := resp.GetVolume()
+	if v.GetCapacityBytes() != 2*GiB {
+		t.Errorf("capacity = %d, want 2 GiB", v.GetCapacityBytes())
+	}
+	if got := v.GetVolumeContext(); got[CtxFSType] != "xfs" || got[CtxMkfsOptions] != "-m crc=1" {
+		t.Errorf("volume context = %v", got)
+	}
+	if top := v.GetAccessibleTopology(); len(top) != 1 || top[0].GetSegments()[TopologyZoneKey] != "nova" {
+		t.Errorf("topology = %v, want zone nova", top)
+	}
+	cv, err := e.cloud.GetVolume(ctxT(t), v.GetVolumeId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cv.Name != "pvc-1" || cv.VolumeType != "ssd" || cv.Status != cloud.StatusAvailable {
+		t.Errorf("cloud volume = %+v", cv)
+	}
+	for k, want := range map[string]string{MetaRequestName: "pvc-1", ParamPVCName: "data", ParamPVCNamespace: "shop", ParamPVName: "pvc-1"} {
+		if cv.Metadata[k] != want {
+			t.Errorf("metadata[%s] = %q, want %q", k, cv.Metadata[k], want)
+		}
+	}
+}
+
+func TestCreateVolumeIdempotent(t *testing.T) {
+	e := newEnv(t, nil)
+	a := e.mustCreate(t, "same", 1)
+	b := e.mustCreate(t, "same", 1)
+	if a.GetVolumeId() != b.GetVolumeId() {
+		t.Fatalf("second create made %s, first %s", b.GetVolumeId(), a.GetVolumeId())
+	}
+	if n := e.cloud.Calls("CreateVolume"); n != 1 {
+		t.Errorf("CreateVolume called %d times, want 1", n)
+	}
+	_, err := e.d.CreateVolume(ctxT(t), &csi.CreateVolumeRequest{
+		Name: "same", VolumeCapabilities: []*csi.VolumeCapability{mountCap("")},
+		CapacityRange: &csi.CapacityRange{RequiredBytes: 2 * GiB, LimitBytes: 2 * GiB},
+	})
+	wantCode(t, err, codes.AlreadyExists)
+}
+
+func TestCreateVolumeValidation(t *testing.T) {
+	e := newEnv(t, func(c *cloud.Capabilities) { c.MaxSizeGiB = 100; c.MinSizeGiB = 1 })
+	multi := mountCap("")
+	multi.AccessMode.Mode = csi.VolumeCapability_AccessMode_MULTI_NODE_MULTI_WRITER
+	cases := []struct {
+		name string
+		mod  func(*csi.CreateVolumeRequest)
+		code codes.Code
+	}{
+		{"no name", func(r *csi.CreateVolumeRequest) { r.Name = "" }, codes.InvalidArgument},
+		{"no caps", func(r *csi.CreateVolumeRequest) { r.VolumeCapabilities = nil }, codes.InvalidArgument},
+		{"nil cap", func(r *csi.CreateVolumeRequest) { r.VolumeCapabilities = []*csi.VolumeCapability{nil} }, codes.InvalidArgument},
+		{"no access type", func(r *csi.CreateVolumeRequest) { r.VolumeCapabilities[0].AccessType = nil }, codes.InvalidArgument},
+		{"bad fs", func(r *csi.CreateVolumeRequest) { r.VolumeCapabilities = []*csi.VolumeCapability{mountCap("ntfs")} }, codes.InvalidArgument},
+		{"unknown param", func(r *csi.CreateVolumeRequest) { r.Parameters = map[string]string{"iops": "3"} }, codes.InvalidArgument},
+		{"bad mkfs", func(r *csi.CreateVolumeRequest) { r.Parameters = map[string]string{ParamMkfsOptions: `-L "x`} }, codes.InvalidArgument},
+		{"multi writer", func(r *csi.CreateVolumeRequest) { r.VolumeCapabilities = []*csi.VolumeCapability{multi} }, codes.InvalidArgument},
+		{"too big", func(r *csi.CreateVolumeRequest) { r.CapacityRange.RequiredBytes = 101 * GiB }, codes.OutOfRange},
+		{"limit below a GiB", func(r *csi.CreateVolumeRequest) { r.CapacityRange = &csi.CapacityRange{LimitBytes: GiB / 2} }, codes.OutOfRange},
+		{"required over limit", func(r *csi.CreateVolumeRequest) {
+			r.CapacityRange = &csi.CapacityRange{RequiredBytes: 3 * GiB, LimitBytes: 2 * GiB}
+		}, codes.InvalidArgument},
+		{"negative", func(r *csi.CreateVolumeRequest) { r.CapacityRange = &csi.CapacityRange{RequiredBytes: -1} }, codes.InvalidArgument},
+		{"huge", func(r *csi.CreateVolumeRequest) { r.CapacityRange = &csi.CapacityRange{RequiredBytes: 1<<63 - 1} }, codes.OutOfRange},
+		{"bad zone", func(r *csi.CreateVolumeRequest) { r.Parameters = map[string]string{ParamAvailability: "mars"} }, codes.InvalidArgument},
+		{"missing snapshot", func(r *csi.CreateVolumeRequest) {
+			r.VolumeContentSource = &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Snapshot{Snapshot: &csi.VolumeContentSource_SnapshotSource{SnapshotId: "nope"}}}
+		}, codes.NotFound},
+		{"missing source volume", func(r *csi.CreateVolumeRequest) {
+			r.VolumeContentSource = &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Volume{Volume: &csi.VolumeContentSource_VolumeSource{VolumeId: "../../servers"}}}
+		}, codes.NotFound},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := createReq("v-"+tc.name, 1)
+			tc.mod(req)
+			_, err := e.d.CreateVolume(ctxT(t), req)
+			wantCode(t, err, tc.code)
+		})
+	}
+	if n := e.cloud.Calls("CreateVolume"); n != 0 {
+		t.Errorf("invalid requests reached the cloud %d times", n)
+	}
+}
+
+func TestCreateVolumeZoneFromTopology(t *testing.T) {
+	e := newEnv(t, nil)
+	req := createReq("zoned", 1)
+	req.AccessibilityRequirements = &csi.TopologyRequirement{
+		Requisite: []*csi.Topology{{Segments: map[string]string{TopologyZoneKey: "nova"}}, {Segments: map[string]string{TopologyZoneKey: "az2"}}},
+		Preferred: []*csi.Topology{{Segments: map[string]string{TopologyZoneKey: "az2"}}},
+	}
+	resp, err := e.d.CreateVolume(ctxT(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z := resp.GetVolume().GetAccessibleTopology()[0].GetSegments()[TopologyZoneKey]; z != "az2" {
+		t.Errorf("zone = %s, want the preferred az2", z)
+	}
+	req = createReq("nowhere", 1)
+	req.AccessibilityRequirements = &csi.TopologyRequirement{Requisite: []*csi.Topology{{Segments: map[string]string{TopologyZoneKey: "mars"}}}}
+	_, err = e.d.CreateVolume(ctxT(t), req)
+	wantCode(t, err, codes.InvalidArgument)
+}
+
+func TestCreateVolumeErrorStateLeavesNoVolume(t *testing.T) {
+	e := newEnv(t, nil)
+	e.cloud.FailNextCreates(1)
+	_, err := e.d.CreateVolume(ctxT(t), createReq("doomed", 1))
+	wantCode(t, err, codes.Internal)
+	deadline := time.Now().Add(2 * time.Second)
+	for e.cloud.VolumeCount() != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := e.cloud.VolumeCount(); n != 0 {
+		t.Fatalf("%d volumes left after a failed create", n)
+	}
+	// The retry succeeds with a fresh volume.
+	if v := e.mustCreate(t, "doomed", 1); v.GetVolumeId() == "" {
+		t.Fatal("no volume on retry")
+	}
+}
+
+func TestCreateVolumeConcurrentSameNameAborted(t *testing.T) {
+	e := newEnv(t, nil)
+	e.cloud.SetLatency(50 * time.Millisecond)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	wg.Go(func() { _, errs[0] = e.d.CreateVolume(ctxT(t), createReq("race", 1)) })
+	for e.d.inFlight.Len() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	_, errs[1] = e.d.CreateVolume(ctxT(t), createReq("race", 1))
+	wg.Wait()
+	if errs[0] != nil {
+		t.Fatalf("first create: %v", errs[0])
+	}
+	wantCode(t, errs[1], codes.Aborted)
+}
+
+func TestCreateVolumeQuota(t *testing.T) {
+	e := newEnv(t, nil)
+	_, err := e.d.CreateVolume(ctxT(t), createReq("big", 1001))
+	wantCode(t, err, codes.ResourceExhausted)
+}
+
+func TestCreateFromSnapshotAndClone(t *testing.T) {
+	e := newEnv(t, nil)
+	src := e.mustCreate(t, "src", 2)
+	snap, err := e.d.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "snap", SourceVolumeId: src.GetVolumeId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := createReq("restored", 1) // smaller than the snapshot: grows to it
+	req.VolumeContentSource = &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Snapshot{Snapshot: &csi.VolumeContentSource_SnapshotSource{SnapshotId: snap.GetSnapshot().GetSnapshotId()}}}
+	resp, err := e.d.CreateVolume(ctxT(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetVolume().GetCapacityBytes() != 2*GiB || resp.GetVolume().GetContentSource() == nil {
+		t.Errorf("restored volume = %v", resp.GetVolume())
+	}
+	v, _ := e.cloud.GetVolume(ctxT(t), resp.GetVolume().GetVolumeId())
+	if v.SourceSnapshotID != snap.GetSnapshot().GetSnapshotId() {
+		t.Errorf("source snapshot = %q", v.SourceSnapshotID)
+	}
+	// Same name, other source: AlreadyExists.
+	req2 := createReq("restored", 1)
+	req2.VolumeContentSource = &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Volume{Volume: &csi.VolumeContentSource_VolumeSource{VolumeId: src.GetVolumeId()}}}
+	_, err = e.d.CreateVolume(ctxT(t), req2)
+	wantCode(t, err, codes.AlreadyExists)
+
+	req3 := createReq("clone", 2)
+	req3.VolumeContentSource = req2.VolumeContentSource
+	resp, err = e.d.CreateVolume(ctxT(t), req3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ = e.cloud.GetVolume(ctxT(t), resp.GetVolume().GetVolumeId())
+	if v.SourceVolumeID != src.GetVolumeId() {
+		t.Errorf("clone source = %q", v.SourceVolumeID)
+	}
+}
+
+func TestCloneUnsupported(t *testing.T) {
+	e := newEnv(t, func(c *cloud.Capabilities) { c.Clone = false })
+	src := e.mustCreate(t, "src", 1)
+	req := createReq("clone", 1)
+	req.VolumeContentSource = &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Volume{Volume: &csi.VolumeContentSource_VolumeSource{VolumeId: src.GetVolumeId()}}}
+	_, err := e.d.CreateVolume(ctxT(t), req)
+	wantCode(t, err, codes.InvalidArgument)
+}
+
+func TestDeleteVolume(t *testing.T) {
+	e := newEnv(t, nil)
+	_, err := e.d.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{})
+	wantCode(t, err, codes.InvalidArgument)
+
+	before := e.cloud.TotalCalls()
+	if _, err := e.d.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: "a/../../b"}); err != nil {
+		t.Fatalf("malformed id: %v", err)
+	}
+	if e.cloud.TotalCalls() != before {
+		t.Error("a malformed id reached the cloud")
+	}
+	if _, err := e.d.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: "6f1c7a4e-0000-0000-0000-000000000000"}); err != nil {
+		t.Fatalf("absent volume: %v", err)
+	}
+
+	v := e.mustCreate(t, "attached", 1)
+	e.mustPublish(t, v.GetVolumeId(), testNode)
+	_, err = e.d.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: v.GetVolumeId()})
+	wantCode(t, err, codes.FailedPrecondition)
+
+	w := e.mustCreate(t, "with-snap", 1)
+	if _, err := e.d.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "s", SourceVolumeId: w.GetVolumeId()}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.d.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: w.GetVolumeId()})
+	wantCode(t, err, codes.FailedPrecondition)
+
+	x := e.mustCreate(t, "plain", 1)
+	if _, err := e.d.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: x.GetVolumeId()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.cloud.GetVolume(ctxT(t), x.GetVolumeId()); !cloud.IsNotFound(err) {
+		t.Fatalf("volume still exists after DeleteVolume returned: %v", err)
+	}
+}
+
+func TestListVolumesPaginates(t *testing.T) {
+	e := newEnv(t, nil)
+	var ids []string
+	for i := range 5 {
+		ids = append(ids, e.mustCreate(t, fmt.Sprintf("l%d", i), 1).GetVolumeId())
+	}
+	e.mustPublish(t, ids[1], testNode)
+	seen := map[string][]string{}
+	token := ""
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("pagination does not end")
+		}
+		resp, err := e.d.ListVolumes(ctxT(t), &csi.ListVolumesRequest{MaxEntries: 2, StartingToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.GetEntries()) > 2 {
+			t.Fatalf("page of %d entries with max 2", len(resp.GetEntries()))
+		}
+		for _, en := range resp.GetEntries() {
+			seen[en.GetVolume().GetVolumeId()] = en.GetStatus().GetPublishedNodeIds()
+		}
+		if token = resp.GetNextToken(); token == "" {
+			break
+		}
+	}
+	if len(seen) != 5 {
+		t.Fatalf("listed %d volumes, want 5", len(seen))
+	}
+	if got := seen[ids[1]]; len(got) != 1 || got[0] != testNode {
+		t.Errorf("published nodes of %s = %v", ids[1], got)
+	}
+	all, err := e.d.ListVolumes(ctxT(t), &csi.ListVolumesRequest{})
+	if err != nil || len(all.GetEntries()) != 5 || all.GetNextToken() != "" {
+		t.Fatalf("unbounded list = %d entries, token %q, %v", len(all.GetEntries()), all.GetNextToken(), err)
+	}
+	_, err = e.d.ListVolumes(ctxT(t), &csi.ListVolumesRequest{StartingToken: "no-such-marker"})
+	wantCode(t, err, codes.Aborted)
+	_, err = e.d.ListVolumes(ctxT(t), &csi.ListVolumesRequest{StartingToken: "bad token"})
+	wantCode(t, err, codes.Aborted)
+}
+
+func TestGetCapacity(t *testing.T) {
+	e := newEnv(t, nil)
+	e.mustCreate(t, "c", 10)
+	resp, err := e.d.GetCapacity(ctxT(t), &csi.GetCapacityRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetAvailableCapacity() != 990*GiB {
+		t.Errorf("available = %d GiB, want 990", resp.GetAvailableCapacity()/GiB)
+	}
+	if resp.GetMaximumVolumeSize().GetValue() != 990*GiB || resp.GetMinimumVolumeSize().GetValue() != GiB {
+		t.Errorf("max/min = %v/%v", resp.GetMaximumVolumeSize(), resp.GetMinimumVolumeSize())
+	}
+	_, err = e.d.GetCapacity(ctxT(t), &csi.GetCapacityRequest{Parameters: map[string]string{"bogus": "1"}})
+	wantCode(t, err, codes.InvalidArgument)
+}
+
+func TestControllerGetVolumeAndHealth(t *testing.T) {
+	e := newEnv(t, nil)
+	v := e.mustCreate(t, "h", 1)
+	e.mustPublish(t, v.GetVolumeId(), testNode)
+	resp, err := e.d.ControllerGetVolume(ctxT(t), &csi.ControllerGetVolumeRequest{VolumeId: v.GetVolumeId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := resp.GetStatus().GetPublishedNodeIds(); len(ids) != 1 || ids[0] != testNode {
+		t.Errorf("published = %v", ids)
+	}
+	h, err := e.d.ControllerGetVolumeHealth(ctxT(t), &csi.ControllerGetVolumeHealthRequest{VolumeId: v.GetVolumeId()})
+	if err != nil || len(h.GetVolumeHealth().GetHealthStatuses()) != 0 {
+		t.Fatalf("healthy volume: %v, %v", h, err)
+	}
+	e.cloud.SetVolumeStatus(v.GetVolumeId(), cloud.StatusError, "error_extending")
+	h, err = e.d.ControllerGetVolumeHealth(ctxT(t), &csi.ControllerGetVolumeHealthRequest{VolumeId: v.GetVolumeId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := h.GetVolumeHealth().GetHealthStatuses()
+	if len(st) != 1 || st[0].GetStatus() != csi.VolumeHealthErrorType_DEGRADED {
+		t.Errorf("health of error_extending = %v", st)
+	}
+	_, err = e.d.ControllerGetVolume(ctxT(t), &csi.ControllerGetVolumeRequest{VolumeId: "missing"})
+	wantCode(t, err, codes.NotFound)
+}
+
+func TestValidateVolumeCapabilities(t *testing.T) {
+	e := newEnv(t, nil)
+	v := e.mustCreate(t, "vvc", 1)
+	resp, err := e.d.ValidateVolumeCapabilities(ctxT(t), &csi.ValidateVolumeCapabilitiesRequest{
+		VolumeId: v.GetVolumeId(), VolumeCapabilities: []*csi.VolumeCapability{mountCap("ext4")}})
+	if err != nil || resp.GetConfirmed() == nil {
+		t.Fatalf("supported capability not confirmed: %v %v", resp, err)
+	}
+	multi := blockCap()
+	multi.AccessMode.Mode = csi.VolumeCapability_AccessMode_MULTI_NODE_MULTI_WRITER
+	resp, err = e.d.ValidateVolumeCapabilities(ctxT(t), &csi.ValidateVolumeCapabilitiesRequest{
+		VolumeId: v.GetVolumeId(), VolumeCapabilities: []*csi.VolumeCapability{multi}})
+	if err != nil || resp.GetConfirmed() != nil || resp.GetMessage() == "" {
+		t.Fatalf("multi-writer without multi-attach confirmed: %v %v", resp, err)
+	}
+	_, err = e.d.ValidateVolumeCapabilities(ctxT(t), &csi.ValidateVolumeCapabilitiesRequest{
+		VolumeId: "gone", VolumeCapabilities: []*csi.VolumeCapability{mountCap("")}})
+	wantCode(t, err, codes.NotFound)
+}
+
+func TestExpandVolume(t *testing.T) {
+	e := newEnv(t, nil)
+	v := e.mustCreate(t, "grow", 1)
+	resp, err := e.d.ControllerExpandVolume(ctxT(t), &csi.ControllerExpandVolumeRequest{
+		VolumeId: v.GetVolumeId(), CapacityRange: &csi.CapacityRange{RequiredBytes: 3 * GiB}, VolumeCapability: mountCap("")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetCapacityBytes() != 3*GiB || !resp.GetNodeExpansionRequired() {
+		t.Errorf("expand = %v", resp)
+	}
+	// Block volumes need nothing from the node.
+	resp, err = e.d.ControllerExpandVolume(ctxT(t), &csi.ControllerExpandVolumeRequest{
+		VolumeId: v.GetVolumeId(), CapacityRange: &csi.CapacityRange{RequiredBytes: 4 * GiB}, VolumeCapability: blockCap()})
+	if err != nil || resp.GetNodeExpansionRequired() {
+		t.Fatalf("block expand = %v, %v", resp, err)
+	}
+
+	off := newEnv(t, func(c *cloud.Capabilities) { c.Expansion = cloud.ExpansionOffline })
+	w := off.mustCreate(t, "offline", 1)
+	off.mustPublish(t, w.GetVolumeId(), testNode)
+	_, err = off.d.ControllerExpandVolume(ctxT(t), &csi.ControllerExpandVolumeRequest{
+		VolumeId: w.GetVolumeId(), CapacityRange: &csi.CapacityRange{RequiredBytes: 2 * GiB}})
+	wantCode(t, err, codes.FailedPrecondition)
+
+	none := newEnv(t, func(c *cloud.Capabilities) { c.Expansion = cloud.ExpansionNone })
+	caps, _ := none.d.ControllerGetCapabilities(ctxT(t), &csi.ControllerGetCapabilitiesRequest{})
+	for _, c := range caps.GetCapabilities() {
+		if c.GetRpc().GetType() == csi.ControllerServiceCapability_RPC_EXPAND_VOLUME {
+			t.Error("EXPAND_VOLUME advertised by a cloud without expansion")
+		}
+	}
+	pc, _ := none.d.GetPluginCapabilities(ctxT(t), &csi.GetPluginCapabilitiesRequest{})
+	for _, c := range pc.GetCapabilities() {
+		if c.GetVolumeExpansion() != nil {
+			t.Error("plugin VolumeExpansion advertised by a cloud without expansion")
+		}
+	}
+	pc, _ = off.d.GetPluginCapabilities(ctxT(t), &csi.GetPluginCapabilitiesRequest{})
+	found := false
+	for _, c := range pc.GetCapabilities() {
+		found = found || c.GetVolumeExpansion().GetType() == csi.PluginCapability_VolumeExpansion_OFFLINE
+	}
+	if !found {
+		t.Error("offline cloud does not advertise OFFLINE expansion")
+	}
+}
+
+func TestProbeCachesCloudCheck(t *testing.T) {
+	e := newEnv(t, nil)
+	for range 5 {
+		resp, err := e.d.Probe(ctxT(t), &csi.ProbeRequest{})
+		if err != nil || !resp.GetReady().GetValue() {
+			t.Fatalf("probe = %v, %v", resp, err)
+		}
+	}
+	if n := e.cloud.Calls("GetLimits"); n != 1 {
+		t.Errorf("5 probes made %d cloud calls, want 1", n)
+	}
+	f := newEnv(t, nil)
+	f.cloud.InjectError("GetLimits", &cloud.Error{Kind: cloud.ErrUnavailable, Message: "connection refused"})
+	_, err := f.d.Probe(ctxT(t), &csi.ProbeRequest{})
+	wantCode(t, err, codes.FailedPrecondition)
+}
+
+func TestErrorCodes(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code codes.Code
+	}{
+		{cloud.Errorf(cloud.ErrNotFound, "x"), codes.NotFound},
+		{cloud.Errorf(cloud.ErrAlreadyExists, "x"), codes.AlreadyExists},
+		{cloud.Errorf(cloud.ErrInvalid, "x"), codes.InvalidArgument},
+		{cloud.Errorf(cloud.ErrOutOfRange, "x"), codes.OutOfRange},
+		{cloud.Errorf(cloud.ErrQuotaExceeded, "x"), codes.ResourceExhausted},
+		{cloud.Errorf(cloud.ErrRateLimited, "x"), codes.Unavailable},
+		{cloud.Errorf(cloud.ErrUnavailable, "x"), codes.Unavailable},
+		{cloud.Errorf(cloud.ErrWrongState, "x"), codes.FailedPrecondition},
+		{cloud.Errorf(cloud.ErrFailed, "x"), codes.Internal},
+		{cloud.Errorf(cloud.ErrUnauthorized, "x"), codes.Unauthenticated},
+		{fmt.Errorf("waiting: %w", context.DeadlineExceeded), codes.DeadlineExceeded},
+		{fmt.Errorf("plain"), codes.Internal},
+	} {
+		if got := codeOf(failed(tc.err, "doing")); got != tc.code {
+			t.Errorf("%v → %s, want %s", tc.err, got, tc.code)
+		}
+	}
+}
+
+// The acceptance budget for the batched waiter: 100 volumes through create
+// → publish → unpublish → delete at once in ≤ 4.5 API calls per volume.
+func TestLifecycleCallBudget(t *testing.T) {
+	e := newEnv(t, func(c *cloud.Capabilities) { c.MaxVolumesPerNode = 0 })
+	e.cloud.SetLatency(2 * time.Millisecond)
+	const n = 100
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			ctx := ctxT(t)
+			v, err := e.d.CreateVolume(ctx, createReq(fmt.Sprintf("bench-%d", i), 1))
+			if err != nil {
+				errs <- err
+				return
+			}
+			id := v.GetVolume().GetVolumeId()
+			if _, err := e.d.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: testNode, VolumeCapability: mountCap("")}); err != nil {
+				errs <- err
+				return
+			}
+			if _, err := e.d.ControllerUnpublishVolume(ctx, &csi.ControllerUnpublishVolumeRequest{VolumeId: id, NodeId: testNode}); err != nil {
+				errs <- err
+				return
+			}
+			if _, err := e.d.DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: id}); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	total := e.cloud.TotalCalls()
+	perVolume := float64(total) / n
+	t.Logf("%d calls for %d volumes: %.2f per volume (create %d attach %d detach %d delete %d get %d list %d)", total, n, perVolume,
+		e.cloud.Calls("CreateVolume"), e.cloud.Calls("AttachVolume"), e.cloud.Calls("DetachVolume"), e.cloud.Calls("DeleteVolume"),
+		e.cloud.Calls("GetVolume"), e.cloud.Calls("ListVolumes"))
+	if perVolume > 4.5 {
+		t.Errorf("%.2f calls per volume, budget 4.5", perVolume)
+	}
+	if e.cloud.VolumeCount() != 0 {
+		t.Errorf("%d volumes left", e.cloud.VolumeCount())
+	}
+}

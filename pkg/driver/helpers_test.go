@@ -1,0 +1,96 @@
+package driver
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/fake"
+)
+
+const testNode = "server-1"
+
+type env struct {
+	d     *Driver
+	cloud *fake.Cloud
+	ops   *fakeOps
+}
+
+// newEnv returns a driver in mode all over a fake cloud (capabilities
+// changed by mod) and fake node operations.
+func newEnv(t *testing.T, mod func(*cloud.Capabilities)) *env {
+	t.Helper()
+	caps := fake.DefaultCapabilities()
+	if mod != nil {
+		mod(&caps)
+	}
+	c := fake.New(fake.Config{Capabilities: &caps, Servers: []string{testNode, "server-2"}, Delay: 5 * time.Millisecond})
+	ops := newFakeOps()
+	w := cloud.NewWaiter(c, cloud.WaiterOptions{InitialDelay: 2 * time.Millisecond, Interval: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	d, err := New(Config{Mode: ModeAll, Cloud: c, Waiter: w, NodeOps: ops, NodeID: testNode, Zone: "nova"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{d: d, cloud: c, ops: ops}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func mountCap(fs string) *csi.VolumeCapability {
+	return &csi.VolumeCapability{
+		AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{FsType: fs}},
+		AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER},
+	}
+}
+
+func blockCap() *csi.VolumeCapability {
+	return &csi.VolumeCapability{
+		AccessType: &csi.VolumeCapability_Block{Block: &csi.VolumeCapability_BlockVolume{}},
+		AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER},
+	}
+}
+
+func createReq(name string, gib int64) *csi.CreateVolumeRequest {
+	return &csi.CreateVolumeRequest{
+		Name:               name,
+		CapacityRange:      &csi.CapacityRange{RequiredBytes: gib * GiB},
+		VolumeCapabilities: []*csi.VolumeCapability{mountCap("")},
+	}
+}
+
+func (e *env) mustCreate(t *testing.T, name string, gib int64) *csi.Volume {
+	t.Helper()
+	resp, err := e.d.CreateVolume(ctxT(t), createReq(name, gib))
+	if err != nil {
+		t.Fatalf("CreateVolume %s: %v", name, err)
+	}
+	return resp.GetVolume()
+}
+
+func (e *env) mustPublish(t *testing.T, volID, nodeID string) map[string]string {
+	t.Helper()
+	resp, err := e.d.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{
+		VolumeId: volID, NodeId: nodeID, VolumeCapability: mountCap(""),
+	})
+	if err != nil {
+		t.Fatalf("ControllerPublishVolume: %v", err)
+	}
+	return resp.GetPublishContext()
+}
+
+// wantCode fails unless err carries code.
+func wantCode(t *testing.T, err error, code codes.Code) {
+	t.Helper()
+	if got := status.Code(err); got != code {
+		t.Fatalf("code = %s (%v), want %s", got, err, code)
+	}
+}

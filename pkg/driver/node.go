@@ -1,0 +1,226 @@
+package driver
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"k8s.io/klog/v2"
+
+	"github.com/openblock-csi/openblock-csi/pkg/node"
+)
+
+// diskRef is what the node knows about the disk from ControllerPublish.
+type diskRef struct {
+	serial    string
+	serialLen int
+	sizeBytes int64
+}
+
+func (d *Driver) diskRef(pc map[string]string) (diskRef, error) {
+	ref := diskRef{serial: pc[PubSerial], serialLen: d.cfg.SerialLength}
+	if ref.serial == "" {
+		return ref, invalid("publish context has no %q; was the volume published by this driver?", PubSerial)
+	}
+	if s := pc[PubSerialLength]; s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return ref, invalid("publish context %s=%q is not a length", PubSerialLength, s)
+		}
+		ref.serialLen = n
+	}
+	s := pc[PubSizeBytes]
+	if s == "" {
+		return ref, invalid("publish context has no %q; was the volume published by this driver?", PubSizeBytes)
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return ref, invalid("publish context %s=%q is not a size", PubSizeBytes, s)
+	}
+	ref.sizeBytes = n
+	return ref, nil
+}
+
+// findDisk finds the volume's disk by serial and checks its size: a disk
+// smaller than the volume is not this volume (or not fully visible yet),
+// and is refused before anything touches it. Larger is fine: the volume
+// was expanded after it was published.
+func (d *Driver) findDisk(ctx context.Context, volID string, ref diskRef) (string, error) {
+	dev, err := d.ops.FindDevice(ctx, ref.serial, ref.serialLen)
+	if err != nil {
+		return "", failed(err, "finding the disk of volume %s (serial %s)", volID, ref.serial)
+	}
+	size, err := d.ops.DeviceSize(dev)
+	if err != nil {
+		return "", failed(err, "reading the size of %s", dev)
+	}
+	if size < ref.sizeBytes {
+		return "", precondition("disk %s found for volume %s has %d bytes, the volume %d; refusing to use it", dev, volID, size, ref.sizeBytes)
+	}
+	return dev, nil
+}
+
+func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRequest) (*csi.NodeStageVolumeResponse, error) {
+	volID, staging, vc := req.GetVolumeId(), req.GetStagingTargetPath(), req.GetVolumeCapability()
+	if volID == "" {
+		return nil, invalid("volume id is missing")
+	}
+	if err := checkPath("staging target path", staging); err != nil {
+		return nil, err
+	}
+	if err := checkCapability(vc, true); err != nil {
+		return nil, err
+	}
+	if isBlock(vc) {
+		// Raw block: NodePublish binds the device itself.
+		return &csi.NodeStageVolumeResponse{}, nil
+	}
+	ref, err := d.diskRef(req.GetPublishContext())
+	if err != nil {
+		return nil, err
+	}
+	fsType := vc.GetMount().GetFsType()
+	if fsType == "" {
+		fsType = req.GetVolumeContext()[CtxFSType]
+	}
+	fsType, err = node.NormalizeFSType(fsType)
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	mkfs, err := splitArgs(req.GetVolumeContext()[CtxMkfsOptions])
+	if err != nil {
+		return nil, invalid("volume context %s: %v", CtxMkfsOptions, err)
+	}
+	if !d.inFlight.Insert("node/" + volID) {
+		return nil, aborted("volume " + volID)
+	}
+	defer d.inFlight.Delete("node/" + volID)
+
+	dev, err := d.findDisk(ctx, volID, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.ops.FormatAndMount(ctx, dev, staging, fsType, mkfs, vc.GetMount().GetMountFlags()); err != nil {
+		return nil, failed(err, "mounting volume %s (%s) at %s", volID, dev, staging)
+	}
+	// A volume expanded while detached comes back larger than its
+	// filesystem.
+	need, err := d.ops.NeedResize(dev, staging)
+	if err != nil {
+		return nil, failed(err, "checking whether the filesystem on %s needs to grow", dev)
+	}
+	if need {
+		if err := d.ops.Resize(dev, staging); err != nil {
+			return nil, failed(err, "growing the filesystem on %s", dev)
+		}
+		klog.V(2).InfoS("Filesystem grown at stage", "volume", volID, "device", dev)
+	}
+	klog.V(2).InfoS("Volume staged", "volume", volID, "device", dev, "path", staging, "fsType", fsType)
+	return &csi.NodeStageVolumeResponse{}, nil
+}
+
+func (d *Driver) NodeUnstageVolume(ctx context.Context, req *csi.NodeUnstageVolumeRequest) (*csi.NodeUnstageVolumeResponse, error) {
+	volID, staging := req.GetVolumeId(), req.GetStagingTargetPath()
+	if volID == "" {
+		return nil, invalid("volume id is missing")
+	}
+	if err := checkPath("staging target path", staging); err != nil {
+		return nil, err
+	}
+	if !d.inFlight.Insert("node/" + volID) {
+		return nil, aborted("volume " + volID)
+	}
+	defer d.inFlight.Delete("node/" + volID)
+	if err := d.ops.Unmount(staging); err != nil {
+		return nil, failed(err, "unmounting volume %s from %s", volID, staging)
+	}
+	return &csi.NodeUnstageVolumeResponse{}, nil
+}
+
+func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolumeRequest) (*csi.NodePublishVolumeResponse, error) {
+	volID, target, staging, vc := req.GetVolumeId(), req.GetTargetPath(), req.GetStagingTargetPath(), req.GetVolumeCapability()
+	if volID == "" {
+		return nil, invalid("volume id is missing")
+	}
+	if err := checkPath("target path", target); err != nil {
+		return nil, err
+	}
+	if err := checkCapability(vc, true); err != nil {
+		return nil, err
+	}
+	if err := checkPath("staging target path", staging); err != nil {
+		return nil, err
+	}
+	readOnly := req.GetReadonly() || readOnlyMode(vc)
+	if !d.inFlight.Insert("node/" + volID) {
+		return nil, aborted("volume " + volID)
+	}
+	defer d.inFlight.Delete("node/" + volID)
+
+	if isBlock(vc) {
+		ref, err := d.diskRef(req.GetPublishContext())
+		if err != nil {
+			return nil, err
+		}
+		dev, err := d.findDisk(ctx, volID, ref)
+		if err != nil {
+			return nil, err
+		}
+		if err := d.ops.BindMount(dev, target, readOnly, nil); err != nil {
+			return nil, failed(err, "binding device %s of volume %s to %s", dev, volID, target)
+		}
+		return &csi.NodePublishVolumeResponse{}, nil
+	}
+	st, err := d.ops.MountState(staging)
+	if err != nil {
+		return nil, failed(err, "inspecting staging path %s", staging)
+	}
+	if !st.Mounted || st.Corrupted {
+		return nil, precondition("volume %s is not staged at %s", volID, staging)
+	}
+	if err := d.ops.BindMount(staging, target, readOnly, vc.GetMount().GetMountFlags()); err != nil {
+		return nil, failed(err, "bind-mounting volume %s at %s", volID, target)
+	}
+	klog.V(2).InfoS("Volume published", "volume", volID, "target", target, "readOnly", readOnly)
+	return &csi.NodePublishVolumeResponse{}, nil
+}
+
+func (d *Driver) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublishVolumeRequest) (*csi.NodeUnpublishVolumeResponse, error) {
+	volID, target := req.GetVolumeId(), req.GetTargetPath()
+	if volID == "" {
+		return nil, invalid("volume id is missing")
+	}
+	if err := checkPath("target path", target); err != nil {
+		return nil, err
+	}
+	if !d.inFlight.Insert("node/" + volID) {
+		return nil, aborted("volume " + volID)
+	}
+	defer d.inFlight.Delete("node/" + volID)
+	if err := d.ops.Unmount(target); err != nil {
+		return nil, failed(err, "unmounting volume %s from %s", volID, target)
+	}
+	return &csi.NodeUnpublishVolumeResponse{}, nil
+}
+
+func (d *Driver) NodeGetInfo(context.Context, *csi.NodeGetInfoRequest) (*csi.NodeGetInfoResponse, error) {
+	resp := &csi.NodeGetInfoResponse{NodeId: d.cfg.NodeID, MaxVolumesPerNode: max(d.cfg.MaxVolumesPerNode, 0)}
+	if d.cfg.Zone != "" {
+		resp.AccessibleTopology = &csi.Topology{Segments: map[string]string{TopologyZoneKey: d.cfg.Zone}}
+	}
+	return resp, nil
+}
+
+func (d *Driver) NodeGetCapabilities(context.Context, *csi.NodeGetCapabilitiesRequest) (*csi.NodeGetCapabilitiesResponse, error) {
+	resp := &csi.NodeGetCapabilitiesResponse{}
+	for _, t := range []csi.NodeServiceCapability_RPC_Type{
+		csi.NodeServiceCapability_RPC_STAGE_UNSTAGE_VOLUME,
+		csi.NodeServiceCapability_RPC_EXPAND_VOLUME,
+		csi.NodeServiceCapability_RPC_GET_VOLUME_STATS,
+		csi.NodeServiceCapability_RPC_GET_VOLUME_HEALTH,
+	} {
+		resp.Capabilities = append(resp.Capabilities, &csi.NodeServiceCapability{
+			Type: &csi.NodeServiceCapability_Rpc{Rpc: &csi.NodeServiceCapability_RPC{Type: t}}})
+	}
+	return resp, nil
+}

@@ -1,0 +1,187 @@
+// Package nodetest helps root tests of any package use real block devices:
+// loop devices over sparse files, by-id links and mounts, all removed by
+// t.Cleanup, also when the test fails.
+package nodetest
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// RequireRoot skips the test unless it runs as root.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for losetup/mkfs/mount")
+	}
+}
+
+// RequireTools skips the test, naming the first missing tool, unless all
+// tools are on PATH.
+func RequireTools(t testing.TB, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s (not installed)", tool)
+		}
+	}
+}
+
+// HasCapability reports whether the process holds capability bit c (e.g.
+// unix.CAP_SYS_RESOURCE) in its effective set; containers often drop some
+// even for root.
+func HasCapability(c int) bool {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			eff, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err == nil && eff&(1<<uint(c)) != 0
+		}
+	}
+	return false
+}
+
+// NewLoopDevice creates a sparse file of sizeBytes under t.TempDir() and
+// attaches it to a free loop device. Cleanup detaches it (after any mount
+// cleanups registered later, since cleanups run last-in first-out).
+func NewLoopDevice(t testing.TB, sizeBytes int64) (dev, backingFile string) {
+	t.Helper()
+	RequireRoot(t)
+	RequireTools(t, "losetup")
+	backingFile = filepath.Join(t.TempDir(), "disk.img")
+	f, err := os.OpenFile(backingFile, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatalf("create backing file: %v", err)
+	}
+	if err := f.Truncate(sizeBytes); err != nil {
+		f.Close()
+		t.Fatalf("size backing file: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("close backing file: %v", err)
+	}
+	out := run(t, "losetup", "--find", "--show", backingFile)
+	dev = strings.TrimSpace(out)
+	if dev == "" {
+		t.Fatalf("losetup printed no device for %s", backingFile)
+	}
+	t.Cleanup(func() { detachLoop(t, dev) })
+	return dev, backingFile
+}
+
+// GrowLoopDevice enlarges the backing file to newSize and tells the loop
+// driver to re-read its size (losetup -c), like a cloud volume expansion.
+func GrowLoopDevice(t testing.TB, dev, backingFile string, newSize int64) {
+	t.Helper()
+	if err := os.Truncate(backingFile, newSize); err != nil {
+		t.Fatalf("grow %s: %v", backingFile, err)
+	}
+	run(t, "losetup", "-c", dev)
+}
+
+// LinkByID creates dir/name -> target (e.g. virtio-<serial> -> /dev/loop3)
+// and removes the link on cleanup.
+func LinkByID(t testing.TB, dir, name, target string) string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("create %s: %v", dir, err)
+	}
+	link := filepath.Join(dir, name)
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatalf("link %s -> %s: %v", link, target, err)
+	}
+	t.Cleanup(func() { _ = os.Remove(link) })
+	return link
+}
+
+// CleanupMount registers a cleanup that unmounts every layer mounted at
+// target (lazily if a plain unmount fails), so a failing test leaves no
+// mount behind. Register it right after creating target and before mounting.
+func CleanupMount(t testing.TB, target string) {
+	t.Helper()
+	t.Cleanup(func() {
+		for range 8 {
+			if !IsMounted(target) {
+				return
+			}
+			if err := unix.Unmount(target, 0); err != nil {
+				t.Logf("unmount %s: %v; detaching lazily", target, err)
+				if err := unix.Unmount(target, unix.MNT_DETACH); err != nil {
+					t.Errorf("lazy unmount %s: %v", target, err)
+					return
+				}
+			}
+		}
+	})
+}
+
+// IsMounted reports whether path is a mount point in /proc/self/mountinfo.
+func IsMounted(path string) bool {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	if resolved, err := filepath.EvalSymlinks(path); err == nil {
+		path = resolved
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) > 4 && unescapeMountPath(fields[4]) == path {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountPath(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func detachLoop(t testing.TB, dev string) {
+	// The kernel may still hold the device for a moment after an unmount.
+	var out []byte
+	var err error
+	for range 10 {
+		out, err = exec.Command("losetup", "-d", dev).CombinedOutput()
+		if err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Errorf("losetup -d %s: %v: %s", dev, err, bytes.TrimSpace(out))
+}
+
+func run(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return string(out)
+}

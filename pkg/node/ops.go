@@ -1,0 +1,66 @@
+// Package node does the node plugin's work on the host: find an attached
+// disk by its serial, verify it, format it only when it is blank, mount,
+// bind, resize, unmount and report usage. It knows nothing of CSI or of any
+// cloud.
+package node
+
+import "context"
+
+// FSStats is a mounted filesystem's usage.
+type FSStats struct {
+	TotalBytes, AvailableBytes, UsedBytes int64
+	TotalInodes, FreeInodes, UsedInodes   int64
+}
+
+// MountState describes what is mounted at a path.
+type MountState struct {
+	Mounted  bool
+	Device   string
+	ReadOnly bool
+	// Corrupted: the path exists in the mount table but stat fails
+	// (ENOTCONN, EIO, ESTALE...).
+	Corrupted bool
+}
+
+// Ops is what the CSI node service needs from the host. *Host implements it;
+// unit tests of the driver may use a fake.
+type Ops interface {
+	// FindDevice waits (bounded by ctx and the finder's timeout) for the
+	// disk whose serial matches serial (virtio truncation to serialLen
+	// characters, 0 = 20) to appear, and returns its path (e.g. /dev/loop3
+	// or /dev/vdb, resolved from the by-id symlink). It never guesses from
+	// advisory device names. Not found within the bound is an error that
+	// wraps ErrDeviceNotFound.
+	FindDevice(ctx context.Context, serial string, serialLen int) (string, error)
+	// DeviceSize returns the block device's size in bytes.
+	DeviceSize(device string) (int64, error)
+	// FormatAndMount mounts device at target with fsType, formatting it
+	// first only if it holds no filesystem (blkid finds nothing). A
+	// detection failure is an error, never a reason to format.
+	FormatAndMount(ctx context.Context, device, target, fsType string, mkfsOptions, mountOptions []string) error
+	// DiskFormat returns the filesystem type on device ("" when blank).
+	DiskFormat(device string) (string, error)
+	// BindMount bind-mounts source (a directory or a device file) onto
+	// target, creating target (dir or file) as needed.
+	BindMount(source, target string, readOnly bool, options []string) error
+	// Unmount unmounts target if mounted (also a corrupted mount) and
+	// removes it; a missing target is success.
+	Unmount(target string) error
+	// MountState inspects target.
+	MountState(target string) (MountState, error)
+	// DeviceForMount returns the device mounted at target.
+	DeviceForMount(target string) (string, error)
+	// NeedResize reports whether the filesystem on device (mounted at
+	// mountPath) is smaller than the device.
+	NeedResize(device, mountPath string) (bool, error)
+	// Resize grows the filesystem on device mounted at mountPath to fill
+	// the device.
+	Resize(device, mountPath string) error
+	// FSStats returns usage of the filesystem mounted at path.
+	FSStats(path string) (FSStats, error)
+	// PathExists reports whether path exists.
+	PathExists(path string) (bool, error)
+	// IsBlockDevice reports whether path is a block device (or a bind
+	// mount of one).
+	IsBlockDevice(path string) (bool, error)
+}

@@ -1,0 +1,32 @@
+package harness
+
+import "fmt"
+
+// Leftovers lists every volume, snapshot, backup and attachment the
+// simulator still holds, across all projects and faces. Empty means the
+// driver cleaned up after itself.
+func Leftovers(sim *Sim) []string {
+	var left []string
+	st := sim.State()
+	for _, v := range st.Volumes {
+		left = append(left, fmt.Sprintf("volume %s (%s, %s)", v.ID, v.Name, v.Status))
+	}
+	for _, s := range st.Snapshots {
+		left = append(left, fmt.Sprintf("snapshot %s (%s, %s)", s.ID, s.Name, s.Status))
+	}
+	for _, b := range st.Backups {
+		left = append(left, fmt.Sprintf("backup %s (%s, %s)", b.ID, b.Name, b.Status))
+	}
+	for _, a := range st.Attachments {
+		left = append(left, fmt.Sprintf("attachment of %s to %s", a.VolumeID, a.ServerID))
+	}
+	if ln := st.Lunanode; ln != nil {
+		for _, v := range ln.Volumes {
+			left = append(left, fmt.Sprintf("lunanode volume %s/%d (%s, %s)", v.Region, v.ID, v.Name, v.Status))
+		}
+		for _, s := range ln.Snapshots {
+			left = append(left, fmt.Sprintf("lunanode snapshot %s/%s (%s)", s.Region, s.ID, s.Name))
+		}
+	}
+	return left
+}
