@@ -10,7 +10,7 @@ export PATH := $(TOOLS_BIN):$(PATH)
 SOAK_MINUTES ?= 2
 FUZZTIME ?= 30s
 
-.PHONY: all build test demo sanity bench soak fuzz lint tools clean
+.PHONY: all build test demo sanity bench soak fuzz lint tools clean e2e
 
 all: build
 
@@ -22,8 +22,8 @@ tools:
 
 # Unit, integration, chart and sanity tests. Root-only tests skip cleanly
 # (saying why) when not run as root.
-test:
-	$(GO) test -count=1 -timeout 25m ./...
+test: build
+	OPENBLOCK_CSI_BINARY=$(CURDIR)/$(BIN)/openblock-csi $(GO) test -count=1 -timeout 25m ./...
 
 demo: build
 	$(GO) run ./test/demo --backend $(BACKEND) --driver $(BIN)/openblock-csi
@@ -32,7 +32,7 @@ sanity:
 	./hack/sanity.sh $(BACKENDS)
 
 bench: build
-	$(BIN)/openblock-bench
+	$(GO) run ./test/bench --driver $(BIN)/openblock-csi
 
 soak: build
 	$(GO) test -count=1 -timeout $$(( $(SOAK_MINUTES) * 2 + 10 ))m ./test/soak -run TestSoak -soak.minutes=$(SOAK_MINUTES) -v
@@ -44,6 +44,15 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@$(GO) vet ./...
 	@./hack/helm-lint.sh
+
+# End-to-end, as root: a loopback-only single-node Kubernetes on this machine
+# (built from the Go module proxy, cached in E2E_CACHE, default
+# /var/cache/openblock-csi-e2e),
+# the driver installed with its Helm chart, the upstream External Storage
+# suite and the scenarios of test/e2e, per backend. See hack/e2e.sh.
+E2E_BACKENDS ?= cinder-v2
+e2e:
+	BACKENDS="$(E2E_BACKENDS)" ./hack/e2e.sh
 
 clean:
 	rm -rf $(BIN)

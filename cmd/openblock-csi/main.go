@@ -7,19 +7,21 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/container-storage-interface/spec/lib/go/csi"
 	"k8s.io/klog/v2"
 
 	"github.com/openblock-csi/openblock-csi/cmd/openblock-csi/app"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
+	"github.com/openblock-csi/openblock-csi/pkg/doctor"
 	"github.com/openblock-csi/openblock-csi/pkg/driver"
 	"github.com/openblock-csi/openblock-csi/pkg/metadata"
+	"github.com/openblock-csi/openblock-csi/pkg/metrics"
 	"github.com/openblock-csi/openblock-csi/pkg/node"
 )
 
@@ -42,6 +44,14 @@ type options struct {
 }
 
 func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "register":
+			os.Exit(registerMain(os.Args[2:]))
+		case "doctor":
+			os.Exit(doctorMain(os.Args[2:]))
+		}
+	}
 	var o options
 	fs := flag.CommandLine
 	fs.StringVar(&o.endpoint, "endpoint", "unix:///csi/csi.sock", "CSI endpoint (unix:///path or tcp://host:port)")
@@ -82,7 +92,8 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	cfg := driver.Config{Version: version, Mode: mode, MaxVolumesPerNode: o.maxVolumesPerNode}
+	rec := metrics.NewRecorder(version)
+	cfg := driver.Config{Version: version, Mode: mode, MaxVolumesPerNode: o.maxVolumesPerNode, Observer: rec.ObserveRPC}
 
 	var cc *cloudconfig.Config
 	if o.cloudConfig != "" {
@@ -94,12 +105,12 @@ func run(ctx context.Context, o options) error {
 		if cc == nil {
 			return errors.New("the controller needs --cloud-config")
 		}
-		c, err := app.NewCloud(ctx, cc, "openblock-csi/"+version)
+		c, err := app.NewCloud(ctx, cc, "openblock-csi/"+version, rec)
 		if err != nil {
 			return fmt.Errorf("cloud: %w", err)
 		}
 		cfg.Cloud = c
-		cfg.Waiter = cloud.NewWaiter(c, cloud.WaiterOptions{Mode: waiterMode})
+		cfg.Waiter = cloud.NewWaiter(c, cloud.WaiterOptions{Mode: waiterMode, Observer: rec.ObserveBatch})
 		klog.InfoS("Cloud ready", "backend", c.Name(), "waiter", waiterMode)
 	}
 	if mode.HasNode() {
@@ -129,27 +140,37 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	if o.httpEndpoint != "" {
-		go serveHTTP(ctx, o.httpEndpoint)
+		go func() {
+			if err := metrics.Serve(ctx, o.httpEndpoint, rec, probe(ctx, d)); err != nil {
+				klog.ErrorS(err, "HTTP endpoint failed", "address", o.httpEndpoint)
+			}
+		}()
 	}
 	return d.Run(ctx, o.endpoint)
 }
 
-// serveHTTP serves /healthz and whatever app.HTTPHandlers holds (metrics).
-func serveHTTP(ctx context.Context, addr string) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	for path, h := range app.HTTPHandlers {
-		mux.Handle(path, h)
-	}
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// probe is /healthz: healthy while the driver's own Probe succeeds (in
+// controller mode that includes reaching the cloud, cached briefly).
+func probe(ctx context.Context, d *driver.Driver) func() error {
+	return func() error {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	klog.InfoS("Serving HTTP", "address", addr)
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		klog.ErrorS(err, "HTTP endpoint failed", "address", addr)
+		_, err := d.Probe(pctx, &csi.ProbeRequest{})
+		return err
 	}
+}
+
+// doctorMain runs `openblock-csi doctor`: a checklist of what the node and
+// controller need, exiting 1 when a check fails.
+func doctorMain(args []string) int {
+	fs := flag.NewFlagSet("doctor", flag.ExitOnError)
+	var opts doctor.Options
+	opts.RegisterFlags(fs)
+	_ = fs.Parse(args)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if !doctor.Run(ctx, opts, os.Stdout) {
+		return 1
+	}
+	return 0
 }

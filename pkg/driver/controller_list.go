@@ -186,6 +186,10 @@ func (d *Driver) GetCapacity(ctx context.Context, req *csi.GetCapacityRequest) (
 		}
 	}
 	l, err := d.cloud.GetLimits(ctx)
+	if errors.Is(err, cloud.ErrUnsupported) {
+		// The cloud reports no quota: as unlimited as far as we know.
+		l, err = &cloud.Limits{MaxTotalGiB: -1}, nil
+	}
 	if err != nil {
 		return nil, failed(err, "reading quota")
 	}

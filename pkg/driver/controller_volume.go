@@ -82,6 +82,12 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 			Metadata: md, Description: describe(params.metadata),
 		}
 		vol, err = d.cloud.CreateVolume(ctx, cr)
+		if err != nil && cr.BackupID != "" && errors.Is(err, cloud.ErrUnsupported) {
+			// No native create-from-backup (Cinder before v3.47): create it
+			// empty; waitCreated restores the backup into it.
+			cr.BackupID = ""
+			vol, err = d.cloud.CreateVolume(ctx, cr)
+		}
 		if err != nil {
 			return nil, failed(err, "creating volume %s (%d GiB)", name, sizeGiB)
 		}
@@ -123,11 +129,15 @@ func (d *Driver) existingVolume(ctx context.Context, name string, cr *csi.Capaci
 	if size < cr.GetRequiredBytes() || (cr.GetLimitBytes() > 0 && size > cr.GetLimitBytes()) {
 		return nil, alreadyExists("volume %s exists with %d GiB, which does not fit the requested range", name, vol.SizeGiB)
 	}
-	if have, ok := vol.Metadata[MetaSource]; ok && have != src.String() {
-		return nil, alreadyExists("volume %s exists with source %q, not %q", name, have, src.String())
-	}
-	if want := src.String(); want != "" && vol.Metadata[MetaSource] == "" && !sameSource(vol, src) {
-		return nil, alreadyExists("volume %s exists but was not created from %s", name, want)
+	// The source is compared where the cloud keeps a record of it: our
+	// metadata key, else the source fields it reports. A cloud that keeps
+	// neither (Lunanode has no metadata) cannot contradict the request.
+	if have := vol.Metadata[MetaSource]; have != "" {
+		if have != src.String() {
+			return nil, alreadyExists("volume %s exists with source %q, not %q", name, have, src.String())
+		}
+	} else if reportsSource(vol) && !sameSource(vol, src) {
+		return nil, alreadyExists("volume %s exists but was not created from %q", name, src.String())
 	}
 	if params.volumeType != "" && vol.VolumeType != "" && vol.VolumeType != params.volumeType {
 		return nil, alreadyExists("volume %s exists with type %q, not %q", name, vol.VolumeType, params.volumeType)
@@ -138,8 +148,17 @@ func (d *Driver) existingVolume(ctx context.Context, name string, cr *csi.Capaci
 	return vol, nil
 }
 
+func reportsSource(v *cloud.Volume) bool {
+	return v.SourceSnapshotID != "" || v.SourceVolumeID != "" || v.SourceBackupID != ""
+}
+
+// sameSource compares the reported source with the request's. A provider
+// may report a bare id where the CSI id carries a prefix (region/id).
 func sameSource(v *cloud.Volume, s source) bool {
-	return v.SourceSnapshotID == s.snapshotID && v.SourceVolumeID == s.volumeID && v.SourceBackupID == s.backupID
+	same := func(reported, want string) bool {
+		return reported == want || (reported != "" && strings.HasSuffix(want, "/"+reported))
+	}
+	return same(v.SourceSnapshotID, s.snapshotID) && same(v.SourceVolumeID, s.volumeID) && same(v.SourceBackupID, s.backupID)
 }
 
 // waitCreated waits for a new volume to become usable; a volume that ends
@@ -345,8 +364,10 @@ func (d *Driver) DeleteVolume(ctx context.Context, req *csi.DeleteVolumeRequest)
 			// Already going; wait below.
 		case len(vol.Attachments) > 0:
 			return nil, precondition("volume %s is attached to %s; unpublish it first", id, servers(vol))
+		case vol.Status == cloud.StatusAvailable || vol.Status.IsError():
+			return nil, failed(err, "deleting volume %s: it still has snapshots; delete them first", id)
 		default:
-			return nil, failed(err, "deleting volume %s (status %s; a volume with snapshots cannot be deleted until they are)", id, vol.RawStatus)
+			return nil, failed(err, "deleting volume %s: it is %s; retry once that finishes", id, vol.RawStatus)
 		}
 	default:
 		return nil, failed(err, "deleting volume %s", id)

@@ -500,3 +500,46 @@ func TestLifecycleCallBudget(t *testing.T) {
 		t.Errorf("%d volumes left", e.cloud.VolumeCount())
 	}
 }
+
+// Lunanode has no quota API: Probe and GetCapacity still work.
+func TestNoQuotaAPI(t *testing.T) {
+	e := newEnv(t, nil)
+	unsupported := &cloud.Error{Kind: cloud.ErrUnsupported, Message: "no quota"}
+	e.cloud.InjectError("GetLimits", unsupported, unsupported)
+	if _, err := e.d.Probe(ctxT(t), &csi.ProbeRequest{}); err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	if e.cloud.Calls("ListVolumes") != 1 {
+		t.Errorf("probe without quota API made %d listings, want 1", e.cloud.Calls("ListVolumes"))
+	}
+	resp, err := e.d.GetCapacity(ctxT(t), &csi.GetCapacityRequest{})
+	if err != nil || resp.GetAvailableCapacity() != 1<<63-1 {
+		t.Fatalf("capacity = %v, %v", resp, err)
+	}
+}
+
+// A cloud without metadata or source fields (Lunanode) must still let a
+// retry of a create-from-snapshot find its volume.
+func TestCreateFromSnapshotRetryWithoutSourceRecord(t *testing.T) {
+	e := newEnv(t, nil)
+	src := e.mustCreate(t, "src", 1)
+	snap, err := e.d.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "snap", SourceVolumeId: src.GetVolumeId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := createReq("restored", 1)
+	req.VolumeContentSource = &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Snapshot{Snapshot: &csi.VolumeContentSource_SnapshotSource{SnapshotId: snap.GetSnapshot().GetSnapshotId()}}}
+	first, err := e.d.CreateVolume(ctxT(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Forget what the cloud knew about the source.
+	e.cloud.ForgetSource(first.GetVolume().GetVolumeId())
+	again, err := e.d.CreateVolume(ctxT(t), req)
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if again.GetVolume().GetVolumeId() != first.GetVolume().GetVolumeId() {
+		t.Fatalf("retry made a second volume")
+	}
+}

@@ -83,28 +83,29 @@ func (f *fakeOps) DeviceSize(device string) (int64, error) {
 	return d.size, nil
 }
 
-func (f *fakeOps) FormatAndMount(_ context.Context, device, target, fsType string, mkfsOptions, mountOptions []string) error {
+func (f *fakeOps) FormatAndMount(_ context.Context, device, target, fsType string, mkfsOptions, mountOptions []string) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	d, ok := f.disks[device]
 	if !ok {
-		return fmt.Errorf("%s: no such device", device)
+		return false, fmt.Errorf("%s: no such device", device)
 	}
 	if m, ok := f.mounts[target]; ok {
 		if m.device == device {
-			return nil
+			return false, nil
 		}
-		return fmt.Errorf("%w: %s holds %s", node.ErrMountedElsewhere, target, m.device)
+		return false, fmt.Errorf("%w: %s holds %s", node.ErrMountedElsewhere, target, m.device)
 	}
 	if d.fs != "" && d.fs != fsType {
-		return fmt.Errorf("%w: %s holds %s", node.ErrFilesystemMismatch, device, d.fs)
+		return false, fmt.Errorf("%w: %s holds %s", node.ErrFilesystemMismatch, device, d.fs)
 	}
-	if d.fs == "" {
+	formatted := d.fs == ""
+	if formatted {
 		d.fs, d.fsSize = fsType, d.size
 	}
 	f.formats = append(f.formats, strings.Join(append(append([]string{device, fsType}, mkfsOptions...), append([]string{"|"}, mountOptions...)...), " "))
 	f.mounts[target] = fakeMount{source: device, device: device, options: mountOptions}
-	return nil
+	return formatted, nil
 }
 
 func (f *fakeOps) DiskFormat(device string) (string, error) {

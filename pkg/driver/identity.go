@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
@@ -54,7 +55,13 @@ func (d *Driver) Probe(ctx context.Context, _ *csi.ProbeRequest) (*csi.ProbeResp
 	if time.Since(d.probeTime) < d.cfg.ProbeTTL {
 		return &csi.ProbeResponse{Ready: wrapperspb.Bool(true)}, nil
 	}
-	if _, err := d.cloud.GetLimits(ctx); err != nil {
+	_, err := d.cloud.GetLimits(ctx)
+	if errors.Is(err, cloud.ErrUnsupported) {
+		// No quota API (Lunanode): a one-entry listing is the next
+		// cheapest authenticated call.
+		_, err = d.cloud.ListVolumes(ctx, cloud.ListOptions{Limit: 1})
+	}
+	if err != nil {
 		return nil, status.Errorf(codes.FailedPrecondition, "cloud %s is not reachable: %v", d.cloud.Name(), err)
 	}
 	d.probeTime = time.Now()

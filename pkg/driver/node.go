@@ -100,14 +100,17 @@ func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRe
 	if err != nil {
 		return nil, err
 	}
-	if err := d.ops.FormatAndMount(ctx, dev, staging, fsType, mkfs, vc.GetMount().GetMountFlags()); err != nil {
+	formatted, err := d.ops.FormatAndMount(ctx, dev, staging, fsType, mkfs, vc.GetMount().GetMountFlags())
+	if err != nil {
 		return nil, failed(err, "mounting volume %s (%s) at %s", volID, dev, staging)
 	}
 	// A volume expanded while detached comes back larger than its
-	// filesystem.
-	need, err := d.ops.NeedResize(dev, staging)
-	if err != nil {
-		return nil, failed(err, "checking whether the filesystem on %s needs to grow", dev)
+	// filesystem; a filesystem made just now fills its device.
+	need := false
+	if !formatted {
+		if need, err = d.ops.NeedResize(dev, staging); err != nil {
+			return nil, failed(err, "checking whether the filesystem on %s needs to grow", dev)
+		}
 	}
 	if need {
 		if err := d.ops.Resize(dev, staging); err != nil {

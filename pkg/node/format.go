@@ -41,33 +41,33 @@ func NormalizeFSType(fsType string) (string, error) {
 // belongs to the pod, not to a system daemon) and -f for xfs, safe because
 // the device was just found blank. xfs is always mounted with nouuid so a
 // clone or restore can be mounted next to its source on one node.
-func (h *Host) FormatAndMount(ctx context.Context, device, target, fsType string, mkfsOptions, mountOptions []string) error {
+func (h *Host) FormatAndMount(ctx context.Context, device, target, fsType string, mkfsOptions, mountOptions []string) (bool, error) {
 	fs, err := NormalizeFSType(fsType)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return false, err
 	}
 	for _, o := range mkfsOptions {
 		if o == "" || strings.ContainsRune(o, 0) {
-			return fmt.Errorf("invalid mkfs option %q", o)
+			return false, fmt.Errorf("invalid mkfs option %q", o)
 		}
 	}
 	existing, err := h.DiskFormat(device)
 	if err != nil {
-		return fmt.Errorf("not formatting %s: %w", device, err)
+		return false, fmt.Errorf("not formatting %s: %w", device, err)
 	}
 	if existing != "" && existing != fs {
-		return fmt.Errorf("%w: %s holds %q, volume asks for %q; refusing to format or mount it",
+		return false, fmt.Errorf("%w: %s holds %q, volume asks for %q; refusing to format or mount it",
 			ErrFilesystemMismatch, device, existing, fs)
 	}
 
 	if err := os.MkdirAll(target, 0o750); err != nil {
-		return fmt.Errorf("create mount point %s: %w", target, err)
+		return false, fmt.Errorf("create mount point %s: %w", target, err)
 	}
 	if done, err := h.alreadyMounted(device, target); done || err != nil {
-		return err
+		return false, err
 	}
 
 	opts := slices.Clone(mountOptions)
@@ -75,9 +75,9 @@ func (h *Host) FormatAndMount(ctx context.Context, device, target, fsType string
 		opts = append(opts, "nouuid")
 	}
 	if err := h.mounter.FormatAndMountSensitiveWithFormatOptions(device, target, fs, opts, nil, slices.Clone(mkfsOptions)); err != nil {
-		return fmt.Errorf("format and mount %s at %s as %s: %w", device, target, fs, err)
+		return false, fmt.Errorf("format and mount %s at %s as %s: %w", device, target, fs, err)
 	}
-	return nil
+	return existing == "", nil
 }
 
 // alreadyMounted makes a repeated stage idempotent: device already mounted

@@ -46,7 +46,7 @@ func TestNormalizeFSType(t *testing.T) {
 func TestFormatAndMountUnsupportedFS(t *testing.T) {
 	img := imageFile(t, 1<<20)
 	target := filepath.Join(t.TempDir(), "mnt")
-	err := fileHost().FormatAndMount(context.Background(), img, target, "ntfs", nil, nil)
+	_, err := fileHost().FormatAndMount(context.Background(), img, target, "ntfs", nil, nil)
 	if !errors.Is(err, node.ErrUnsupportedFS) {
 		t.Fatalf("err = %v, want ErrUnsupportedFS", err)
 	}
@@ -68,7 +68,7 @@ func TestFormatAndMountRefusesOtherFilesystem(t *testing.T) {
 		t.Fatal(err)
 	}
 	target := filepath.Join(t.TempDir(), "mnt")
-	err = fileHost().FormatAndMount(context.Background(), img, target, "xfs", nil, nil)
+	_, err = fileHost().FormatAndMount(context.Background(), img, target, "xfs", nil, nil)
 	if !errors.Is(err, node.ErrFilesystemMismatch) {
 		t.Fatalf("err = %v, want ErrFilesystemMismatch", err)
 	}

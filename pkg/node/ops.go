@@ -36,8 +36,10 @@ type Ops interface {
 	DeviceSize(device string) (int64, error)
 	// FormatAndMount mounts device at target with fsType, formatting it
 	// first only if it holds no filesystem (blkid finds nothing). A
-	// detection failure is an error, never a reason to format.
-	FormatAndMount(ctx context.Context, device, target, fsType string, mkfsOptions, mountOptions []string) error
+	// detection failure is an error, never a reason to format. formatted
+	// says whether it ran mkfs (a fresh filesystem already fills the
+	// device, so the caller can skip NeedResize).
+	FormatAndMount(ctx context.Context, device, target, fsType string, mkfsOptions, mountOptions []string) (formatted bool, err error)
 	// DiskFormat returns the filesystem type on device ("" when blank).
 	DiskFormat(device string) (string, error)
 	// BindMount bind-mounts source (a directory or a device file) onto

@@ -112,8 +112,8 @@ func TestRootFormatMountNeverReformats(t *testing.T) {
 			target := mountTarget(t, "staging")
 			ctx := context.Background()
 
-			if err := h.FormatAndMount(ctx, dev, target, fs, nil, nil); err != nil {
-				t.Fatalf("first FormatAndMount: %v", err)
+			if formatted, err := h.FormatAndMount(ctx, dev, target, fs, nil, nil); err != nil || !formatted {
+				t.Fatalf("first FormatAndMount of a blank disk: formatted=%v, %v; want a format", formatted, err)
 			}
 			if got, err := h.DiskFormat(dev); err != nil || got != fs {
 				t.Fatalf("DiskFormat after format = %q, %v", got, err)
@@ -130,7 +130,7 @@ func TestRootFormatMountNeverReformats(t *testing.T) {
 				t.Fatalf("DeviceForMount = %q, %v", d, err)
 			}
 			// Staging twice is a no-op, not a second mount layer.
-			if err := h.FormatAndMount(ctx, dev, target, fs, nil, nil); err != nil {
+			if _, err := h.FormatAndMount(ctx, dev, target, fs, nil, nil); err != nil {
 				t.Fatalf("repeated FormatAndMount: %v", err)
 			}
 
@@ -145,8 +145,8 @@ func TestRootFormatMountNeverReformats(t *testing.T) {
 				t.Fatalf("target left after Unmount: %v", err)
 			}
 
-			if err := h.FormatAndMount(ctx, dev, target, fs, nil, nil); err != nil {
-				t.Fatalf("second FormatAndMount: %v", err)
+			if formatted, err := h.FormatAndMount(ctx, dev, target, fs, nil, nil); err != nil || formatted {
+				t.Fatalf("second FormatAndMount: formatted=%v, %v; want a mount of the existing filesystem", formatted, err)
 			}
 			got, err := os.ReadFile(filepath.Join(target, "keep.txt"))
 			if err != nil || !bytes.Equal(got, data) {
@@ -167,7 +167,7 @@ func TestRootMkfsOptionsPassedAsArgs(t *testing.T) {
 	dev, _ := nodetest.NewLoopDevice(t, 64*mib)
 	h := rootHost(t, t.TempDir())
 	target := mountTarget(t, "staging")
-	if err := h.FormatAndMount(context.Background(), dev, target, "ext4", []string{"-L", "my label"}, nil); err != nil {
+	if _, err := h.FormatAndMount(context.Background(), dev, target, "ext4", []string{"-L", "my label"}, nil); err != nil {
 		t.Fatalf("FormatAndMount: %v", err)
 	}
 	out, err := exec.Command("blkid", "-p", "-s", "LABEL", "-o", "value", dev).CombinedOutput()
@@ -191,7 +191,7 @@ func TestRootOtherFilesystemNotReformatted(t *testing.T) {
 	h := rootHost(t, t.TempDir())
 	target := mountTarget(t, "staging")
 	for _, want := range []string{"xfs", "btrfs"} {
-		err := h.FormatAndMount(context.Background(), dev, target, want, nil, nil)
+		_, err := h.FormatAndMount(context.Background(), dev, target, want, nil, nil)
 		if !errors.Is(err, node.ErrFilesystemMismatch) {
 			t.Fatalf("FormatAndMount as %s: err = %v, want ErrFilesystemMismatch", want, err)
 		}
@@ -214,7 +214,7 @@ func TestRootBindMountDirectory(t *testing.T) {
 	staging := mountTarget(t, "staging")
 	rw := mountTarget(t, "pod-rw")
 	ro := mountTarget(t, "pod-ro")
-	if err := h.FormatAndMount(context.Background(), dev, staging, "ext4", nil, nil); err != nil {
+	if _, err := h.FormatAndMount(context.Background(), dev, staging, "ext4", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -338,7 +338,7 @@ func TestRootResizeAfterGrow(t *testing.T) {
 			dev, backing := nodetest.NewLoopDevice(t, fsDiskSize)
 			h := rootHost(t, t.TempDir())
 			target := mountTarget(t, "staging")
-			if err := h.FormatAndMount(context.Background(), dev, target, fs, nil, nil); err != nil {
+			if _, err := h.FormatAndMount(context.Background(), dev, target, fs, nil, nil); err != nil {
 				t.Fatal(err)
 			}
 			if need, err := h.NeedResize(dev, target); err != nil || need {
@@ -384,7 +384,7 @@ func TestRootFSStatsCountsWrites(t *testing.T) {
 	dev, _ := nodetest.NewLoopDevice(t, 64*mib)
 	h := rootHost(t, t.TempDir())
 	target := mountTarget(t, "staging")
-	if err := h.FormatAndMount(context.Background(), dev, target, "ext4", nil, nil); err != nil {
+	if _, err := h.FormatAndMount(context.Background(), dev, target, "ext4", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	before, err := h.FSStats(target)
@@ -434,7 +434,7 @@ func TestRootUnmountIdempotent(t *testing.T) {
 	dev, _ := nodetest.NewLoopDevice(t, 64*mib)
 	h := rootHost(t, t.TempDir())
 	target := mountTarget(t, "staging")
-	if err := h.FormatAndMount(context.Background(), dev, target, "ext4", nil, nil); err != nil {
+	if _, err := h.FormatAndMount(context.Background(), dev, target, "ext4", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
@@ -457,7 +457,7 @@ func TestRootUnmountStackedMounts(t *testing.T) {
 	h := rootHost(t, t.TempDir())
 	staging := mountTarget(t, "staging")
 	pub := mountTarget(t, "pub")
-	if err := h.FormatAndMount(context.Background(), dev, staging, "ext4", nil, nil); err != nil {
+	if _, err := h.FormatAndMount(context.Background(), dev, staging, "ext4", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Mkdir(pub, 0o750); err != nil {

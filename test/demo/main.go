@@ -94,5 +94,10 @@ func run(backendName, binary string, keep bool) error {
 	if err := d.walk(); err != nil {
 		return err
 	}
+	st := sim.Stats()
+	fmt.Printf("  simulator served %d API calls, %d of them answered 413\n", st.Total, st.Total413)
+	for _, k := range harness.RejectedCalls(st) {
+		fmt.Println("    413:", k)
+	}
 	return d.verifyNothingLeft(sim)
 }

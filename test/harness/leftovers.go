@@ -1,6 +1,12 @@
 package harness
 
-import "fmt"
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
+)
 
 // Leftovers lists every volume, snapshot, backup and attachment the
 // simulator still holds, across all projects and faces. Empty means the
@@ -29,4 +35,16 @@ func Leftovers(sim *Sim) []string {
 		}
 	}
 	return left
+}
+
+// RejectedCalls lists the routes the simulator answered 413 to, with counts.
+func RejectedCalls(st cloudsim.Stats) []string {
+	var out []string
+	for k, n := range st.Calls {
+		if strings.HasSuffix(k, " 413") {
+			out = append(out, fmt.Sprintf("%s ×%d", k, n))
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -5,30 +5,39 @@ package app
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/lunanode"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/openstack"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
+	"github.com/openblock-csi/openblock-csi/pkg/metrics"
 )
 
 // NewCloud builds the provider the cloud config's [BlockStorage] backend
 // names: Cinder (authenticating against Keystone now) or Lunanode.
-func NewCloud(ctx context.Context, cc *cloudconfig.Config, userAgent string) (cloud.Cloud, error) {
+// rec, when not nil, receives every cloud API call for metrics.
+func NewCloud(ctx context.Context, cc *cloudconfig.Config, userAgent string, rec *metrics.Recorder) (cloud.Cloud, error) {
 	switch cc.BlockStorage.Backend {
 	case "", cloudconfig.BackendCinder:
-		c, err := openstack.New(ctx, cc, openstack.WithUserAgent(userAgent))
+		opts := []openstack.Option{openstack.WithUserAgent(userAgent)}
+		if rec != nil {
+			opts = append(opts, openstack.WithObserver(rec))
+		}
+		c, err := openstack.New(ctx, cc, opts...)
 		if err != nil {
 			return nil, err
 		}
 		return c, nil
 	case cloudconfig.BackendLunanode:
 		l := cc.Lunanode
-		c, err := lunanode.New(lunanode.Config{
+		lc := lunanode.Config{
 			APIURL: l.APIURL, APIID: l.APIID, APIKey: l.APIKey.Reveal(),
 			SerialLength: l.SerialLength, Regions: l.Zones, DefaultRegion: l.DefaultZone,
-		})
+		}
+		if rec != nil {
+			lc.Observer = rec.Lunanode()
+		}
+		c, err := lunanode.New(lc)
 		if err != nil {
 			return nil, err
 		}
@@ -45,7 +54,3 @@ func ParseWaiterMode(s string) (cloud.WaiterMode, error) {
 	}
 	return "", fmt.Errorf("waiter mode %q: want %s or %s", s, cloud.WaitBatched, cloud.WaitPerVolume)
 }
-
-// HTTPHandlers are mounted on --http-endpoint next to /healthz, keyed by
-// path. Metrics register theirs here.
-var HTTPHandlers = map[string]http.Handler{}

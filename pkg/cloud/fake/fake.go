@@ -319,3 +319,14 @@ func copyOf[T any](v T) T {
 }
 
 var _ cloud.Cloud = (*Cloud)(nil)
+
+// ForgetSource drops a volume's metadata and source fields, as a cloud
+// without metadata (Lunanode) reports it.
+func (c *Cloud) ForgetSource(volumeID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.volumes[volumeID]; ok {
+		e.obj.Metadata = map[string]string{}
+		e.obj.SourceSnapshotID, e.obj.SourceVolumeID, e.obj.SourceBackupID = "", "", ""
+	}
+}

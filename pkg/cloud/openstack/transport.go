@@ -170,6 +170,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 					Message: fmt.Sprintf("rate limited by the cloud; retry after %s does not fit the request's deadline", wait)}
 			}
 			discard(resp)
+			t.slowDown()
 			rateLimited++
 			attempt-- // a rate-limit answer is not a failed attempt
 			t.observer.ObserveRateLimitWait(wait)
@@ -186,6 +187,15 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			continue
 		}
 		return resp, nil
+	}
+}
+
+// slowDown gives up one call slot after the cloud refused a call for rate:
+// the refusal means our spacing ran ahead of the cloud's clock, so every
+// caller, not only the refused one, backs off by one interval.
+func (t *transport) slowDown() {
+	if t.limiter != nil {
+		t.limiter.Reserve()
 	}
 }
 

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# make sanity [BACKENDS="cinder-v1 lunanode"]: csi-sanity against the driver
+# on each backend's simulator (a second run per Cinder backend with
+# backup-class snapshots). Prints one line per backend run:
+#   sanity BACKEND: N passed, N failed, N skipped (simulator 413s: N)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+backends="${*:-}"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+SANITY_BACKENDS="${backends// /,}" go test -count=1 -v -timeout 30m -run 'TestSanity$' ./test/sanity/ >"$log" 2>&1
+status=$?
+if [ $status -ne 0 ]; then
+  grep -E -- '--- FAIL|FAIL:|panic|Error' "$log" | head -40
+fi
+grep -E '^[[:space:]]*sanity [a-z0-9/-]+: ' "$log" | sed -E 's/^[[:space:]]+//'
+exit $status

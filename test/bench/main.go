@@ -1,0 +1,323 @@
+// Command bench is openblock-csi's performance harness (make bench). It
+// drives the driver binary over its gRPC socket the way the sidecars and
+// kubelet do, against the cloud simulator's realistic timing profile, and
+// counts every API call the simulator serves. Each scenario runs with the
+// waiter batched and per-volume, side by side:
+//
+//   - lifecycle: N volumes at once through create → publish → unpublish →
+//     delete; API calls per volume (by RPC and route), wall time, latency.
+//   - ratelimited: N concurrent creates under a project rate limit; wall
+//     time over the floor (calls that must be made ÷ rate + one create),
+//     the 413s the cloud answered.
+//   - node (root only): NodeStage + NodePublish on loop devices, minus the
+//     time of the same mkfs and mount commands run by hand.
+//   - memory: the driver's RSS idle (node and controller mode) and its peak
+//     during lifecycle.
+//
+// It prints a table, then one JSON line. Run: go run ./test/bench --driver bin/openblock-csi
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/timing"
+	"github.com/openblock-csi/openblock-csi/test/harness"
+)
+
+const (
+	batched   = string(cloud.WaitBatched)
+	perVolume = string(cloud.WaitPerVolume)
+)
+
+// modes are the waiter modes compared.
+var modes = []string{batched, perVolume}
+
+func main() {
+	var o options
+	flag.StringVar(&o.driver, "driver", "bin/openblock-csi", "path to the openblock-csi binary")
+	flag.StringVar(&o.backend, "backend", "cinder-v2", "cloud to simulate: "+strings.Join(harness.Names(), ", "))
+	flag.StringVar(&o.scenarios, "scenarios", "memory,node,lifecycle,ratelimited", "scenarios to run (comma-separated)")
+	flag.IntVar(&o.volumes, "volumes", 100, "volumes in lifecycle and ratelimited")
+	flag.IntVar(&o.concurrency, "concurrency", 0, "RPCs in flight at once (0: all volumes)")
+	flag.IntVar(&o.volumesPerNode, "volumes-per-node", 10, "lifecycle publishes to ceil(volumes / this) nodes")
+	flag.IntVar(&o.sizeGiB, "size", 1, "volume size in GiB")
+	flag.StringVar(&o.fsType, "fs", "ext4", "filesystem for the node scenario")
+	flag.Float64Var(&o.timeScale, "time-scale", 1, "simulator time scale for lifecycle and node (durations ÷ scale)")
+	flag.Float64Var(&o.rateTimeScale, "ratelimited-time-scale", 1, "simulator time scale for ratelimited (durations ÷ scale, rates × scale)")
+	flag.Float64Var(&o.rateLimit, "rate-limit", 10, "project rate limit in ratelimited, calls/s")
+	flag.Float64Var(&o.clientRateLimit, "client-rate-limit", -1, "the driver's rate-limit setting in ratelimited, calls/s (negative: same as --rate-limit; 0: none)")
+	flag.IntVar(&o.nodeVolumes, "node-volumes", 20, "volumes in the node scenario")
+	flag.DurationVar(&o.rpcTimeout, "rpc-timeout", 3*time.Minute, "per-attempt RPC timeout (the sidecars' --timeout)")
+	flag.StringVar(&o.workDir, "work-dir", "", "where work directories go (default: the system temp dir)")
+	flag.BoolVar(&o.keep, "keep", false, "keep work directories (logs, simulator state)")
+	modeList := flag.String("modes", strings.Join(modes, ","), "waiter modes to compare (for investigations; make bench runs both)")
+	flag.Parse()
+	modes = nil
+	for _, m := range strings.Split(*modeList, ",") {
+		switch m = strings.TrimSpace(m); m {
+		case string(cloud.WaitBatched), string(cloud.WaitPerVolume):
+			modes = append(modes, m)
+		case "":
+		default:
+			fmt.Fprintf(os.Stderr, "bench: unknown waiter mode %q\n", m)
+			os.Exit(2)
+		}
+	}
+	if o.concurrency <= 0 {
+		o.concurrency = o.volumes
+	}
+	if o.clientRateLimit < 0 {
+		o.clientRateLimit = o.rateLimit
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// A second signal kills at once.
+		<-ctx.Done()
+		stop()
+	}()
+	code := run(ctx, o)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, o options) int {
+	b, err := harness.Lookup(o.backend)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 2
+	}
+	if _, err := os.Stat(o.driver); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: driver binary: %v (run make build)\n", err)
+		return 2
+	}
+	want := map[string]bool{}
+	for _, s := range strings.Split(o.scenarios, ",") {
+		switch s = strings.TrimSpace(s); s {
+		case "memory", "node", "lifecycle", "ratelimited":
+			want[s] = true
+		case "":
+		default:
+			fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (want memory, node, lifecycle, ratelimited)\n", s)
+			return 2
+		}
+	}
+	rep := newReport(newSettings(o, b))
+	start := time.Now()
+	if want["memory"] || want["node"] {
+		benchNode(ctx, o, b, want["node"], rep)
+	}
+	if want["lifecycle"] || want["memory"] {
+		for _, m := range modes {
+			if ctx.Err() == nil {
+				benchLifecycle(ctx, o, b, m, rep)
+			}
+		}
+	}
+	if want["ratelimited"] {
+		for _, m := range modes {
+			if ctx.Err() == nil {
+				benchRateLimited(ctx, o, b, m, rep)
+			}
+		}
+	}
+	rep.elapsed = time.Since(start)
+	rep.print(os.Stdout)
+	switch {
+	case ctx.Err() != nil:
+		fmt.Fprintln(os.Stderr, "bench: interrupted")
+		return 130
+	case len(rep.failures) > 0:
+		return 1
+	}
+	return 0
+}
+
+func progress(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", a...)
+}
+
+func realistic(scale float64) func(*cloudsim.Config) {
+	return func(c *cloudsim.Config) {
+		c.Timing = "realistic"
+		c.TimeScale = scale
+	}
+}
+
+// benchNode measures the node plugin's idle memory and, as root, the node
+// scenario.
+func benchNode(ctx context.Context, o options, b harness.Backend, runScenario bool, rep *report) {
+	e, err := newEnv(envOptions{name: "node", backend: b, workRoot: o.workDir, sim: realistic(o.timeScale), keep: o.keep})
+	if err != nil {
+		rep.fail("node", err)
+		return
+	}
+	failed := false
+	defer func() { e.close(failed) }()
+	progress("node plugin: starting")
+	nd, err := e.startDriver(ctx, o.driver, "node", "node", "", "--metadata-url=-", "--zone="+b.Zone)
+	if err != nil {
+		failed = true
+		rep.fail("node", err)
+		return
+	}
+	if m, err := nd.memory(); err != nil {
+		rep.fail("memory", err)
+	} else {
+		rep.rssIdleNode = &m
+	}
+	if !runScenario {
+		return
+	}
+	if reason := nodeSkipReason(); reason != "" {
+		rep.nodeSkipped = reason
+		progress("node: skipped: %s", reason)
+		return
+	}
+	ctrl, err := e.startDriver(ctx, o.driver, "controller", "controller", string(cloud.WaitBatched))
+	if err != nil {
+		failed = true
+		rep.fail("node", err)
+		return
+	}
+	progress("node: %d volumes, NodeStage + NodePublish one at a time", o.nodeVolumes)
+	res, err := runNode(ctx, e, ctrl, nd, nodeConfig{
+		volumes: o.nodeVolumes, sizeBytes: int64(o.sizeGiB) * gib, zone: b.Zone, fsType: o.fsType, policy: policy(o),
+	})
+	rep.node = &res
+	if err != nil {
+		failed = true
+		rep.fail("node", err)
+	}
+	rep.leftovers("node", res.leftovers)
+}
+
+func policy(o options) callPolicy {
+	p := defaultPolicy
+	p.timeout = o.rpcTimeout
+	return p
+}
+
+// lifecycleNodes are the servers lifecycle publishes to: remote nodes, so
+// no loop devices are made, at most volumesPerNode each (clouds cap
+// volumes per server).
+func lifecycleNodes(o options, zone string) []cloudsim.Server {
+	var out []cloudsim.Server
+	for k := range nodeCount(o.volumes, o.volumesPerNode) {
+		out = append(out, cloudsim.Server{
+			ID: fmt.Sprintf("6e0c5a1d-0b3e-4c2a-9f00-%012d", k+1), Name: fmt.Sprintf("bench-node-%02d", k+1), Zone: zone,
+		})
+	}
+	return out
+}
+
+func benchLifecycle(ctx context.Context, o options, b harness.Backend, mode string, rep *report) {
+	nodes := lifecycleNodes(o, b.Zone)
+	e, err := newEnv(envOptions{
+		name: "lifecycle-" + mode, backend: b, workRoot: o.workDir, keep: o.keep,
+		sim: func(c *cloudsim.Config) {
+			realistic(o.timeScale)(c)
+			c.Servers = append(c.Servers, nodes...)
+		},
+	})
+	if err != nil {
+		rep.fail("lifecycle "+mode, err)
+		return
+	}
+	failed := false
+	defer func() { e.close(failed) }()
+	d, err := e.startDriver(ctx, o.driver, "controller", "controller", mode)
+	if err != nil {
+		failed = true
+		rep.fail("lifecycle "+mode, err)
+		return
+	}
+	idle, err := d.memory()
+	if err != nil {
+		rep.fail("memory", err)
+	}
+	if mode == string(cloud.WaitBatched) {
+		rep.rssIdleController = &idle
+	}
+	var ids []string
+	for _, n := range nodes {
+		ids = append(ids, n.ID)
+	}
+	progress("lifecycle (%s): %d volumes, %d at once, %d nodes", mode, o.volumes, o.concurrency, len(ids))
+	res, err := runLifecycle(ctx, e, d, mode, lifecycleConfig{
+		volumes: o.volumes, concurrency: o.concurrency, sizeBytes: int64(o.sizeGiB) * gib,
+		zone: b.Zone, nodes: ids, policy: policy(o),
+	})
+	res.idle = idle
+	rep.lifecycle[mode] = &res
+	if err != nil {
+		failed = true
+		rep.fail("lifecycle "+mode, err)
+	} else {
+		progress("lifecycle (%s): %.1f s, %.2f API calls per volume", mode, res.wall.Seconds(), float64(res.calls.Total)/float64(res.volumes))
+	}
+	rep.leftovers("lifecycle "+mode, res.leftovers)
+}
+
+func benchRateLimited(ctx context.Context, o options, b harness.Backend, mode string, rep *report) {
+	var bs []string
+	if o.clientRateLimit > 0 {
+		// The operator sets the cloud's documented limit; in simulator
+		// time it is scaled like the simulator's own.
+		bs = append(bs, fmt.Sprintf("rate-limit = %g", timing.Rate(o.clientRateLimit, o.rateTimeScale)))
+	}
+	e, err := newEnv(envOptions{
+		name: "ratelimited-" + mode, backend: b, workRoot: o.workDir, keep: o.keep, blockStorage: bs,
+		sim: func(c *cloudsim.Config) {
+			realistic(o.rateTimeScale)(c)
+			c.RateLimit = o.rateLimit
+		},
+	})
+	if err != nil {
+		rep.fail("ratelimited "+mode, err)
+		return
+	}
+	failed := false
+	defer func() { e.close(failed) }()
+	d, err := e.startDriver(ctx, o.driver, "controller", "controller", mode)
+	if err != nil {
+		failed = true
+		rep.fail("ratelimited "+mode, err)
+		return
+	}
+	progress("ratelimited (%s): %d creates at once under %g calls/s", mode, o.volumes, o.rateLimit)
+	res, err := runRateLimited(ctx, e, d, mode, rateConfig{
+		volumes: o.volumes, concurrency: o.concurrency, sizeBytes: int64(o.sizeGiB) * gib, zone: b.Zone,
+		rate: o.rateLimit, scale: o.rateTimeScale, createLatency: timing.Realistic.Create, policy: policy(o),
+	})
+	rep.rate[mode] = &res
+	if err != nil {
+		failed = true
+		rep.fail("ratelimited "+mode, err)
+	} else {
+		progress("ratelimited (%s): %.1f s (floor %.1f s), %d 413s; cleanup %.1f s", mode, res.wall.Seconds(), res.floor.Seconds(), res.calls.Total413, res.cleanup.Seconds())
+	}
+	rep.leftovers("ratelimited "+mode, res.leftovers)
+}
+
+// errorLine shortens an error for the table.
+func errorLine(err error) string {
+	if errors.Is(err, context.Canceled) {
+		return "interrupted"
+	}
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"debug/buildinfo"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/timing"
+	"github.com/openblock-csi/openblock-csi/test/harness"
+)
+
+// options are the command-line flags.
+type options struct {
+	driver           string
+	backend          string
+	scenarios        string
+	volumes          int
+	concurrency      int
+	volumesPerNode   int
+	sizeGiB          int
+	fsType           string
+	timeScale        float64
+	rateTimeScale    float64
+	rateLimit        float64
+	clientRateLimit  float64 // negative: same as rateLimit
+	nodeVolumes      int
+	rpcTimeout       time.Duration
+	workDir          string
+	keep             bool
+	skipRootScenario bool
+}
+
+// settings are what the run used, printed first and in the JSON line.
+type settings struct {
+	Backend              string             `json:"backend"`
+	Profile              string             `json:"profile"`
+	Timing               string             `json:"timing"`
+	Durations            map[string]float64 `json:"durations_s"`
+	TimeScaleLifecycle   float64            `json:"time_scale_lifecycle"`
+	TimeScaleRateLimited float64            `json:"time_scale_ratelimited"`
+	Volumes              int                `json:"volumes"`
+	Concurrency          int                `json:"concurrency"`
+	Nodes                int                `json:"nodes"`
+	VolumeSizeGiB        int                `json:"volume_size_gib"`
+	FSType               string             `json:"fs_type"`
+	RateLimit            float64            `json:"rate_limit_calls_per_s"`
+	ClientRateLimit      float64            `json:"client_rate_limit_calls_per_s"`
+	NodeVolumes          int                `json:"node_volumes"`
+	WaiterInitialS       float64            `json:"waiter_initial_delay_s"`
+	WaiterIntervalS      float64            `json:"waiter_batched_interval_s"`
+	WaiterPerVolume      string             `json:"waiter_per_volume_backoff"`
+	RPCTimeoutS          float64            `json:"rpc_timeout_s"`
+	Driver               string             `json:"driver"`
+	DriverVersion        string             `json:"driver_version"`
+	DriverCommit         string             `json:"driver_commit"`
+	GoVersion            string             `json:"go_version"`
+	GOMAXPROCS           int                `json:"gomaxprocs"`
+	NProc                int                `json:"nproc"`
+	Scenarios            []string           `json:"scenarios"`
+}
+
+func newSettings(o options, b harness.Backend) settings {
+	d := timing.Realistic.Scaled(o.timeScale)
+	s := settings{
+		Backend: b.Name, Profile: b.Profile, Timing: "realistic",
+		Durations: map[string]float64{
+			"create": d.Create.Seconds(), "attach": d.Attach.Seconds(), "detach": d.Detach.Seconds(),
+			"delete": d.Delete.Seconds(), "snapshot": d.Snapshot.Seconds(),
+		},
+		TimeScaleLifecycle: o.timeScale, TimeScaleRateLimited: o.rateTimeScale,
+		Volumes: o.volumes, Concurrency: o.concurrency, Nodes: nodeCount(o.volumes, o.volumesPerNode),
+		VolumeSizeGiB: o.sizeGiB, FSType: o.fsType,
+		RateLimit: o.rateLimit, ClientRateLimit: o.clientRateLimit, NodeVolumes: o.nodeVolumes,
+		WaiterInitialS:  cloud.DefaultWaitInitialDelay.Seconds(),
+		WaiterIntervalS: cloud.DefaultWaitInterval.Seconds(),
+		WaiterPerVolume: cloud.DefaultWaitInitialDelay.String() + " x1.2",
+		RPCTimeoutS:     o.rpcTimeout.Seconds(),
+		Driver:          o.driver,
+		DriverVersion:   driverVersion(o.driver),
+		DriverCommit:    driverCommit(o.driver),
+		GoVersion:       runtime.Version(),
+		GOMAXPROCS:      runtime.GOMAXPROCS(0),
+		NProc:           runtime.NumCPU(),
+		Scenarios:       strings.Split(o.scenarios, ","),
+	}
+	return s
+}
+
+func nodeCount(volumes, perNode int) int {
+	if perNode <= 0 {
+		perNode = volumes
+	}
+	return max(1, (volumes+perNode-1)/perNode)
+}
+
+func driverVersion(binary string) string {
+	out, err := exec.Command(binary, "--version").Output()
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// driverCommit is the VCS revision stamped in the binary, else the
+// working tree's HEAD (marked -dirty when it has changes).
+func driverCommit(binary string) string {
+	if bi, err := buildinfo.ReadFile(binary); err == nil {
+		var rev, modified string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value
+			}
+		}
+		if rev != "" {
+			if modified == "true" {
+				rev += "-dirty"
+			}
+			return rev
+		}
+	}
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown (no VCS stamp in the binary, no git HEAD)"
+	}
+	rev := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
+		rev += "-dirty"
+	}
+	return rev
+}

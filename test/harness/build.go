@@ -1,0 +1,36 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+)
+
+// DriverPackage is the import path of the driver binary.
+const DriverPackage = "github.com/openblock-csi/openblock-csi/cmd/openblock-csi"
+
+// BuildDriver builds the openblock-csi binary into dir and returns its path.
+// A binary named by $OPENBLOCK_CSI_BINARY is used as it is instead, so a
+// Makefile that already built one does not pay twice.
+func BuildDriver(dir string) (string, error) {
+	if p := os.Getenv("OPENBLOCK_CSI_BINARY"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("OPENBLOCK_CSI_BINARY: %w", err)
+		}
+		return p, nil
+	}
+	out := filepath.Join(dir, "openblock-csi")
+	cmd := exec.Command("go", "build", "-o", out, DriverPackage)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	start := time.Now()
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build %s: %v\n%s", DriverPackage, err, b)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		fmt.Fprintf(os.Stderr, "harness: building the driver took %s\n", d.Round(time.Second))
+	}
+	return out, nil
+}
