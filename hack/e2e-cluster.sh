@@ -120,7 +120,17 @@ EOF
 	ip link add "${E2E_BRIDGE}" type bridge
 	ip addr add "${E2E_NODE_IP}/${E2E_POD_CIDR#*/}" dev "${E2E_BRIDGE}"
 	ip link set "${E2E_BRIDGE}" up
-	start containerd containerd --config "${d}/config.toml"
+	# containerd, its shims and the containers run in a PID and mount
+	# namespace of their own whose PID 1 is a small init (the pause binary,
+	# it reaps orphaned shims). "Host PID" pods see that init as PID 1: the
+	# upstream suite's host-exec helper enters PID 1's mount namespace, which
+	# this machine's own init refuses (it holds a capability root here lacks).
+	# Stopping the namespace's init ends every process in it, and its mounts
+	# (rootfs, shm, network namespaces) go with it. /proc is private to it;
+	# every other mount keeps its propagation, so the shared kubelet dir is
+	# shared with the host.
+	start containerd unshare --pid --fork --mount-proc --propagation unchanged --kill-child \
+		sh -c 'containerd --config "$1" & exec "$2"' sh "${d}/config.toml" "${E2E_CACHE}/bin/pause"
 	wait_for containerd 60 ctr -a "${CTR_SOCK}" version
 }
 
@@ -169,14 +179,17 @@ install_snapshot_crds() {
 		--kubeconfig="${E2E_RUN}/snapshot-controller.kubeconfig" --leader-election=false --v=2
 }
 
-start_kubelet() {
-	local pki="${E2E_RUN}/pki"
-	# The node plugin mounts with Bidirectional propagation: the kubelet's
-	# root must be a shared mount, and / here is private.
+# The node plugin mounts with Bidirectional propagation: the kubelet's root
+# must be a shared mount (/ here is private), before containerd's mount
+# namespace is made so that it is shared there too.
+share_kubelet_dir() {
 	mkdir -p "${KUBELET_DIR}"
 	mount --bind "${KUBELET_DIR}" "${KUBELET_DIR}"
 	mount --make-rshared "${KUBELET_DIR}"
-	echo "${KUBELET_DIR}" >"${E2E_RUN}/kubelet-bind-mount"
+}
+
+start_kubelet() {
+	local pki="${E2E_RUN}/pki"
 	mkdir -p "${E2E_RUN}/kubelet-pki" "${E2E_RUN}/pod-logs" "${E2E_RUN}/volume-plugins"
 	cat >"${E2E_RUN}/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
@@ -262,6 +275,7 @@ up() {
 	make_pki
 	export KUBECONFIG="${E2E_RUN}/admin.kubeconfig"
 	start_etcd
+	share_kubelet_dir
 	start_containerd
 	import_images
 	start_control_plane
@@ -310,7 +324,8 @@ node:
   hostNetwork: false
   byIdDir: ${E2E_RUN}/by-id
   zone: ${ZONE}
-  extraArgs: [--node-id=${SERVER_ID}, --metadata-url=-]
+  # The simulated server takes 26 volumes, as the cloud's do.
+  extraArgs: [--node-id=${SERVER_ID}, --metadata-url=-, --max-volumes-per-node=26]
   registrar:
     useBuiltin: true
 sidecars:
@@ -340,6 +355,12 @@ storageClasses:
     allowVolumeExpansion: true
     parameters:
       csi.storage.k8s.io/fstype: ext4
+  - name: openblock-xfs
+    reclaimPolicy: Delete
+    volumeBindingMode: WaitForFirstConsumer
+    allowVolumeExpansion: true
+    parameters:
+      csi.storage.k8s.io/fstype: xfs
   - name: openblock-topology
     reclaimPolicy: Delete
     volumeBindingMode: WaitForFirstConsumer

@@ -13,5 +13,5 @@ status=$?
 if [ $status -ne 0 ]; then
   grep -E -- '--- FAIL|FAIL:|panic|Error' "$log" | head -40
 fi
-grep -E '^[[:space:]]*sanity [a-z0-9/-]+: ' "$log" | sed -E 's/^[[:space:]]+//'
+grep -E '^[[:space:]]*(sanity [a-z0-9/-]+: |413: )' "$log" | sed -E 's/^[[:space:]]+//'
 exit $status

@@ -47,7 +47,7 @@ func Parse(data []byte) (*Config, error) {
 		IgnoreContinuation:      true,
 	}, data)
 	if err != nil {
-		return nil, fmt.Errorf("cloud config: %w", err)
+		return nil, fmt.Errorf("cloud config: %s", syntaxError(err))
 	}
 	p := &parser{}
 	cfg := &Config{}
@@ -460,4 +460,22 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// syntaxError describes an INI syntax error without the offending line:
+// the ini library quotes it, and it may be "password hunter2" with the '='
+// forgotten. Only the library's fixed wording is kept.
+func syntaxError(err error) string {
+	msg := err.Error()
+	what := "the file is not valid INI"
+	for _, known := range []string{
+		"key-value delimiter not found", "empty key name", "missing closing key quote",
+		"unclosed section", "BOM",
+	} {
+		if strings.HasPrefix(msg, known) {
+			what = known
+			break
+		}
+	}
+	return "syntax error: " + what + " (line not shown: it may hold a secret)"
 }

@@ -499,9 +499,13 @@ func (s *Sim) scheduleBackupCreate(id string) {
 		b.UpdatedAt = now()
 		v := s.st.Volumes[b.VolumeID]
 		if s.faults.takeFailure(OpBackup) {
+			// Only the backup fails: Cinder's backup manager puts the
+			// volume back to its previous status, so error_backing-up in
+			// the seeds' status lists is not where a volume stays.
 			b.Status, b.FailReason = "error", "injected backup failure"
 			if v != nil && v.Status == "backing-up" {
-				v.Status = "error_backing-up"
+				v.Status = restingStatus(v)
+				v.PrevStatus = ""
 			}
 			return
 		}

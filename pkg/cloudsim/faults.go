@@ -122,6 +122,9 @@ func (fs *faultState) stuck(op string) bool {
 type Stats struct {
 	Total    int64 `json:"total"`
 	Total413 int64 `json:"total_413"`
+	// RateLimited counts the 413s that were rate-limit answers (with
+	// retryAfter), as opposed to quota refusals.
+	RateLimited int64 `json:"rate_limited"`
 	// ByFace: keystone, cinder, nova, lunanode, image.
 	ByFace   map[string]int64 `json:"by_face"`
 	ByMethod map[string]int64 `json:"by_method"`
@@ -166,11 +169,18 @@ func (r *statsRecorder) record(face, method, route string, status int) {
 	r.s.Calls[face+" "+route+" "+code]++
 }
 
+// rateLimited counts one rate-limit refusal (its call is recorded as usual).
+func (r *statsRecorder) rateLimited() {
+	r.mu.Lock()
+	r.s.RateLimited++
+	r.mu.Unlock()
+}
+
 func (r *statsRecorder) snapshot() Stats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := newStats()
-	out.Total, out.Total413 = r.s.Total, r.s.Total413
+	out.Total, out.Total413, out.RateLimited = r.s.Total, r.s.Total413, r.s.RateLimited
 	for _, p := range []struct{ dst, src map[string]int64 }{
 		{out.ByFace, r.s.ByFace}, {out.ByMethod, r.s.ByMethod}, {out.ByRoute, r.s.ByRoute},
 		{out.ByStatus, r.s.ByStatus}, {out.Calls, r.s.Calls},

@@ -232,15 +232,18 @@ func (s *Sim) injectPost(c *call) bool {
 		return false
 	}
 	if s.faults.roll(f.OverLimitRatio) {
+		s.stats.rateLimited()
 		c.fail(errRateLimited(time.Second))
 		return false
 	}
 	return true
 }
 
-// rateLimit enforces the per-project API call rate (token bucket, burst 1).
+// rateLimit enforces the per-project Block Storage API call rate (token
+// bucket, burst 1). Seed 004 states the limit for the Block Storage API and
+// refers attach/detach, which go through Nova, to Compute's own limits.
 func (s *Sim) rateLimit(c *call) bool {
-	if s.prof.rateLimit <= 0 || c.project == "" {
+	if s.prof.rateLimit <= 0 || c.project == "" || c.face != FaceCinder {
 		return true
 	}
 	s.mu.Lock()
@@ -253,6 +256,7 @@ func (s *Sim) rateLimit(c *call) bool {
 	res := lim.Reserve()
 	if d := res.Delay(); d > 0 {
 		res.Cancel()
+		s.stats.rateLimited()
 		c.fail(errRateLimited(d))
 		return false
 	}

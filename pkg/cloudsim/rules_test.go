@@ -506,3 +506,21 @@ func TestAvailabilityZonesAndTypes(t *testing.T) {
 		t.Fatalf("type %s", r.raw)
 	}
 }
+
+// HP Helion's 1 call/s is the Block Storage API's; attach and detach go
+// through Compute, which seed 004 refers to its own limits.
+func TestRateLimitCoversBlockStorageOnly(t *testing.T) {
+	_, c := start(t, cloudsim.Config{Profile: "helion"})
+	for i := 0; i < 5; i++ {
+		if r := c.do("GET", "compute/v2", "/servers/"+cloudsim.DefaultServerID+"/os-volume_attachments", nil); r.code != 200 {
+			t.Fatalf("compute call %d within a second: %d %s", i, r.code, r.raw)
+		}
+	}
+	limited := false
+	for i := 0; i < 3 && !limited; i++ {
+		limited = c.do("GET", "volume/v1", "/volumes", nil).code == 413
+	}
+	if !limited {
+		t.Fatal("block storage calls within a second were not rate-limited")
+	}
+}

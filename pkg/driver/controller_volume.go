@@ -364,8 +364,10 @@ func (d *Driver) DeleteVolume(ctx context.Context, req *csi.DeleteVolumeRequest)
 			// Already going; wait below.
 		case len(vol.Attachments) > 0:
 			return nil, precondition("volume %s is attached to %s; unpublish it first", id, servers(vol))
-		case vol.Status == cloud.StatusAvailable || vol.Status.IsError():
+		case vol.Status == cloud.StatusAvailable:
 			return nil, failed(err, "deleting volume %s: it still has snapshots; delete them first", id)
+		case vol.Status.IsError():
+			return nil, failed(err, "deleting volume %s: it is in %s and the cloud refused to delete it", id, vol.RawStatus)
 		default:
 			return nil, failed(err, "deleting volume %s: it is %s; retry once that finishes", id, vol.RawStatus)
 		}

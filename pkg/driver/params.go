@@ -136,6 +136,9 @@ func splitArgs(s string) ([]string, error) {
 	escaped := false
 	for _, r := range s {
 		switch {
+		case r == 0:
+			// Not even quoted: an argv entry ends at NUL.
+			return nil, errNUL
 		case escaped:
 			cur.WriteRune(r)
 			escaped = false
@@ -155,8 +158,6 @@ func splitArgs(s string) ([]string, error) {
 				cur.Reset()
 				inWord = false
 			}
-		case r == 0:
-			return nil, errNUL
 		default:
 			cur.WriteRune(r)
 			inWord = true

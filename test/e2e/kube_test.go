@@ -24,6 +24,7 @@ const (
 	driverName  = "block.csi.openblock.io"
 	zoneKey     = "topology.block.csi.openblock.io/zone"
 	storageCls  = "openblock-standard"
+	xfsCls      = "openblock-xfs"
 	topologyCls = "openblock-topology"
 	snapshotCls = "openblock-snapshot"
 	backupCls   = "openblock-backup"

@@ -154,8 +154,43 @@ func (k *kube) dataKiB(pod string) int {
 
 func TestExpansion(t *testing.T) {
 	e := loadEnv(t)
+	t.Run("ext4", func(t *testing.T) {
+		if !boundingCap(t, capSysResource) {
+			t.Skip("growing a mounted ext4 filesystem (EXT4_IOC_RESIZE_FS) needs CAP_SYS_RESOURCE, which root on this machine lacks")
+		}
+		expansion(t, e, storageCls)
+	})
+	t.Run("xfs", func(t *testing.T) { expansion(t, e, xfsCls) })
+}
+
+// capSysResource is CAP_SYS_RESOURCE's bit in /proc/*/status.
+const capSysResource = 24
+
+// boundingCap reports whether capability bit c is in this process's
+// bounding set: containers, privileged ones included, get no more.
+func boundingCap(t *testing.T, c uint) bool {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n&(1<<c) != 0
+		}
+	}
+	t.Fatal("no CapBnd in /proc/self/status")
+	return false
+}
+
+// expansion grows a claim of class from 1Gi to 2Gi under a pod.
+func expansion(t *testing.T, e env, class string) {
 	k := newNamespace(t, e)
-	k.apply(pvc("data", storageCls, "1Gi", ""))
+	k.apply(pvc("data", class, "1Gi", ""))
 	k.startPod("app", "data", false)
 	sum := k.writeData("app")
 	if size := k.dataKiB("app"); size > 1<<20 {

@@ -30,6 +30,7 @@ type DriverOptions struct {
 	ByIDDir     string
 	Mode        string // all, controller, node
 	NodeID      string
+	Zone        string // the node's zone; the metadata service is never asked
 	ExtraArgs   []string
 	Stdout      *os.File // nil: discard
 	Stderr      *os.File
@@ -48,6 +49,12 @@ func StartDriver(ctx context.Context, o DriverOptions) (*DriverProcess, error) {
 		"--endpoint=unix://" + sock,
 		"--mode=" + o.Mode,
 		"--node-id=" + o.NodeID,
+		// There is no metadata service here, and tests never send traffic
+		// off loopback (the default is 169.254.169.254).
+		"--metadata-url=-",
+	}
+	if o.Zone != "" {
+		args = append(args, "--zone="+o.Zone)
 	}
 	if o.CloudConfig != "" {
 		args = append(args, "--cloud-config="+o.CloudConfig)

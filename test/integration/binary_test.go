@@ -2,8 +2,8 @@ package integration
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"

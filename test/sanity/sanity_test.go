@@ -5,7 +5,7 @@
 // once per backend (TestSanityBackend does the work in the child) and
 // prints each child's summary line:
 //
-//	sanity BACKEND: N passed, N failed, N skipped (simulator 413s: N)
+//	sanity BACKEND: N passed, N failed, N skipped (simulator 413s: N, of them rate limit: N)
 //
 // Run: go test ./test/sanity/ -v -run TestSanity   (as root for node specs)
 // One backend: SANITY_BACKENDS=cinder-v3 go test ./test/sanity/ -v
@@ -38,6 +38,7 @@ import (
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/simtest"
 	"github.com/openblock-csi/openblock-csi/pkg/driver"
 	"github.com/openblock-csi/openblock-csi/pkg/node"
+	"github.com/openblock-csi/openblock-csi/test/harness"
 )
 
 // backend is one cloud the driver is tested against. Adding a cloud is one
@@ -115,7 +116,7 @@ func runChild(t *testing.T, name, variant string) {
 		if m := summaryLine.FindString(sc.Text()); m != "" {
 			summary = m
 		}
-		if strings.HasPrefix(sc.Text(), "skipping Node Service specs") {
+		if strings.HasPrefix(sc.Text(), "skipping Node Service specs") || strings.HasPrefix(sc.Text(), "413: ") {
 			t.Log(sc.Text())
 		}
 	}
@@ -175,7 +176,15 @@ func TestSanityBackend(t *testing.T) {
 	}
 	// The waiter at test scale: the fast simulator finishes operations in
 	// tens of milliseconds.
-	w := cloud.NewWaiter(c, cloud.WaiterOptions{InitialDelay: 20 * time.Millisecond, Interval: 50 * time.Millisecond, MaxBackoff: time.Second})
+	wo := cloud.WaiterOptions{InitialDelay: 20 * time.Millisecond, Interval: 50 * time.Millisecond, MaxBackoff: time.Second}
+	if b.timeScale > 0 {
+		// A rate-limited cloud on a compressed clock: the waiter's real
+		// defaults, compressed by the same factor, so polls spend the call
+		// budget as they would against the real cloud.
+		wo.InitialDelay = time.Duration(float64(cloud.DefaultWaitInitialDelay) / b.timeScale)
+		wo.Interval = time.Duration(float64(cloud.DefaultWaitInterval) / b.timeScale)
+	}
+	w := cloud.NewWaiter(c, wo)
 	host := node.NewHost(node.HostConfig{ByIDDir: byID, FindTimeout: 20 * time.Second, PollInterval: 50 * time.Millisecond, UdevTriggerInterval: -1})
 	d, err := driver.New(driver.Config{
 		Version: "sanity", Mode: driver.ModeAll, Cloud: c, Waiter: w,
@@ -238,8 +247,12 @@ func TestSanityBackend(t *testing.T) {
 				failed++
 			}
 		}
-		fmt.Printf("\nsanity %s: %d passed, %d failed, %d skipped (simulator 413s: %d)\n",
-			label, passed, failed, skipped, sim.Stats().Total413)
+		st := sim.Stats()
+		for _, k := range harness.RejectedCalls(st) {
+			fmt.Println("413:", k)
+		}
+		fmt.Printf("\nsanity %s: %d passed, %d failed, %d skipped (simulator 413s: %d, of them rate limit: %d)\n",
+			label, passed, failed, skipped, st.Total413, st.RateLimited)
 	})
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "csi-sanity "+label, suite, reporter)

@@ -109,11 +109,9 @@ func copyResponse(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
 // Operations whose error state a correct driver recovers from on its own:
 // the failed resource is deletable and a retry makes a new one. Cinder
 // leaves error_deleting, error_attaching and error_detaching to an
-// operator's reset-state, so injecting those would only measure that.
-// A failed backup is left out while the simulator marks the volume
-// error_backing-up (real Cinder puts the volume back to its previous
-// status and only the backup goes to error), which no driver can undo.
-var recoverableFailures = []string{cloudsim.OpCreate, cloudsim.OpSnapshot, cloudsim.OpRestore}
+// operator's reset-state, so injecting those would only measure that. A
+// failed backup leaves its volume as it was and the backup in error.
+var recoverableFailures = []string{cloudsim.OpCreate, cloudsim.OpSnapshot, cloudsim.OpRestore, cloudsim.OpBackup}
 
 // chaos changes the fault knobs every second or few until stop closes:
 // 10–20 % 5xx, now and then a burst of 413s (429s on Lunanode), dropped

@@ -2,27 +2,21 @@ package soak
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/lunanode"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
+	simlunanode "github.com/openblock-csi/openblock-csi/pkg/cloudsim/lunanode"
 	"github.com/openblock-csi/openblock-csi/test/harness"
 )
 
-// Reproductions of bugs the soak found, smallest first. Each is skipped
-// while the bug is open (set OPENBLOCK_KNOWN_BUGS=1 to run them anyway);
-// remove the skip with the fix.
-
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("OPENBLOCK_KNOWN_BUGS") == "" {
-		t.Skip("known bug, open: " + what + " (OPENBLOCK_KNOWN_BUGS=1 runs it)")
-	}
-}
+// Reproductions of bugs the soak found, smallest first, kept as
+// regression tests now that they are fixed.
 
 // controllerOnly starts backend's simulator and a controller-mode driver
 // and returns a controller and identity client.
@@ -63,13 +57,11 @@ func controllerOnly(t *testing.T, backend string) (*harness.Sim, csi.ControllerC
 }
 
 // A CreateVolume from a snapshot that is retried (its answer lost, the
-// provisioner restarted) must find the volume it made. On Lunanode the
-// retry gets AlreadyExists "exists but was not created from snapshot:…"
-// forever: the API does not report a volume's source snapshot and the
-// volume has no metadata, so existingVolume (pkg/driver) cannot confirm
-// the source and refuses; the PVC never binds and the volume leaks.
-func TestReproLunanodeCreateFromSnapshotRetry(t *testing.T) {
-	knownBug(t, "Lunanode: retried CreateVolume from a snapshot answers AlreadyExists")
+// provisioner restarted) must find the volume it made. On Lunanode the API
+// reports no source snapshot and volumes carry no metadata; the soak found
+// the retry answering AlreadyExists forever (fixed; kept as a regression
+// test).
+func TestLunanodeCreateFromSnapshotRetried(t *testing.T) {
 	_, cc, _ := controllerOnly(t, "lunanode")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -100,11 +92,11 @@ func TestReproLunanodeCreateFromSnapshotRetry(t *testing.T) {
 	}
 }
 
-// Probe on a Lunanode controller fails for good: it reads the quota
-// (GetLimits), which the Lunanode provider does not offer, so the
-// livenessprobe sidecar would restart a healthy controller forever.
-func TestReproLunanodeProbe(t *testing.T) {
-	knownBug(t, "Lunanode: Probe answers FailedPrecondition \"LunaNode reports no quota\"")
+// Probe on a Lunanode controller must answer ready: the soak found it
+// reading the quota, which Lunanode does not offer, so the livenessprobe
+// sidecar would have restarted a healthy controller forever (fixed; kept as
+// a regression test).
+func TestLunanodeProbeReady(t *testing.T) {
 	_, _, ic := controllerOnly(t, "lunanode")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -119,11 +111,9 @@ func TestReproLunanodeProbe(t *testing.T) {
 
 // A backup that fails must leave its volume usable, as Cinder does (the
 // volume goes back to its previous status; only the backup is in error).
-// The simulator instead leaves the volume in error_backing-up, which
-// cannot be deleted, detached or backed up again (pkg/cloudsim, engine.go,
-// the OpBackup failure path).
+// The simulator once left the volume in error_backing-up, which cannot be
+// deleted, detached or backed up again (fixed; kept as a regression test).
 func TestReproSimFailedBackupStrandsVolume(t *testing.T) {
-	knownBug(t, "cloudsim: a failed backup leaves the volume in error_backing-up")
 	sim, cc, _ := controllerOnly(t, "cinder-v3")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -144,5 +134,38 @@ func TestReproSimFailedBackupStrandsVolume(t *testing.T) {
 	}
 	if _, err := cc.DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: vol.Volume.VolumeId}); err != nil {
 		t.Errorf("DeleteVolume after a failed backup: %v", err)
+	}
+}
+
+// Two clients with the same credentials (a restarted controller and its
+// predecessor, doctor next to a running controller, two replicas in a
+// rolling update) sign the same request in the same second with the same
+// nonce; LunaNode-style replay protection refuses the second one. The
+// client must sign it again with the next nonce rather than report bad
+// credentials (the soak saw Unauthenticated errors after each controller
+// restart; fixed, kept as a regression test).
+func TestReproLunanodeNonceAcrossClients(t *testing.T) {
+	b, _ := harness.Lookup("lunanode")
+	work := t.TempDir()
+	sim, err := harness.StartSim(b.SimConfig(filepath.Join(work, "sim"), filepath.Join(work, "by-id")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	newClient := func() *lunanode.Cloud {
+		c, err := lunanode.New(lunanode.Config{APIURL: sim.URL + "/lunanode/api/", APIID: simlunanode.DefaultAPIID, APIKey: simlunanode.DefaultAPIKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	first, second := newClient(), newClient()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := first.ListVolumes(ctx, cloud.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.ListVolumes(ctx, cloud.ListOptions{}); err != nil {
+		t.Fatalf("a second client with the same credentials: %v", err)
 	}
 }

@@ -59,8 +59,30 @@ func (c *Cloud) call(ctx context.Context, category, action string, params map[st
 	}
 }
 
-// do makes one signed request and decodes the reply into out.
-func (c *Cloud) do(ctx context.Context, category, action string, params map[string]string, out any) (err error) {
+// nonceRetries bounds the re-signing of a request refused for its nonce.
+const nonceRetries = 2
+
+// do makes one signed request and decodes the reply into out. Nonces are
+// seconds, so another client with the same credentials (a controller's
+// predecessor, doctor) can sign the identical request in the same second;
+// the API refuses the second as a replay without acting on it, so it is
+// signed again with the next nonce, writes included.
+func (c *Cloud) do(ctx context.Context, category, action string, params map[string]string, out any) error {
+	for attempt := 0; ; attempt++ {
+		err := c.doSigned(ctx, category, action, params, out)
+		if attempt >= nonceRetries || !isNonceRefusal(err) {
+			return err
+		}
+	}
+}
+
+func isNonceRefusal(err error) bool {
+	var ce *cloud.Error
+	return errors.As(err, &ce) && errors.Is(ce.Kind, cloud.ErrUnauthorized) && strings.Contains(strings.ToLower(ce.Message), "nonce")
+}
+
+// doSigned makes one signed request and decodes the reply into out.
+func (c *Cloud) doSigned(ctx context.Context, category, action string, params map[string]string, out any) (err error) {
 	handler := handlerPath(category, action)
 	start := time.Now()
 	defer func() {

@@ -80,7 +80,18 @@ func parseRetryAfter(raw json.RawMessage) (time.Duration, bool) {
 	if err != nil || f < 0 {
 		return 0, false
 	}
-	return time.Duration(f * float64(time.Second)), true
+	return secondsDuration(f), true
+}
+
+// maxRetryAfter caps a cloud's retryAfter: a larger (or infinite) value
+// would overflow time.Duration, and no RPC waits that long anyway.
+const maxRetryAfter = 24 * time.Hour
+
+func secondsDuration(f float64) time.Duration {
+	if f != f || f >= maxRetryAfter.Seconds() { // NaN or too large
+		return maxRetryAfter
+	}
+	return time.Duration(f * float64(time.Second))
 }
 
 // retryAfterHeader reads an HTTP Retry-After header (seconds or a date).
@@ -90,7 +101,7 @@ func retryAfterHeader(h http.Header, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
-		return time.Duration(n * float64(time.Second)), true
+		return secondsDuration(n), true
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		d := t.Sub(now)

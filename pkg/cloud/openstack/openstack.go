@@ -14,7 +14,6 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 	gopenstack "github.com/gophercloud/gophercloud/v2/openstack"
-	"golang.org/x/time/rate"
 	"k8s.io/klog/v2"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
@@ -67,13 +66,6 @@ func WithoutZoneDiscovery() Option { return func(o *options) { o.zones = false }
 
 // New authenticates against Keystone and finds the block storage and
 // compute endpoints.
-// rateHeadroom keeps the client-side limiter under the cloud's documented
-// rate. The cloud counts arrivals while the limiter spaces departures, and
-// two calls sent exactly one interval apart can arrive closer than that
-// (a new connection for the first, a kept-alive one for the second): at
-// the exact rate such pairs are answered 413 and cost a retryAfter wait.
-const rateHeadroom = 0.95
-
 func New(ctx context.Context, cfg *cloudconfig.Config, opts ...Option) (*Cloud, error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("openstack: no cloud config")
@@ -98,11 +90,7 @@ func New(ctx context.Context, cfg *cloudconfig.Config, opts ...Option) (*Cloud, 
 	bs := cfg.BlockStorage
 	tr := &transport{base: o.base, observer: o.observer, retry: o.retry}
 	if bs.RateLimit > 0 {
-		burst := bs.RateBurst
-		if burst < 1 {
-			burst = 1
-		}
-		tr.limiter = rate.NewLimiter(rate.Limit(bs.RateLimit*rateHeadroom), burst)
+		tr.limiter = newAdaptiveLimiter(bs.RateLimit, bs.RateBurst)
 	}
 
 	pc, err := gopenstack.NewClient(cfg.Global.AuthURL)

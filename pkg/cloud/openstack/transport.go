@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
 	"k8s.io/klog/v2"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
@@ -55,7 +54,7 @@ type serviceBase struct {
 // 413 retryAfter, bounded retries of idempotent requests, observation.
 type transport struct {
 	base     http.RoundTripper
-	limiter  *rate.Limiter
+	limiter  *adaptiveLimiter // nil: no client-side limit
 	observer Observer
 	retry    RetryPolicy
 
@@ -170,7 +169,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 					Message: fmt.Sprintf("rate limited by the cloud; retry after %s does not fit the request's deadline", wait)}
 			}
 			discard(resp)
-			t.slowDown()
+			if t.limited(service) {
+				t.limiter.refused()
+			}
 			rateLimited++
 			attempt-- // a rate-limit answer is not a failed attempt
 			t.observer.ObserveRateLimitWait(wait)
@@ -186,22 +187,23 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			continue
 		}
+		if t.limited(service) {
+			t.limiter.accepted()
+		}
 		return resp, nil
 	}
 }
 
-// slowDown gives up one call slot after the cloud refused a call for rate:
-// the refusal means our spacing ran ahead of the cloud's clock, so every
-// caller, not only the refused one, backs off by one interval.
-func (t *transport) slowDown() {
-	if t.limiter != nil {
-		t.limiter.Reserve()
-	}
+// limited reports whether calls to service go through the limiter:
+// rate-limit is the Block Storage API's (HP Helion: "1 call per second for
+// each project"); Keystone and Compute (attach/detach) have limits of their
+// own.
+func (t *transport) limited(service string) bool {
+	return t.limiter != nil && service == "volume"
 }
 
 func (t *transport) waitLimiter(ctx context.Context, service string) error {
-	// The limit is the block storage / compute API's; Keystone has its own.
-	if t.limiter == nil || service == "identity" {
+	if !t.limited(service) {
 		return nil
 	}
 	start := time.Now()

@@ -1,0 +1,43 @@
+package openstack
+
+import (
+	"math"
+	"testing"
+
+	"golang.org/x/time/rate"
+)
+
+func near(a rate.Limit, b float64) bool { return math.Abs(float64(a)-b) < 1e-9 }
+
+func TestAdaptiveLimiterBacksOffAndRecovers(t *testing.T) {
+	a := newAdaptiveLimiter(10, 1)
+	if got := a.Limit(); !near(got, 9.5) {
+		t.Fatalf("starting limit %v, want 9.5 (95%% of the documented 10/s)", got)
+	}
+	a.refused()
+	if got := a.Limit(); !near(got, 7.6) {
+		t.Fatalf("after one refusal %v, want 7.6", got)
+	}
+	for i := 0; i < 10; i++ {
+		a.refused()
+	}
+	if got := a.Limit(); !near(got, 5) {
+		t.Fatalf("after many refusals %v, want the floor 5", got)
+	}
+	for i := 0; i < rateRecoveryCalls-1; i++ {
+		a.accepted()
+	}
+	if got := a.Limit(); !near(got, 5) {
+		t.Fatalf("recovered before %d accepted calls: %v", rateRecoveryCalls, got)
+	}
+	a.accepted()
+	if got := a.Limit(); !near(got, 5*rateRecovery) {
+		t.Fatalf("after %d accepted calls %v, want %v", rateRecoveryCalls, got, 5*rateRecovery)
+	}
+	for i := 0; i < 100*rateRecoveryCalls; i++ {
+		a.accepted()
+	}
+	if got := a.Limit(); !near(got, 9.5) {
+		t.Fatalf("long run of accepted calls reached %v, want the ceiling 9.5", got)
+	}
+}
