@@ -263,7 +263,7 @@ down() {
 	stop_pid snapshot-controller
 	stop_pid kube-scheduler
 	stop_pid kube-controller-manager
-	stop_pid kube-apiserver
+	stop_pid kube-apiserver 40
 	stop_pid etcd
 	kill_leftover_processes
 	stop_pid containerd

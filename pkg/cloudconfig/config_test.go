@@ -403,8 +403,8 @@ func TestVersionFromURL(t *testing.T) {
 		"http://h/volume/v3":      3,
 		"http://h/vault/demo":     0,
 	} {
-		if got := versionFromURL(u); got != want {
-			t.Errorf("versionFromURL(%q) = %d, want %d", u, got, want)
+		if got := APIVersionOfURL(u); got != want {
+			t.Errorf("APIVersionOfURL(%q) = %d, want %d", u, got, want)
 		}
 	}
 }

@@ -121,8 +121,9 @@ func (l Lunanode) GoString() string { return l.String() }
 
 var versionRe = regexp.MustCompile(`/v([0-9])(\.[0-9]+)?(/|$)`)
 
-// versionFromURL returns N for a URL whose path holds /vN (0 if none).
-func versionFromURL(s string) int {
+// APIVersionOfURL returns N for a URL whose path holds /vN (0 if none):
+// how an endpoint URL names its API version.
+func APIVersionOfURL(s string) int {
 	u, err := url.Parse(s)
 	if err != nil {
 		return 0

@@ -19,7 +19,7 @@ func (p *parser) validate(c *Config) {
 	if b.DefaultZone != "" && len(b.Zones) > 0 && !slices.Contains(b.Zones, b.DefaultZone) {
 		p.fail(secBlockStorage, "default-zone", "%q is not one of zones %v", b.DefaultZone, b.Zones)
 	}
-	if b.Backend == BackendCinder && b.VolumeEndpoint != "" && b.APIVersion == 0 && versionFromURL(b.VolumeEndpoint) == 0 {
+	if b.Backend == BackendCinder && b.VolumeEndpoint != "" && b.APIVersion == 0 && APIVersionOfURL(b.VolumeEndpoint) == 0 {
 		p.fail(secBlockStorage, "api-version", "must be 1, 2 or 3 when volume-endpoint %q has no /vN in its path", b.VolumeEndpoint)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 	"k8s.io/klog/v2"
 	mount "k8s.io/mount-utils"
+
+	"github.com/openblock-csi/openblock-csi/pkg/node/mountpath"
 )
 
 // unmountAttempts covers a target mounted more than once (two racing
@@ -144,7 +146,7 @@ func (h *Host) mountInfo(path string) (mount.MountInfo, bool, error) {
 		return mount.MountInfo{}, false, fmt.Errorf("read %s: %w", h.cfg.MountInfoPath, err)
 	}
 	for i := len(infos) - 1; i >= 0; i-- {
-		if infos[i].MountPoint == path {
+		if mountpath.Unescape(infos[i].MountPoint) == path {
 			return infos[i], true, nil
 		}
 	}

@@ -167,9 +167,3 @@ func TestCallsByRoute(t *testing.T) {
 		t.Errorf("routeLabel = %q", got)
 	}
 }
-
-func TestUnescapeMountinfo(t *testing.T) {
-	if got := unescapeMountinfo(`/mnt/a\040b\134c`); got != `/mnt/a b\c` {
-		t.Errorf("got %q", got)
-	}
-}

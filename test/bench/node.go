@@ -12,6 +12,7 @@ import (
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"github.com/google/uuid"
 
+	"github.com/openblock-csi/openblock-csi/pkg/node/mountpath"
 	"github.com/openblock-csi/openblock-csi/test/harness"
 )
 
@@ -286,7 +287,7 @@ func mountFSType(path string) string {
 			continue
 		}
 		f, p := strings.Fields(pre), strings.Fields(post)
-		if len(f) >= 5 && len(p) >= 1 && unescapeMountinfo(f[4]) == path {
+		if len(f) >= 5 && len(p) >= 1 && mountpath.Unescape(f[4]) == path {
 			fs = p[0] // the last one mounted there wins
 		}
 	}

@@ -2,16 +2,15 @@ package openstack
 
 import (
 	"fmt"
-	"net/url"
-	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/gophercloud/gophercloud/v2"
 	tokens2 "github.com/gophercloud/gophercloud/v2/openstack/identity/v2/tokens"
 	tokens3 "github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
 )
 
 // catalogEndpoint is one URL of the service catalog, the same for
@@ -124,18 +123,5 @@ func describe(cat []catalogEndpoint) string {
 	return strings.Join(s, ", ")
 }
 
-var versionRe = regexp.MustCompile(`/v([0-9])(\.[0-9]+)?(/|$)`)
-
-// versionFromURL returns N when the URL's path holds /vN (0 if none).
-func versionFromURL(s string) int {
-	u, err := url.Parse(s)
-	if err != nil {
-		return 0
-	}
-	m := versionRe.FindStringSubmatch(u.Path)
-	if m == nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n
-}
+// versionFromURL is the config's rule, so validation and discovery agree.
+var versionFromURL = cloudconfig.APIVersionOfURL

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/openblock-csi/openblock-csi/pkg/node/mountpath"
 )
 
 // RequireRoot skips the test unless it runs as root.
@@ -137,30 +139,11 @@ func IsMounted(path string) bool {
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		fields := strings.Fields(line)
-		if len(fields) > 4 && unescapeMountPath(fields[4]) == path {
+		if len(fields) > 4 && mountpath.Unescape(fields[4]) == path {
 			return true
 		}
 	}
 	return false
-}
-
-// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountPath(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 func detachLoop(t testing.TB, dev string) {
