@@ -104,7 +104,8 @@ build_k8s() {
 module_dir() {
 	local mod="$1" dst="${E2E_CACHE}/src/${1//\//_}" dir
 	if [ ! -f "${dst}/go.mod" ]; then
-		dir="$(go mod download -json "${mod}" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+		# Outside any module: the project's go.mod and go.sum stay untouched.
+		dir="$(env -C "${E2E_CACHE}" go mod download -json "${mod}" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
 		[ -n "${dir}" ] && [ -d "${dir}" ] || die "go mod download ${mod}: not served by the module proxy"
 		rm -rf "${dst}.tmp"
 		mkdir -p "$(dirname "${dst}")"
@@ -220,7 +221,7 @@ e2e_image_tag() {
 # The node tools the driver runs, with their shared libraries, from this
 # machine's packages (the Dockerfile installs the same packages).
 NODE_TOOLS=(mount umount blkid blockdev findmnt lsblk losetup fsck
-	mkfs.ext4 mke2fs fsck.ext4 e2fsck resize2fs dumpe2fs tune2fs
+	mkfs.ext4 mkfs.ext3 mke2fs fsck.ext4 fsck.ext3 e2fsck resize2fs dumpe2fs tune2fs
 	mkfs.xfs xfs_growfs xfs_info xfs_db xfs_spaceman xfs_repair xfs_admin xfs_io fsck.xfs
 	mkfs.btrfs btrfs btrfsck fsck.btrfs udevadm dash)
 

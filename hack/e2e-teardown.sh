@@ -63,12 +63,16 @@ pid_is() {
 	[ "$(basename "${exe}")" = "$2" ]
 }
 
-# stop_pid NAME: SIGTERM, then SIGKILL after a grace period.
+# stop_pid NAME [HALF-SECONDS]: SIGTERM, then SIGKILL after a grace period
+# (default 10 s; 0: SIGKILL at once).
 stop_pid() {
 	local f="${E2E_RUN}/pids/$1" pid name i
 	[ -f "${f}" ] || return 0
 	read -r pid name <"${f}"
-	if pid_is "${pid}" "${name}"; then
+	if pid_is "${pid}" "${name}" && [ "${2:-20}" = 0 ]; then
+		kill -KILL "${pid}" 2>/dev/null || true
+		sleep 0.5
+	elif pid_is "${pid}" "${name}"; then
 		kill -TERM "${pid}" 2>/dev/null || true
 		for i in $(seq 1 "${2:-20}"); do
 			pid_is "${pid}" "${name}" || break
@@ -266,7 +270,9 @@ down() {
 	stop_pid kube-apiserver 40
 	stop_pid etcd
 	kill_leftover_processes
-	stop_pid containerd
+	# containerd's namespace holds nothing worth a graceful stop: killing
+	# its unshare kills its init, and with it every process in it.
+	stop_pid containerd 0
 	kill_leftover_processes
 	unmount_all
 	# The simulator detaches its loop devices when it stops.

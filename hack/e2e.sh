@@ -117,10 +117,13 @@ scenarios() {
 	local rc=0
 	step go test -count=1 -timeout 40m -v ./test/e2e -args -e2e.cluster >"${dir}/scenarios.log" 2>&1 || rc=$?
 	grep -E '^(--- |=== RUN|ok|FAIL|PASS)' "${dir}/scenarios.log" | grep -v '=== RUN' >&2 || true
-	local passed failed
+	local passed failed skipped
 	passed="$(grep -c '^--- PASS' "${dir}/scenarios.log" || true)"
-	failed="$(grep -c '^--- FAIL' "${dir}/scenarios.log" || true)"
-	echo "scenarios ${1}: ${passed} passed, ${failed} failed" | tee "${dir}/scenarios-summary"
+	failed="$(grep -c '^ *--- FAIL' "${dir}/scenarios.log" || true)"
+	skipped="$(grep -c '^ *--- SKIP' "${dir}/scenarios.log" || true)"
+	echo "scenarios ${1}: ${passed} passed, ${failed} failed, ${skipped} skipped" | tee "${dir}/scenarios-summary"
+	# A skip says why; show it.
+	grep -A1 '^ *--- SKIP' "${dir}/scenarios.log" | grep -v '^--$' >&2 || true
 	log "scenario log: ${dir}/scenarios.log"
 	return "${rc}"
 }

@@ -13,5 +13,6 @@ status=$?
 if [ $status -ne 0 ]; then
   grep -E -- '--- FAIL|FAIL:|panic|Error' "$log" | head -40
 fi
-grep -E '^[[:space:]]*(sanity [a-z0-9/-]+: |413: )' "$log" | sed -E 's/^[[:space:]]+//'
+# The refused calls (route and count) come before their backend's line.
+grep -E '^[[:space:]]*sanity [a-z0-9/-]+: |[[:space:]]413: ' "$log" | sed -E 's/^[[:space:]]+//; s/^.*[[:space:]](413: )/  \1/'
 exit $status

@@ -246,13 +246,13 @@ func (s *Sim) rateLimit(c *call) bool {
 	if s.prof.rateLimit <= 0 || c.project == "" || c.face != FaceCinder {
 		return true
 	}
-	s.mu.Lock()
+	s.limMu.Lock()
 	lim := s.limiters[c.project]
 	if lim == nil {
 		lim = rate.NewLimiter(rate.Limit(timing.Rate(s.prof.rateLimit, s.cfg.TimeScale)), 1)
 		s.limiters[c.project] = lim
 	}
-	s.mu.Unlock()
+	s.limMu.Unlock()
 	res := lim.Reserve()
 	if d := res.Delay(); d > 0 {
 		res.Cancel()

@@ -30,10 +30,15 @@ type Sim struct {
 	durs  timing.Profile
 	store *disk.Store
 
-	mu       sync.Mutex // guards st, timers, closed, limiters
-	st       *state
-	timers   map[*time.Timer]struct{}
-	closed   bool
+	mu     sync.Mutex // guards st, timers, closed
+	st     *state
+	timers map[*time.Timer]struct{}
+	closed bool
+	// limMu guards limiters alone: a call's arrival is measured at once,
+	// as a cloud's API edge does, not after waiting for mu (held across
+	// state fsyncs and disk copies), which would make arrivals look
+	// closer together than they were.
+	limMu    sync.Mutex
 	limiters map[string]*rate.Limiter
 
 	faults *faultState

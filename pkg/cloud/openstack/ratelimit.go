@@ -3,6 +3,7 @@ package openstack
 import (
 	"context"
 	"sync"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -27,7 +28,8 @@ type adaptiveLimiter struct {
 	ceiling, floor rate.Limit
 
 	mu     sync.Mutex
-	streak int // accepted calls since the last change
+	streak int       // accepted calls since the last change
+	last   time.Time // when the latest call was let go
 }
 
 func newAdaptiveLimiter(documented float64, burst int) *adaptiveLimiter {
@@ -42,7 +44,38 @@ func newAdaptiveLimiter(documented float64, burst int) *adaptiveLimiter {
 	}
 }
 
-func (a *adaptiveLimiter) Wait(ctx context.Context) error { return a.lim.Wait(ctx) }
+// Wait blocks until a call may go. rate.Limiter hands out slots on an ideal
+// grid, so a caller the scheduler wakes late leaves late and the next one,
+// woken on time, would follow it closer than one interval; against a cloud
+// that takes no burst, calls are also kept one interval apart by the real
+// clock.
+func (a *adaptiveLimiter) Wait(ctx context.Context) error {
+	if err := a.lim.Wait(ctx); err != nil {
+		return err
+	}
+	if a.lim.Burst() > 1 {
+		return nil // the cloud takes bursts: the grid is all that matters
+	}
+	a.mu.Lock()
+	gap := time.Duration(float64(time.Second) / float64(a.lim.Limit()))
+	now := time.Now()
+	at := a.last.Add(gap)
+	if at.Before(now) {
+		at = now
+	}
+	a.last = at
+	a.mu.Unlock()
+	if d := at.Sub(now); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
 
 func (a *adaptiveLimiter) Limit() rate.Limit { return a.lim.Limit() }
 

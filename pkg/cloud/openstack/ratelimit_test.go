@@ -1,8 +1,10 @@
 package openstack
 
 import (
+	"context"
 	"math"
 	"testing"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -39,5 +41,27 @@ func TestAdaptiveLimiterBacksOffAndRecovers(t *testing.T) {
 	}
 	if got := a.Limit(); !near(got, 9.5) {
 		t.Fatalf("long run of accepted calls reached %v, want the ceiling 9.5", got)
+	}
+}
+
+// Calls let go by the limiter are one interval apart by the real clock,
+// even when the limiter's own slots would allow them closer.
+func TestAdaptiveLimiterSpacesRealDepartures(t *testing.T) {
+	a := newAdaptiveLimiter(100/rateHeadroom, 1) // 100 calls/s: 10 ms apart
+	ctx := context.Background()
+	var times []time.Time
+	for i := 0; i < 6; i++ {
+		if err := a.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		times = append(times, time.Now())
+		if i == 2 {
+			time.Sleep(25 * time.Millisecond) // a caller that left late
+		}
+	}
+	for i := 1; i < len(times); i++ {
+		if gap := times[i].Sub(times[i-1]); gap < 9*time.Millisecond {
+			t.Errorf("calls %d and %d left %s apart, want at least ~10ms", i-1, i, gap)
+		}
 	}
 }
