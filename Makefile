@@ -35,7 +35,7 @@ bench: build
 	$(GO) run ./test/bench --driver $(BIN)/openblock-csi
 
 soak: build
-	$(GO) test -count=1 -timeout $$(( $(SOAK_MINUTES) * 2 + 10 ))m ./test/soak -run TestSoak -soak.minutes=$(SOAK_MINUTES) -v
+	OPENBLOCK_CSI_BINARY=$(CURDIR)/$(BIN)/openblock-csi $(GO) test -count=1 -timeout $$(( $(SOAK_MINUTES) * 2 + 10 ))m ./test/soak -run TestSoak -soak.minutes=$(SOAK_MINUTES) -v
 
 fuzz:
 	./hack/fuzz.sh $(FUZZTIME)

@@ -26,7 +26,7 @@ record_before() {
 	for p in "${E2E_PATHS[@]}"; do
 		[ -e "${p}" ] && echo "${p}"
 	done >"${BEFORE}/paths"
-	ip -o link show | awk -F': ' '{sub(/@.*/, "", $2); print $2}' >"${BEFORE}/links"
+	ip -o link show 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print $2}' >"${BEFORE}/links"
 	for p in /sys/fs/cgroup/*/; do
 		find "${p}" -mindepth 1 -maxdepth 1 -type d
 	done >"${BEFORE}/cgroups" 2>/dev/null || true
@@ -145,7 +145,7 @@ remove_loop_devices() {
 
 remove_links() {
 	local l
-	for l in $(ip -o link show | awk -F': ' '{sub(/@.*/, "", $2); print $2}'); do
+	for l in $(ip -o link show 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print $2}'); do
 		case "${l}" in
 		cni0 | veth*)
 			grep -qx "${l}" "${BEFORE}/links" 2>/dev/null || ip link delete "${l}" 2>/dev/null || true ;;
@@ -238,11 +238,17 @@ verify_clean() {
 	if [ -n "$(e2e_mounts)" ]; then echo "down: mounts left: $(e2e_mounts | tr '\n' ' ')" >&2; bad=1; fi
 	if losetup -a -O BACK-FILE -n 2>/dev/null | grep -q "${E2E_RUN}"; then echo "down: loop devices left" >&2; bad=1; fi
 	local l
-	for l in $(ip -o link show | awk -F': ' '{sub(/@.*/, "", $2); print $2}'); do
+	for l in $(ip -o link show 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print $2}'); do
 		case "${l}" in
 		cni0 | veth*) grep -qx "${l}" "${BEFORE}/links" 2>/dev/null || { echo "down: link left: ${l}" >&2; bad=1; } ;;
 		esac
 	done
+	if [ -f "${BEFORE}/cgroups" ]; then
+		local cg
+		cg="$(for top in /sys/fs/cgroup/*/; do find "${top}" -mindepth 1 -maxdepth 1 -type d; done 2>/dev/null |
+			grep -v -x -F -f "${BEFORE}/cgroups" || true)"
+		[ -z "${cg}" ] || { echo "down: cgroups left: $(echo "${cg}" | tr '\n' ' ')" >&2; bad=1; }
+	fi
 	if [ -f "${BEFORE}/sysctl" ]; then
 		local s v p
 		while read -r s v; do
@@ -267,7 +273,7 @@ down() {
 	stop_pid snapshot-controller
 	stop_pid kube-scheduler
 	stop_pid kube-controller-manager
-	stop_pid kube-apiserver 40
+	stop_pid kube-apiserver 10
 	stop_pid etcd
 	kill_leftover_processes
 	# containerd's namespace holds nothing worth a graceful stop: killing
@@ -291,7 +297,7 @@ down() {
 	if verify_clean; then
 		# Nothing mounted below it any more: safe to remove.
 		rm -rf "${E2E_RUN}"
-		echo "down: clean in $(( SECONDS - t0 ))s: no process, mount, loop device, link, iptables chain or sysctl change left" >&2
+		echo "down: clean in $(( SECONDS - t0 ))s: no process, mount, loop device, link, cgroup, iptables chain or sysctl change left" >&2
 	else
 		echo "down: FAILED: the machine is not clean (see above); ${E2E_RUN} kept" >&2
 		return 1

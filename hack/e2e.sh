@@ -106,6 +106,8 @@ EOF
 	[ -f "${dir}/junit_01.xml" ] || { tail -n 40 "${dir}/e2e.log" >&2; die "e2e.test wrote no report (exit ${rc}); log: ${dir}/e2e.log"; }
 	go run ./test/e2e/junitsummary -report "${dir}/junit_01.xml" -backend "${backend}" | tee "${dir}/summary"
 	local ok=${PIPESTATUS[0]}
+	# The suite deleted its namespaces: nothing of it may stay in the cloud.
+	go run ./test/e2e/simleaks -url "${E2E_SIM_URL}" -wait 3m >&2 || ok=1
 	log "junit report: ${dir}/junit_01.xml, log: ${dir}/e2e.log"
 	return "${ok}"
 }
