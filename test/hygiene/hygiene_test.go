@@ -20,6 +20,7 @@ import (
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
 	simlunanode "github.com/openblock-csi/openblock-csi/pkg/cloudsim/lunanode"
+	"github.com/openblock-csi/openblock-csi/pkg/node/nodetest"
 	"github.com/openblock-csi/openblock-csi/test/harness"
 )
 
@@ -200,7 +201,7 @@ func runSetup(t *testing.T, bin string, v *vault, s setup) map[string]string {
 		t.Fatal(err)
 	}
 	sim, catcher := startSim(t, v, b, work)
-	t.Cleanup(func() { unmountUnder(t, work) })
+	t.Cleanup(func() { nodetest.UnmountUnder(t, work) })
 	cfgPath := filepath.Join(work, "cloud.conf")
 	if err := os.WriteFile(cfgPath, []byte(s.config(sim.URL, false)), 0o600); err != nil {
 		t.Fatal(err)

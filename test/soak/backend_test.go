@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/openblock-csi/openblock-csi/pkg/node/nodetest"
 	"github.com/openblock-csi/openblock-csi/test/harness"
 )
 
@@ -110,7 +111,7 @@ func newEnv(t *testing.T, b harness.Backend, bin string, seed int64, rateLimit f
 		t.Fatalf("start simulator: %v", err)
 	}
 	t.Cleanup(func() { e.sim.Close() })
-	t.Cleanup(func() { unmountUnder(t, work) })
+	t.Cleanup(func() { nodetest.UnmountUnder(t, work) })
 	e.nodeSteps = e.sim.Store().Loop()
 	e.growFS = canGrowMountedFS()
 	conf := b.CloudConfig(e.sim.URL)

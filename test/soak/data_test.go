@@ -1,17 +1,13 @@
 package soak
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"testing"
 
 	"golang.org/x/sys/unix"
 )
@@ -93,55 +89,6 @@ func fsBytes(dir string) (int64, error) {
 		return 0, err
 	}
 	return int64(st.Blocks) * st.Bsize, nil
-}
-
-// unmountUnder lazily unmounts whatever a failed run left mounted below
-// dir, deepest first, so the loop devices can go and the directory with them.
-func unmountUnder(t *testing.T, dir string) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	var mounts []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 {
-			mp := unescapeMount(fields[4])
-			if mp == dir || strings.HasPrefix(mp, dir+"/") {
-				mounts = append(mounts, mp)
-			}
-		}
-	}
-	sort.Slice(mounts, func(i, j int) bool { return len(mounts[i]) > len(mounts[j]) })
-	for _, m := range mounts {
-		if err := unix.Unmount(m, unix.MNT_DETACH); err != nil {
-			t.Logf("unmount %s: %v", m, err)
-		} else {
-			t.Logf("unmounted %s, left mounted by the run", m)
-		}
-	}
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b bytes.Buffer
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var v byte
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &v); err == nil {
-				b.WriteByte(v)
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // canGrowMountedFS reports whether this process may grow a mounted ext4

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -167,4 +168,31 @@ func run(t testing.TB, name string, args ...string) string {
 		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
 	return string(out)
+}
+
+// UnmountUnder lazily unmounts whatever a failed run left mounted at or
+// below dir, deepest first, so its loop devices and the directory can go.
+func UnmountUnder(t testing.TB, dir string) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var mounts []string
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) > 4 {
+			mp := mountpath.Unescape(fields[4])
+			if mp == dir || strings.HasPrefix(mp, dir+"/") {
+				mounts = append(mounts, mp)
+			}
+		}
+	}
+	sort.Slice(mounts, func(i, j int) bool { return len(mounts[i]) > len(mounts[j]) })
+	for _, m := range mounts {
+		if err := unix.Unmount(m, unix.MNT_DETACH); err != nil {
+			t.Logf("unmount %s: %v", m, err)
+		} else {
+			t.Logf("unmounted %s, left mounted by the run", m)
+		}
+	}
 }
