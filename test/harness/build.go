@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -33,4 +34,31 @@ func BuildDriver(dir string) (string, error) {
 		fmt.Fprintf(os.Stderr, "harness: building the driver took %s\n", d.Round(time.Second))
 	}
 	return out, nil
+}
+
+// shared is the one driver binary of a test process (see SharedDriver).
+var shared struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// SharedDriver builds the driver once per test process (or takes
+// $OPENBLOCK_CSI_BINARY) and returns its path; a package's TestMain calls
+// RemoveSharedDriver after m.Run.
+func SharedDriver() (string, error) {
+	shared.once.Do(func() {
+		shared.dir, shared.err = os.MkdirTemp("", "openblock-csi-bin-")
+		if shared.err == nil {
+			shared.path, shared.err = BuildDriver(shared.dir)
+		}
+	})
+	return shared.path, shared.err
+}
+
+// RemoveSharedDriver removes what SharedDriver built.
+func RemoveSharedDriver() {
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
 }

@@ -11,9 +11,12 @@ import (
 // Leftovers lists every volume, snapshot, backup and attachment the
 // simulator still holds, across all projects and faces. Empty means the
 // driver cleaned up after itself.
-func Leftovers(sim *Sim) []string {
+func Leftovers(sim *Sim) []string { return StateLeftovers(sim.State()) }
+
+// StateLeftovers lists what a simulator state dump (Sim.State, or
+// GET /_sim/state) still holds.
+func StateLeftovers(st cloudsim.StateDump) []string {
 	var left []string
-	st := sim.State()
 	for _, v := range st.Volumes {
 		left = append(left, fmt.Sprintf("volume %s (%s, %s)", v.ID, v.Name, v.Status))
 	}

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,32 +23,18 @@ import (
 	"github.com/openblock-csi/openblock-csi/test/harness"
 )
 
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-	binDir    string
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	harness.RemoveSharedDriver()
 	os.Exit(code)
 }
 
 func driverBinary(t *testing.T) string {
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "openblock-hygiene-bin-")
-		if buildErr == nil {
-			binary, buildErr = harness.BuildDriver(binDir)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("building the driver: %v", buildErr)
+	bin, err := harness.SharedDriver()
+	if err != nil {
+		t.Fatalf("building the driver: %v", err)
 	}
-	return binary
+	return bin
 }
 
 const (

@@ -20,33 +20,19 @@ var (
 	flagKeep     = flag.Bool("soak.keep", false, "keep the work directory (driver logs, simulator state)")
 )
 
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-	binDir    string
-)
-
 func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	harness.RemoveSharedDriver()
 	os.Exit(code)
 }
 
 func driverBinary(t *testing.T) string {
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "openblock-soak-bin-")
-		if buildErr == nil {
-			binary, buildErr = harness.BuildDriver(binDir)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("building the driver: %v", buildErr)
+	bin, err := harness.SharedDriver()
+	if err != nil {
+		t.Fatalf("building the driver: %v", err)
 	}
-	return binary
+	return bin
 }
 
 // schedule splits the budget: lifecycles start during run, then drain lets

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
+	"github.com/openblock-csi/openblock-csi/test/harness"
 )
 
 func main() {
@@ -56,26 +57,5 @@ func leftovers(url string) ([]string, error) {
 	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
 		return nil, err
 	}
-	var left []string
-	for _, v := range d.Volumes {
-		left = append(left, fmt.Sprintf("volume %s %q (%s)", v.ID, v.Name, v.Status))
-	}
-	for _, s := range d.Snapshots {
-		left = append(left, fmt.Sprintf("snapshot %s %q (%s)", s.ID, s.Name, s.Status))
-	}
-	for _, b := range d.Backups {
-		left = append(left, fmt.Sprintf("backup %s %q (%s)", b.ID, b.Name, b.Status))
-	}
-	for _, a := range d.Attachments {
-		left = append(left, fmt.Sprintf("attachment of volume %s to server %s", a.VolumeID, a.ServerID))
-	}
-	if ln := d.Lunanode; ln != nil {
-		for _, v := range ln.Volumes {
-			left = append(left, fmt.Sprintf("lunanode volume %d %q (%s)", v.ID, v.Name, v.Status))
-		}
-		for _, s := range ln.Snapshots {
-			left = append(left, fmt.Sprintf("lunanode snapshot %s %q (%s)", s.ID, s.Name, s.Status))
-		}
-	}
-	return left, nil
+	return harness.StateLeftovers(d), nil
 }
