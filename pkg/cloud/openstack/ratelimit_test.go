@@ -2,6 +2,7 @@ package openstack
 
 import (
 	"context"
+	"errors"
 	"math"
 	"testing"
 	"time"
@@ -12,13 +13,16 @@ import (
 func near(a rate.Limit, b float64) bool { return math.Abs(float64(a)-b) < 1e-9 }
 
 func TestAdaptiveLimiterBacksOffAndRecovers(t *testing.T) {
+	if got := newAdaptiveLimiter(10, 5).Limit(); !near(got, 9.5) {
+		t.Fatalf("grid limiter starts at %v, want 9.5 (95%% of the documented 10/s)", got)
+	}
 	a := newAdaptiveLimiter(10, 1)
-	if got := a.Limit(); !near(got, 9.5) {
-		t.Fatalf("starting limit %v, want 9.5 (95%% of the documented 10/s)", got)
+	if got := a.Limit(); !near(got, 10) {
+		t.Fatalf("serial limiter starts at %v, want the documented 10/s", got)
 	}
 	a.refused()
-	if got := a.Limit(); !near(got, 7.6) {
-		t.Fatalf("after one refusal %v, want 7.6", got)
+	if got := a.Limit(); !near(got, 8) {
+		t.Fatalf("after one refusal %v, want 8", got)
 	}
 	for i := 0; i < 10; i++ {
 		a.refused()
@@ -39,29 +43,62 @@ func TestAdaptiveLimiterBacksOffAndRecovers(t *testing.T) {
 	for i := 0; i < 100*rateRecoveryCalls; i++ {
 		a.accepted()
 	}
-	if got := a.Limit(); !near(got, 9.5) {
-		t.Fatalf("long run of accepted calls reached %v, want the ceiling 9.5", got)
+	if got := a.Limit(); !near(got, 10) {
+		t.Fatalf("long run of accepted calls reached %v, want the ceiling 10", got)
 	}
 }
 
-// Calls let go by the limiter are one interval apart by the real clock,
-// even when the limiter's own slots would allow them closer.
-func TestAdaptiveLimiterSpacesRealDepartures(t *testing.T) {
-	a := newAdaptiveLimiter(100/rateHeadroom, 1) // 100 calls/s: 10 ms apart
+// Against a cloud that takes no burst, one call is in flight at a time and
+// the next leaves one interval after the previous one's answer, however
+// long that answer took.
+func TestSerialLimiterSpacesFromTheAnswer(t *testing.T) {
+	a := newAdaptiveLimiter(50, 1) // 20 ms apart
 	ctx := context.Background()
-	var times []time.Time
-	for i := 0; i < 6; i++ {
-		if err := a.Wait(ctx); err != nil {
-			t.Fatal(err)
-		}
-		times = append(times, time.Now())
-		if i == 2 {
-			time.Sleep(25 * time.Millisecond) // a caller that left late
-		}
+	done, err := a.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i := 1; i < len(times); i++ {
-		if gap := times[i].Sub(times[i-1]); gap < 9*time.Millisecond {
-			t.Errorf("calls %d and %d left %s apart, want at least ~10ms", i-1, i, gap)
+	second := make(chan time.Time, 1)
+	go func() {
+		d, err := a.Wait(ctx)
+		if err != nil {
+			t.Error(err)
 		}
+		second <- time.Now()
+		d()
+	}()
+	time.Sleep(60 * time.Millisecond) // the first call's round trip
+	select {
+	case <-second:
+		t.Fatal("a second call left while the first was in flight")
+	default:
+	}
+	answered := time.Now()
+	done()
+	done() // idempotent
+	if gap := (<-second).Sub(answered); gap < 19*time.Millisecond {
+		t.Errorf("second call left %s after the first answer, want at least ~20ms", gap)
+	}
+}
+
+// A slot beyond the deadline is refused at once, and the slot is not kept.
+func TestSerialLimiterDeadline(t *testing.T) {
+	a := newAdaptiveLimiter(2, 1) // 500 ms apart
+	done, err := a.Wait(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := a.Wait(ctx); !errors.Is(err, errNoSlot) {
+		t.Fatalf("err = %v, want errNoSlot", err)
+	}
+	if d := time.Since(start); d > 40*time.Millisecond {
+		t.Errorf("refusal took %v: it waited for a slot it could not use", d)
+	}
+	if _, err := a.Wait(context.Background()); err != nil {
+		t.Fatalf("slot kept after a refused wait: %v", err)
 	}
 }

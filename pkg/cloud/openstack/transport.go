@@ -117,9 +117,6 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	rewindable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	rateLimited, sent := 0, false
 	for attempt := 1; ; attempt++ {
-		if err := t.waitLimiter(ctx, service); err != nil {
-			return nil, err
-		}
 		r := req
 		if sent {
 			var err error
@@ -127,9 +124,14 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, err
 			}
 		}
+		done, err := t.waitLimiter(ctx, service)
+		if err != nil {
+			return nil, err
+		}
 		sent = true
 		start := time.Now()
 		resp, err := t.base.RoundTrip(r)
+		done()
 		elapsed := time.Since(start)
 		code := 0
 		if resp != nil {
@@ -202,19 +204,22 @@ func (t *transport) limited(service string) bool {
 	return t.limiter != nil && service == "volume"
 }
 
-func (t *transport) waitLimiter(ctx context.Context, service string) error {
+// waitLimiter blocks until a call to service may go; done is called once
+// its answer is in.
+func (t *transport) waitLimiter(ctx context.Context, service string) (done func(), err error) {
 	if !t.limited(service) {
-		return nil
+		return func() {}, nil
 	}
 	start := time.Now()
-	if err := t.limiter.Wait(ctx); err != nil {
-		return &cloud.Error{Kind: cloud.ErrRateLimited, RetryAfter: time.Duration(float64(time.Second) / float64(t.limiter.Limit())),
+	done, err = t.limiter.Wait(ctx)
+	if err != nil {
+		return nil, &cloud.Error{Kind: cloud.ErrRateLimited, RetryAfter: time.Duration(float64(time.Second) / float64(t.limiter.Limit())),
 			Message: "client-side rate limit: no call slot before the request's deadline", Cause: err}
 	}
 	if d := time.Since(start); d >= time.Millisecond {
 		t.observer.ObserveRateLimitWait(d)
 	}
-	return nil
+	return done, nil
 }
 
 func (t *transport) backoff(attempt int) time.Duration {
