@@ -32,6 +32,7 @@ var tools = []struct {
 	{"blkid", required, "tells a blank disk from one holding a filesystem; without it nothing is formatted or mounted"},
 	{"mkfs.ext4", required, "formats ext4, the default fsType"},
 	{"fsck", required, "checks ext filesystems before mounting"},
+	{"e2fsck", required, "checks an ext filesystem before growing it unmounted"},
 	{"resize2fs", required, "grows ext filesystems after expansion"},
 	{"dumpe2fs", required, "reads ext filesystem size to decide whether to grow"},
 	{"blockdev", required, "reads device sizes"},

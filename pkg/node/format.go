@@ -40,7 +40,9 @@ func NormalizeFSType(fsType string) (string, error) {
 // mount-utils' defaults: -F -m0 for ext (no root reservation: the volume
 // belongs to the pod, not to a system daemon) and -f for xfs, safe because
 // the device was just found blank. xfs is always mounted with nouuid so a
-// clone or restore can be mounted next to its source on one node.
+// clone or restore can be mounted next to its source on one node. An ext
+// filesystem smaller than its device (expanded while detached) is grown
+// before it is mounted.
 func (h *Host) FormatAndMount(ctx context.Context, device, target, fsType string, mkfsOptions, mountOptions []string) (bool, error) {
 	fs, err := NormalizeFSType(fsType)
 	if err != nil {
@@ -68,6 +70,12 @@ func (h *Host) FormatAndMount(ctx context.Context, device, target, fsType string
 	}
 	if done, err := h.alreadyMounted(device, target); done || err != nil {
 		return false, err
+	}
+
+	if existing == "ext3" || existing == "ext4" {
+		if _, err := h.growExtOffline(ctx, device); err != nil {
+			return false, fmt.Errorf("grow the filesystem on %s before mounting it: %w", device, err)
+		}
 	}
 
 	opts := slices.Clone(mountOptions)

@@ -379,6 +379,76 @@ func TestRootResizeAfterGrow(t *testing.T) {
 	}
 }
 
+// An ext filesystem whose device grew while it was not mounted (a volume
+// expanded while detached) is grown before it is mounted again: this needs
+// no CAP_SYS_RESOURCE, and the data on it is kept. A device already
+// mounted elsewhere is not checked or grown offline.
+func TestRootExtGrownBeforeMount(t *testing.T) {
+	for _, fs := range []string{"ext4", "ext3"} {
+		t.Run(fs, func(t *testing.T) {
+			nodetest.RequireRoot(t)
+			nodetest.RequireTools(t, mkfsTool(fs), "blkid", "e2fsck", "resize2fs", "dumpe2fs")
+			dev, backing := nodetest.NewLoopDevice(t, fsDiskSize)
+			h := rootHost(t, t.TempDir())
+			ctx := context.Background()
+			target := mountTarget(t, "staging")
+			if _, err := h.FormatAndMount(ctx, dev, target, fs, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			data := make([]byte, 64<<10)
+			rand.Read(data)
+			if err := os.WriteFile(filepath.Join(target, "kept.bin"), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			before, err := h.FSStats(target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.Unmount(target); err != nil {
+				t.Fatal(err)
+			}
+
+			nodetest.GrowLoopDevice(t, dev, backing, 2*fsDiskSize)
+			formatted, err := h.FormatAndMount(ctx, dev, target, fs, nil, nil)
+			if err != nil || formatted {
+				t.Fatalf("FormatAndMount after the device grew = %v, %v; want no format, no error", formatted, err)
+			}
+			after, err := h.FSStats(target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after.TotalBytes < before.TotalBytes+fsDiskSize*9/10 {
+				t.Fatalf("total %d -> %d bytes; want about %d more", before.TotalBytes, after.TotalBytes, fsDiskSize)
+			}
+			if need, err := h.NeedResize(dev, target); err != nil || need {
+				t.Fatalf("NeedResize after mounting = %v, %v; want false", need, err)
+			}
+			if got, err := os.ReadFile(filepath.Join(target, "kept.bin")); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("data after the grow: %v (equal %v)", err, bytes.Equal(got, data))
+			}
+
+			// Mounted at target, the device grows again: a second mount
+			// of it must not run e2fsck or resize2fs under the first.
+			nodetest.GrowLoopDevice(t, dev, backing, 3*fsDiskSize)
+			second := mountTarget(t, "second")
+			if _, err := h.FormatAndMount(ctx, dev, second, fs, nil, nil); err != nil {
+				t.Fatalf("second mount: %v", err)
+			}
+			if need, err := h.NeedResize(dev, target); err != nil || !need {
+				t.Fatalf("NeedResize with the device mounted twice = %v, %v; want true (not grown offline)", need, err)
+			}
+			for _, p := range []string{second, target} {
+				if err := h.Unmount(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if out, err := exec.Command("e2fsck", "-f", "-n", dev).CombinedOutput(); err != nil {
+				t.Fatalf("e2fsck -f -n after the test: %v: %s", err, out)
+			}
+		})
+	}
+}
+
 func TestRootFSStatsCountsWrites(t *testing.T) {
 	nodetest.RequireTools(t, "mkfs.ext4", "blkid")
 	dev, _ := nodetest.NewLoopDevice(t, 64*mib)

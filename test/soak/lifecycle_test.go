@@ -411,12 +411,11 @@ func (l *lifecycle) verifyCopy(ctx context.Context, v *vol, pat *pattern, kind s
 func (l *lifecycle) expand(ctx context.Context, v *vol, pat *pattern) error {
 	e := l.e
 	const newSize = 2 * gib
-	online := e.expansion == csi.PluginCapability_VolumeExpansion_ONLINE
-	// Without the right to grow a mounted filesystem the node cannot
-	// finish an expansion here (stage would fail resizing too): expand in
-	// the cloud only, detached, and leave the volume unstaged.
-	growFS := e.nodeSteps && e.growFS
-	if (!online || (e.nodeSteps && !growFS)) && v.att != nil {
+	// Growing a mounted ext4 needs CAP_SYS_RESOURCE; without it the volume
+	// is expanded detached, and NodeStage grows the filesystem before
+	// mounting it when it is attached again.
+	online := e.expansion == csi.PluginCapability_VolumeExpansion_ONLINE && (!e.nodeSteps || e.growFS)
+	if !online && v.att != nil {
 		if err := l.detach(ctx, v); err != nil {
 			return err
 		}
@@ -436,10 +435,6 @@ func (l *lifecycle) expand(ctx context.Context, v *vol, pat *pattern) error {
 		return nil
 	}); err != nil {
 		return err
-	}
-	if e.nodeSteps && !growFS {
-		l.step("filesystem growth not checked: no CAP_SYS_RESOURCE")
-		return nil
 	}
 	if v.att == nil {
 		if err := l.attach(ctx, v); err != nil {
