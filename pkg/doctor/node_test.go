@@ -169,6 +169,24 @@ func TestNodeIDUnresolvable(t *testing.T) {
 	}
 }
 
+func TestNodeIDRejectsEmptyMetaDataAndZeroDMI(t *testing.T) {
+	o := fakeNode(t)
+	url, _ := metadataServer(t, 200, `{"name":"worker-1"}`)
+	o.MetadataURL = url
+	writeFile(t, o.DMIProductUUID, "00000000-0000-0000-0000-000000000000\n", 0o444)
+	_, lines, ok := run(t, o)
+	if ok {
+		t.Error("ok = true with an all-zero DMI UUID as the only id")
+	}
+	l := expect(t, lines, "node id", Fail,
+		"metadata service: meta_data.json has neither uuid nor availability_zone",
+		"config drive "+o.ConfigDriveDir+": no such file or directory",
+		o.DMIProductUUID+": empty or all-zero UUID")
+	if strings.Count(l.detail, o.DMIProductUUID) != 1 {
+		t.Errorf("detail names %s more than once: %q", o.DMIProductUUID, l.detail)
+	}
+}
+
 func TestNodeIDFlag(t *testing.T) {
 	o := fakeNode(t)
 	url, hits := metadataServer(t, 200, `{"uuid":"`+serverID+`","availability_zone":"az1"}`)

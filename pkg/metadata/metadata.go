@@ -6,14 +6,9 @@ package metadata
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"k8s.io/klog/v2"
@@ -48,12 +43,6 @@ type Identity struct {
 	NodeIDSource, ZoneSource string
 }
 
-// metaData is the part of meta_data.json the driver uses.
-type metaData struct {
-	UUID             string `json:"uuid"`
-	AvailabilityZone string `json:"availability_zone"`
-}
-
 // Resolve returns the node identity. A missing node id is an error; a
 // missing zone is not (the cloud may have none).
 func Resolve(ctx context.Context, o Options) (Identity, error) {
@@ -65,7 +54,7 @@ func Resolve(ctx context.Context, o Options) (Identity, error) {
 		id.ZoneSource = "flag"
 	}
 	var errs []error
-	fill := func(md *metaData, source string) {
+	fill := func(md *Document, source string) {
 		if id.NodeID == "" && md.UUID != "" {
 			id.NodeID, id.NodeIDSource = md.UUID, source
 		}
@@ -74,18 +63,18 @@ func Resolve(ctx context.Context, o Options) (Identity, error) {
 		}
 	}
 	if (id.NodeID == "" || id.Zone == "") && o.ServiceURL != "-" {
-		md, err := fromService(ctx, o)
+		md, err := FromService(ctx, o)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("metadata service: %w", err))
 			klog.V(2).InfoS("Metadata service not usable", "err", err)
 		} else {
 			fill(md, "metadata service")
 		}
 	}
 	if (id.NodeID == "" || id.Zone == "") && o.ConfigDrive != "" {
-		md, err := fromConfigDrive(o.ConfigDrive)
+		md, err := FromConfigDrive(o.ConfigDrive)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("config drive: %w", err))
 			klog.V(2).InfoS("Config drive not usable", "err", err)
 		} else {
 			fill(md, "config drive")
@@ -96,9 +85,9 @@ func Resolve(ctx context.Context, o Options) (Identity, error) {
 		if p == "" {
 			p = DefaultProductUUIDPath
 		}
-		u, err := fromProductUUID(p)
+		u, err := FromProductUUID(p)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("product uuid: %w", err))
 		} else {
 			id.NodeID, id.NodeIDSource = u, "product uuid"
 		}
@@ -107,67 +96,4 @@ func Resolve(ctx context.Context, o Options) (Identity, error) {
 		return id, fmt.Errorf("no node id: set --node-id (%w)", errors.Join(errs...))
 	}
 	return id, nil
-}
-
-func fromService(ctx context.Context, o Options) (*metaData, error) {
-	base := o.ServiceURL
-	if base == "" {
-		base = DefaultServiceURL
-	}
-	timeout := o.Timeout
-	if timeout <= 0 {
-		timeout = defaultTimeout
-	}
-	client := o.Client
-	if client == nil {
-		client = &http.Client{Timeout: timeout}
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	url := strings.TrimRight(base, "/") + "/" + metaDataPath
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("metadata service: %w", err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("metadata service: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("metadata service: %s returned %s", url, resp.Status)
-	}
-	return decode(io.LimitReader(resp.Body, 1<<20), "metadata service")
-}
-
-func fromConfigDrive(dir string) (*metaData, error) {
-	f, err := os.Open(filepath.Join(dir, metaDataPath))
-	if err != nil {
-		return nil, fmt.Errorf("config drive: %w", err)
-	}
-	defer f.Close()
-	return decode(io.LimitReader(f, 1<<20), "config drive")
-}
-
-func decode(r io.Reader, source string) (*metaData, error) {
-	var md metaData
-	if err := json.NewDecoder(r).Decode(&md); err != nil {
-		return nil, fmt.Errorf("%s: meta_data.json: %w", source, err)
-	}
-	return &md, nil
-}
-
-// fromProductUUID reads the DMI product UUID, which libvirt under Nova
-// sets to the instance UUID. Some firmware reports it upper-case; Nova ids
-// are lower-case.
-func fromProductUUID(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("product uuid: %w", err)
-	}
-	u := strings.ToLower(strings.TrimSpace(string(b)))
-	if u == "" {
-		return "", fmt.Errorf("product uuid: %s is empty", path)
-	}
-	return u, nil
 }
