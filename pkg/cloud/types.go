@@ -182,6 +182,10 @@ type Capabilities struct {
 	// SerialLength is how many characters of Volume.Serial the guest sees
 	// (virtio truncates to 20). 0 means the whole serial.
 	SerialLength int
+	// ListVolumesPerItem: listing volumes costs a call per volume (Lunanode:
+	// volume/list lacks status and attachments), so the Waiter checks
+	// several pending volumes with one Get each instead of a listing.
+	ListVolumesPerItem bool
 }
 
 // CreateVolumeRequest asks for a new volume. At most one of SnapshotID,

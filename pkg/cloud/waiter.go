@@ -96,9 +96,10 @@ func NewWaiter(c Cloud, opts WaiterOptions) *Waiter {
 	w := &Waiter{cloud: c, opts: opts}
 	volOps := kindOps[Volume]{
 		kind: "volume", get: c.GetVolume, list: c.ListVolumes,
-		id:     func(v *Volume) string { return v.ID },
-		name:   func(v *Volume) string { return v.Name },
-		status: func(v *Volume) (Status, string) { return v.Status, v.RawStatus },
+		getEach: c.Capabilities().ListVolumesPerItem,
+		id:      func(v *Volume) string { return v.ID },
+		name:    func(v *Volume) string { return v.Name },
+		status:  func(v *Volume) (Status, string) { return v.Status, v.RawStatus },
 	}
 	snapOps := kindOps[Snapshot]{
 		kind: "snapshot", get: c.GetSnapshot, list: c.ListSnapshots,

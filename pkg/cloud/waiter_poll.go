@@ -21,6 +21,8 @@ type kindOps[T any] struct {
 	id     func(*T) string
 	name   func(*T) string
 	status func(*T) (Status, string)
+	// getEach: a listing costs more than a Get per pending wait.
+	getEach bool
 }
 
 type waitResult[T any] struct {
@@ -170,23 +172,16 @@ func (p *poller[T]) run() {
 	}
 }
 
-// fetch makes the one call of a tick: Get when a single wait is pending, a
-// full listing otherwise. found maps id to resource (absent = gone);
-// answered says which waits the call speaks for.
+// fetch makes the calls of a tick: a Get when a single wait is pending
+// (or one per pending resource where listing costs more), a full listing
+// otherwise. found maps id to resource (absent = gone); answered says
+// which waits the calls speak for.
 func (p *poller[T]) fetch(batch []*waitReq[T]) (found map[string]*T, answered func(*waitReq[T]) bool, calls int, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), pollCallTimeout)
 	defer cancel()
 	found = map[string]*T{}
-	if len(batch) == 1 {
-		only := batch[0]
-		obj, err := p.ops.get(ctx, only.id)
-		if err != nil && !IsNotFound(err) {
-			return nil, nil, 1, err
-		}
-		if obj != nil && err == nil {
-			found[only.id] = obj
-		}
-		return found, func(r *waitReq[T]) bool { return r == only }, 1, nil
+	if len(batch) == 1 || p.ops.getEach {
+		return p.getEach(ctx, batch)
 	}
 	items, calls, err := listAll(ctx, p.ops, ListOptions{}, p.w.opts.PageLimit)
 	if err != nil {
@@ -196,6 +191,49 @@ func (p *poller[T]) fetch(batch []*waitReq[T]) (found map[string]*T, answered fu
 		found[p.ops.id(&items[i])] = &items[i]
 	}
 	return found, func(*waitReq[T]) bool { return true }, calls, nil
+}
+
+// getEachConcurrency bounds the Gets of one tick in flight at once.
+const getEachConcurrency = 4
+
+// getEach gets every resource the batch waits on, once per id. A wait is
+// answered when its Get succeeded or found nothing; the tick fails only
+// when no Get succeeded.
+func (p *poller[T]) getEach(ctx context.Context, batch []*waitReq[T]) (map[string]*T, func(*waitReq[T]) bool, int, error) {
+	ids := map[string]struct{}{}
+	for _, r := range batch {
+		ids[r.id] = struct{}{}
+	}
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		found   = map[string]*T{}
+		known   = map[string]bool{}
+		lastErr error
+		sem     = make(chan struct{}, getEachConcurrency)
+	)
+	for id := range ids {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			obj, err := p.ops.get(ctx, id)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				found[id], known[id] = obj, true
+			case IsNotFound(err):
+				known[id] = true
+			default:
+				lastErr = err
+			}
+		})
+	}
+	wg.Wait()
+	if len(known) == 0 && lastErr != nil {
+		return nil, nil, len(ids), lastErr
+	}
+	return found, func(r *waitReq[T]) bool { return known[r.id] }, len(ids), nil
 }
 
 // evaluate decides a wait given the resource's current state (nil: gone).

@@ -46,6 +46,49 @@ func TestWaitOneVolumeUsesGet(t *testing.T) {
 	}
 }
 
+// Where listing volumes costs a call per volume, concurrent waits are
+// checked with one Get per pending volume, never with a listing: with 3
+// of 30 volumes pending, a listing would cost 31 calls, the Gets 3.
+func TestWaitsGetEachWhereListingCostsPerItem(t *testing.T) {
+	caps := fake.DefaultCapabilities()
+	caps.ListVolumesPerItem = true
+	c := fake.New(fake.Config{Capabilities: &caps, Delay: 60 * time.Millisecond})
+	for i := range 27 {
+		newVolume(t, c, fmt.Sprintf("idle%d", i))
+	}
+	w := cloud.NewWaiter(c, fastOpts(cloud.WaitBatched))
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, newVolume(t, c, fmt.Sprintf("v%d", i)).ID)
+	}
+	c.ResetCalls()
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Go(func() {
+			v, err := w.WaitVolume(context.Background(), id, cloud.VolumeReady(cloud.StatusAvailable))
+			if err != nil || v.ID != id || v.Status != cloud.StatusAvailable {
+				t.Errorf("wait %s: %+v, %v", id, v, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := c.Calls("ListVolumes"); n != 0 {
+		t.Errorf("ListVolumes calls = %d, want none", n)
+	}
+	// 60 ms of work checked every 10 ms: a handful of ticks, 3 Gets each.
+	if n := c.Calls("GetVolume"); n < 3 || n > 3*12 {
+		t.Errorf("GetVolume calls = %d, want 3..36", n)
+	}
+
+	// A deleted volume ends its wait as gone through its Get.
+	if err := c.DeleteVolume(context.Background(), ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WaitVolumeGone(context.Background(), ids[0]); err != nil {
+		t.Fatalf("WaitVolumeGone: %v", err)
+	}
+}
+
 func TestFiftyConcurrentWaitsShareListings(t *testing.T) {
 	c := fake.New(fake.Config{Delay: 60 * time.Millisecond})
 	var mu sync.Mutex

@@ -169,5 +169,7 @@ func (c *Cloud) Capabilities() cloud.Capabilities {
 		Zones:             slices.Clone(c.regions),
 		DefaultZone:       c.defRegion,
 		SerialLength:      c.serialLen,
+		// volume/list gives no status: each volume costs a volume/info.
+		ListVolumesPerItem: true,
 	}
 }
