@@ -212,13 +212,11 @@ func (s *Sim) postVolume(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, e := s.createVolume(c, req)
-	if e == nil {
-		e = s.persist()
-	}
 	if e != nil {
 		c.fail(e)
 		return
 	}
+	c.persist()
 	code := 202
 	if c.ver == 1 {
 		code = 200
@@ -277,10 +275,7 @@ func (s *Sim) putVolume(c *call) {
 		v.Metadata = copyMeta(b.Metadata)
 	}
 	v.UpdatedAt = now()
-	if e := s.persist(); e != nil {
-		c.fail(e)
-		return
-	}
+	c.persist()
 	c.json(200, map[string]any{"volume": c.volumeView(v)})
 }
 
@@ -288,13 +283,11 @@ func (s *Sim) delVolume(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.deleteVolume(c, c.r.PathValue("id"))
-	if e == nil {
-		e = s.persist()
-	}
 	if e != nil {
 		c.fail(e)
 		return
 	}
+	c.persist()
 	c.json(202, nil)
 }
 
@@ -347,7 +340,7 @@ func (s *Sim) volumeMetadata(c *call) {
 	}
 	if changed {
 		v.UpdatedAt = now()
-		s.persist()
+		c.persist()
 	}
 }
 
@@ -366,7 +359,7 @@ func (s *Sim) snapshotMetadata(c *call) {
 	}
 	if changed {
 		sn.UpdatedAt = now()
-		s.persist()
+		c.persist()
 	}
 }
 
@@ -446,13 +439,11 @@ func (s *Sim) postSnapshot(c *call) {
 	defer s.mu.Unlock()
 	sn, e := s.createSnapshot(c, snapshotRequest{VolumeID: b.VolumeID, Name: pick(b.Name, b.DisplayName),
 		Description: pick(b.Description, b.DisplayDescription), Force: bool(b.Force), Metadata: b.Metadata})
-	if e == nil {
-		e = s.persist()
-	}
 	if e != nil {
 		c.fail(e)
 		return
 	}
+	c.persist()
 	code := 202
 	if c.ver == 1 {
 		code = 200
@@ -507,10 +498,7 @@ func (s *Sim) putSnapshot(c *call) {
 		sn.Description = *b.DisplayDescription
 	}
 	sn.UpdatedAt = now()
-	if e := s.persist(); e != nil {
-		c.fail(e)
-		return
-	}
+	c.persist()
 	c.json(200, map[string]any{"snapshot": c.snapshotView(sn, true)})
 }
 
@@ -518,13 +506,11 @@ func (s *Sim) delSnapshot(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.deleteSnapshot(c, c.r.PathValue("id"))
-	if e == nil {
-		e = s.persist()
-	}
 	if e != nil {
 		c.fail(e)
 		return
 	}
+	c.persist()
 	c.json(202, nil)
 }
 
@@ -590,13 +576,11 @@ func (s *Sim) postBackup(c *call) {
 	defer s.mu.Unlock()
 	bk, e := s.createBackup(c, backupRequest{VolumeID: b.VolumeID, Name: pick(b.Name), Description: pick(b.Description),
 		Container: pick(b.Container), Force: bool(b.Force)})
-	if e == nil {
-		e = s.persist()
-	}
 	if e != nil {
 		c.fail(e)
 		return
 	}
+	c.persist()
 	c.json(202, map[string]any{"backup": c.backupSummary(bk)})
 }
 
@@ -615,13 +599,11 @@ func (s *Sim) delBackup(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.deleteBackup(c, c.r.PathValue("id"))
-	if e == nil {
-		e = s.persist()
-	}
 	if e != nil {
 		c.fail(e)
 		return
 	}
+	c.persist()
 	c.json(202, nil)
 }
 
@@ -643,13 +625,11 @@ func (s *Sim) restore(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, b, e := s.restoreBackup(c, c.r.PathValue("id"), body.Restore.VolumeID, body.Restore.Name)
-	if e == nil {
-		e = s.persist()
-	}
 	if e != nil {
 		c.fail(e)
 		return
 	}
+	c.persist()
 	c.json(202, map[string]any{"restore": map[string]any{"backup_id": b.ID, "volume_id": v.ID, "volume_name": nullable(v.Name)}})
 }
 

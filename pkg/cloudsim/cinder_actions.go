@@ -31,13 +31,11 @@ func (s *Sim) volumeAction(c *call) {
 		return
 	}
 	code, resp, e := s.runAction(c, v, name, arg)
-	if e == nil {
-		e = s.persist()
-	}
 	if e != nil {
 		c.fail(e)
 		return
 	}
+	c.persist()
 	c.json(code, resp)
 }
 

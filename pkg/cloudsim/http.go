@@ -2,6 +2,7 @@ package cloudsim
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,7 +84,14 @@ type call struct {
 	project string
 	ver     int    // Cinder major version (1, 2, 3)
 	micro   string // requested volume microversion ("3.0" when absent)
+	// gen is the state generation the answer waits for (0: none).
+	gen uint64
 }
+
+// persist records that the call changed the state (under s.mu, held): its
+// answer leaves once the change is on disk, or becomes a 500 if it cannot
+// be written.
+func (c *call) persist() { c.gen = c.s.markDirty() }
 
 func (c *call) json(code int, v any) {
 	writeJSON(c.w, code, v)
@@ -168,6 +176,47 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return h.Hijack()
 }
 
+// heldWriter keeps an answer (status and body) until send, so that the
+// answer to a change leaves only once the change is on disk. Headers go
+// straight to the underlying map: nothing is sent before send.
+type heldWriter struct {
+	sw   *statusWriter
+	code int
+	body bytes.Buffer
+}
+
+func (w *heldWriter) Header() http.Header { return w.sw.Header() }
+
+func (w *heldWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+
+func (w *heldWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = 200
+	}
+	return w.body.Write(b)
+}
+
+func (w *heldWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.sw.Hijack() }
+
+// discard drops the held answer, to answer something else.
+func (w *heldWriter) discard() {
+	w.code = 0
+	w.body.Reset()
+	w.sw.Header().Del("Content-Length")
+}
+
+func (w *heldWriter) send() {
+	if w.code == 0 {
+		return // nothing answered (or the connection was dropped)
+	}
+	w.sw.WriteHeader(w.code)
+	_, _ = w.sw.Write(w.body.Bytes())
+}
+
 type handlerFunc func(c *call)
 
 // handle registers one route of a face. pattern is a net/http pattern with
@@ -183,25 +232,36 @@ func (s *Sim) register(mux *http.ServeMux, face, pattern string, authed bool, fn
 		sw := &statusWriter{ResponseWriter: w}
 		method := r.Method
 		defer func() { s.stats.record(face, method, pattern, sw.code) }()
-		c := &call{s: s, w: sw, r: r, face: face}
-		if faulty {
-			if !s.injectPre(c) {
-				return
+		hw := &heldWriter{sw: sw}
+		c := &call{s: s, w: hw, r: r, face: face}
+		serve(c, faulty, authed, fn)
+		// fn has released s.mu: the write (or a wait for someone
+		// else's covering this change) holds up this answer only.
+		if c.gen != 0 {
+			if err := s.commit.Wait(c.gen); err != nil {
+				klog.ErrorS(err, "cloudsim: saving state")
+				hw.discard()
+				c.fail(errInternal(fmt.Sprintf("state not saved: %v", err)))
 			}
 		}
-		if authed {
-			if !s.authenticate(c) {
-				return
-			}
-			if !s.rateLimit(c) {
-				return
-			}
-		}
-		if faulty && !s.injectPost(c) {
-			return
-		}
-		fn(c)
+		hw.send()
 	})
+}
+
+// serve passes c through fault injection, authentication and the rate
+// limit, then to fn.
+func serve(c *call, faulty, authed bool, fn handlerFunc) {
+	s := c.s
+	if faulty && !s.injectPre(c) {
+		return
+	}
+	if authed && (!s.authenticate(c) || !s.rateLimit(c)) {
+		return
+	}
+	if faulty && !s.injectPost(c) {
+		return
+	}
+	fn(c)
 }
 
 // injectPre applies latency and dropped connections.

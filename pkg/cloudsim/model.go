@@ -141,31 +141,6 @@ func loadState(dir string) (*state, error) {
 	return st, nil
 }
 
-// save writes the state atomically (temp file, fsync, rename).
-func (st *state) save(dir string) error {
-	b, err := json.MarshalIndent(st, "", " ")
-	if err != nil {
-		return err
-	}
-	tmp := filepath.Join(dir, stateFile+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, stateFile))
-}
-
 // StateDump is every resource of every project, for leak checks.
 type StateDump struct {
 	Volumes   []Volume   `json:"volumes"`

@@ -238,13 +238,11 @@ func (s *Sim) postAttachment(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, e := s.attachVolume(c, srv, body.VolumeAttachment.VolumeID)
-	if e == nil {
-		e = s.persist()
-	}
 	if e != nil {
 		c.fail(e)
 		return
 	}
+	c.persist()
 	c.json(200, map[string]any{"volumeAttachment": c.attachmentView(s.st.Volumes[body.VolumeAttachment.VolumeID], a)})
 }
 
@@ -277,13 +275,11 @@ func (s *Sim) delAttachment(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e = s.detachVolume(c, srv, c.r.PathValue("volume"))
-	if e == nil {
-		e = s.persist()
-	}
 	if e != nil {
 		c.fail(e)
 		return
 	}
+	c.persist()
 	c.json(202, nil)
 }
 

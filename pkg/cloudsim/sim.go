@@ -8,17 +8,19 @@ package cloudsim
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
-	"k8s.io/klog/v2"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/disk"
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/internal/persist"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/lunanode"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/timing"
 )
@@ -36,8 +38,8 @@ type Sim struct {
 	closed bool
 	// limMu guards limiters alone: a call's arrival is measured at once,
 	// as a cloud's API edge does, not after waiting for mu (held across
-	// state fsyncs and disk copies), which would make arrivals look
-	// closer together than they were.
+	// disk copies), which would make arrivals look closer together than
+	// they were.
 	limMu    sync.Mutex
 	limiters map[string]*rate.Limiter
 
@@ -48,6 +50,10 @@ type Sim struct {
 	extra   []func() error // closers of mounted faces
 
 	lunanode *lunanode.Handler // the Lunanode face, for State
+
+	// commit writes st to disk outside mu, one write for every change
+	// made since the previous one (see markDirty and call.persist).
+	commit *persist.Committer
 }
 
 // New loads (or creates) the state in cfg.StateDir and returns a simulator.
@@ -85,11 +91,12 @@ func New(cfg Config) (*Sim, error) {
 		faults: newFaultState(cfg.Faults),
 	}
 	s.stats.reset()
+	s.commit = persist.New(filepath.Join(cfg.StateDir, stateFile), &s.mu, func() ([]byte, error) { return json.Marshal(s.st) })
 	s.mu.Lock()
 	s.recover()
-	err = s.saveLocked()
+	gen := s.markDirty()
 	s.mu.Unlock()
-	if err != nil {
+	if err := s.commit.Wait(gen); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -148,8 +155,8 @@ func (s *Sim) State() StateDump {
 	return d
 }
 
-// Close stops pending transitions, detaches local loop devices and closes
-// mounted faces. State on disk is kept.
+// Close stops pending transitions, writes the state, detaches local loop
+// devices and closes mounted faces. State on disk is kept.
 func (s *Sim) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -162,7 +169,7 @@ func (s *Sim) Close() error {
 	}
 	s.timers = nil
 	s.mu.Unlock()
-	var errs []error
+	errs := []error{s.commit.Close()}
 	for _, c := range s.extra {
 		errs = append(errs, c())
 	}
@@ -171,7 +178,8 @@ func (s *Sim) Close() error {
 }
 
 // later runs fn under s.mu after d, unless op is configured stuck. fn's
-// changes are persisted.
+// changes are persisted, without anyone waiting: a transition lost in a
+// crash runs again from recover.
 func (s *Sim) later(op string, d time.Duration, fn func()) {
 	if s.faults.stuck(op) || s.closed {
 		return
@@ -185,25 +193,14 @@ func (s *Sim) later(op string, d time.Duration, fn func()) {
 		}
 		delete(s.timers, t)
 		fn()
-		if err := s.saveLocked(); err != nil {
-			klog.ErrorS(err, "cloudsim: saving state")
-		}
+		s.markDirty()
 	})
 	s.timers[t] = struct{}{}
 }
 
-func (s *Sim) saveLocked() error {
-	return s.st.save(s.cfg.StateDir)
-}
-
-// persist saves after a change made by a request; a failure is the server's.
-func (s *Sim) persist() *apiError {
-	if err := s.saveLocked(); err != nil {
-		klog.ErrorS(err, "cloudsim: saving state")
-		return errInternal(fmt.Sprintf("state not saved: %v", err))
-	}
-	return nil
-}
+// markDirty records a change to st made under s.mu (held) and returns its
+// generation, for s.commit.Wait.
+func (s *Sim) markDirty() uint64 { return s.commit.MarkDirty() }
 
 func newID() string {
 	b := make([]byte, 16)

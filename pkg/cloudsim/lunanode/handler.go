@@ -15,6 +15,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/disk"
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/internal/persist"
 )
 
 // Test-only credentials the simulator accepts by default. They have the
@@ -52,7 +53,8 @@ type Config struct {
 	// Store keeps the volume data; nil keeps state only (no files).
 	Store *disk.Store
 	// StatePath is where the state is persisted (JSON, replaced atomically
-	// on each change) and loaded from at start; "" keeps it in memory.
+	// after changes; a call that changed it is answered once the change is
+	// on disk) and loaded from at start; "" keeps it in memory.
 	StatePath string
 	// Credentials maps api_id to api key (16 and 128 characters);
 	// {DefaultAPIID: DefaultAPIKey} when empty.
@@ -99,8 +101,10 @@ type Handler struct {
 	stats    Stats
 	seen     map[string]int64 // api_id|signature -> nonce, for replay checks
 	prunedAt int64            // window start of the last sweep of seen
-	dirty    bool             // the state changed during this request
+	dirty    bool             // the action changed the state
 	closed   bool
+	// commit writes st to StatePath outside mu (nil: kept in memory).
+	commit *persist.Committer
 }
 
 // NewHandler checks cfg and loads the state from cfg.StatePath if present.
@@ -153,16 +157,31 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if err := h.load(); err != nil {
 		return nil, err
 	}
+	if cfg.StatePath != "" {
+		h.commit = persist.New(cfg.StatePath, &h.mu, func() ([]byte, error) { return json.Marshal(&h.st) })
+	}
 	return h, nil
 }
 
-// Close saves the state and refuses further requests. The disk.Store
+// Close refuses further requests and writes the state. The disk.Store
 // belongs to the caller, who closes it.
 func (h *Handler) Close() error {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.closed = true
-	return h.save()
+	h.mu.Unlock()
+	if h.commit == nil {
+		return nil
+	}
+	return h.commit.Close()
+}
+
+// markDirty records a change to st made under h.mu (held) and returns its
+// generation, for commit.Wait (0 when the state is not persisted).
+func (h *Handler) markDirty() uint64 {
+	if h.commit == nil {
+		return 0
+	}
+	return h.commit.MarkDirty()
 }
 
 // Stats returns a copy of the call counters.
@@ -251,57 +270,68 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, authErr := h.authenticate(name+"/", r.PostForm.Get("req"), r.PostForm.Get("signature"), r.PostForm.Get("nonce"))
+	code, body, gen := h.serve(name, p, authErr)
+	// The answer to a change leaves once the change is on disk; the
+	// write happens outside h.mu, so other calls go on meanwhile.
+	if gen != 0 {
+		if err := h.commit.Wait(gen); err != nil {
+			klog.ErrorS(err, "lunanode sim: saving state")
+			h.mu.Lock()
+			h.stats.Errors[name]++
+			h.mu.Unlock()
+			code, body = http.StatusInternalServerError, map[string]any{"success": "no", "error": "internal error"}
+		}
+	}
+	reply(w, code, body)
+}
 
+// serve runs one authenticated call under h.mu and returns its answer and
+// the state generation the answer waits for (0: none).
+func (h *Handler) serve(name string, p params, authErr error) (int, map[string]any, uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		reply(w, http.StatusServiceUnavailable, map[string]any{"success": "no", "error": "service unavailable"})
-		return
+		return http.StatusServiceUnavailable, map[string]any{"success": "no", "error": "service unavailable"}, 0
 	}
 	h.stats.Calls[name]++
 	if authErr != nil {
 		h.stats.AuthFailures++
 		h.stats.Errors[name]++
-		reply(w, http.StatusOK, map[string]any{"success": "no", "error": authErr.Error()})
-		return
+		return http.StatusOK, map[string]any{"success": "no", "error": authErr.Error()}, 0
 	}
 	fn, ok := actions[name]
 	if !ok {
 		h.stats.Errors[name]++
-		reply(w, http.StatusOK, map[string]any{"success": "no", "error": "invalid category or action: " + name})
-		return
+		return http.StatusOK, map[string]any{"success": "no", "error": "invalid category or action: " + name}, 0
 	}
 	for _, k := range required[name] {
 		if strings.TrimSpace(p[k]) == "" {
 			h.stats.Errors[name]++
-			reply(w, http.StatusOK, map[string]any{"success": "no", "error": "missing required parameter: " + k})
-			return
+			return http.StatusOK, map[string]any{"success": "no", "error": "missing required parameter: " + k}, 0
 		}
 	}
-	h.dirty = false
 	h.settle()
+	h.dirty = false
 	out, err := fn(h, p)
+	var gen uint64
 	if h.dirty {
-		if serr := h.save(); serr != nil {
-			klog.ErrorS(serr, "lunanode sim: saving state")
-		}
+		gen = h.markDirty()
 	}
 	var ae apiError
 	switch {
 	case errors.As(err, &ae):
 		h.stats.Errors[name]++
-		reply(w, http.StatusOK, map[string]any{"success": "no", "error": ae.Error()})
+		return http.StatusOK, map[string]any{"success": "no", "error": ae.Error()}, gen
 	case err != nil:
 		h.stats.Errors[name]++
 		klog.ErrorS(err, "lunanode sim: internal error", "action", name)
-		reply(w, http.StatusInternalServerError, map[string]any{"success": "no", "error": "internal error"})
-	default:
-		if out == nil {
-			out = map[string]any{}
-		}
-		out["success"] = "yes"
-		reply(w, http.StatusOK, out)
+		return http.StatusInternalServerError, map[string]any{"success": "no", "error": "internal error"}, gen
 	}
+	if out == nil {
+		out = map[string]any{}
+	}
+	out["success"] = "yes"
+	return http.StatusOK, out, gen
 }
 
 func reply(w http.ResponseWriter, code int, body map[string]any) {
@@ -316,36 +346,6 @@ func (h *Handler) after(d time.Duration) time.Time {
 }
 
 func validRegion(r string) bool { return slices.Contains(Regions, r) }
-
-// save writes the state atomically (temp file, fsync, rename).
-func (h *Handler) save() error {
-	if h.cfg.StatePath == "" {
-		return nil
-	}
-	data, err := json.MarshalIndent(&h.st, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := h.cfg.StatePath + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, h.cfg.StatePath)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
 
 // load reads a saved state and re-exposes volumes attached to the local VM.
 func (h *Handler) load() error {

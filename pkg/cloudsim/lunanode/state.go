@@ -71,11 +71,7 @@ type Attachment struct {
 func (h *Handler) State() State {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.dirty = false
 	h.settle()
-	if h.dirty {
-		_ = h.save()
-	}
 	st := State{
 		Volumes:      slices.Clone(h.st.Volumes),
 		Snapshots:    slices.Clone(h.st.Snapshots),
@@ -91,13 +87,21 @@ func (h *Handler) State() State {
 	return st
 }
 
-// settle applies every state change that is due. Caller holds h.mu.
+// settle applies every state change that is due, and has it written
+// without anyone waiting: the changes follow from the saved state and
+// the clock, so a restart makes them again. Caller holds h.mu.
 func (h *Handler) settle() {
 	now := h.cfg.Now()
+	changed := false
+	defer func() {
+		if changed {
+			h.markDirty()
+		}
+	}()
 	vols := h.st.Volumes[:0]
 	for _, v := range h.st.Volumes {
 		if v.Next != "" && !now.Before(v.ReadyAt) {
-			h.dirty = true
+			changed = true
 			if v.Next == stGone {
 				continue
 			}
@@ -112,7 +116,7 @@ func (h *Handler) settle() {
 	snaps := h.st.Snapshots[:0]
 	for _, s := range h.st.Snapshots {
 		if s.Next != "" && !now.Before(s.ReadyAt) {
-			h.dirty = true
+			changed = true
 			if s.Next == stGone {
 				continue
 			}
