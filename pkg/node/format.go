@@ -73,7 +73,7 @@ func (h *Host) FormatAndMount(ctx context.Context, device, target, fsType string
 	}
 
 	if existing == "ext3" || existing == "ext4" {
-		if _, err := h.growExtOffline(ctx, device); err != nil {
+		if err := h.growExtOffline(ctx, device); err != nil {
 			return false, fmt.Errorf("grow the filesystem on %s before mounting it: %w", device, err)
 		}
 	}

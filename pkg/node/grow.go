@@ -14,7 +14,7 @@ import (
 )
 
 // growExtOffline grows an ext3/ext4 filesystem to fill its device before
-// the device is mounted, and reports whether it did. A volume expanded
+// the device is mounted. A volume expanded
 // while detached (the only expansion some clouds offer) comes back larger
 // than its filesystem. Growing it unmounted needs no capability, where
 // growing it mounted (the EXT4_IOC_RESIZE_FS ioctl) needs
@@ -23,33 +23,36 @@ import (
 //
 // Anything it cannot read, a read-only device, and a device mounted
 // somewhere already are left to the mounted path (NeedResize and Resize).
-func (h *Host) growExtOffline(ctx context.Context, device string) (bool, error) {
+func (h *Host) growExtOffline(ctx context.Context, device string) error {
 	fsSize, ok := h.extSize(device)
 	if !ok {
-		return false, nil
+		return nil
 	}
 	devSize, err := h.DeviceSize(device)
 	if err != nil || devSize-fsSize < resizeSlack {
-		return false, err
+		return err
 	}
 	if ro, err := deviceReadOnly(device); err != nil || ro {
-		return false, err
+		return err
 	}
 	if mounted, err := h.deviceMounted(device); err != nil || mounted {
-		return false, err
+		return err
 	}
 	// resize2fs refuses a filesystem mounted since its last full check.
 	// -p repairs only what is safe without a person; exit status 1 means
 	// it did so, 4 and above that the filesystem needs more than that.
 	out, err := h.exec.CommandContext(ctx, "e2fsck", "-f", "-p", device).CombinedOutput()
-	if code := exitCode(err); code > 1 {
-		return false, fmt.Errorf("e2fsck -f -p %s before growing it (exit %d): %s", device, code, lastLines(out, 5))
+	switch code := exitCode(err); {
+	case code < 0:
+		return fmt.Errorf("e2fsck -f -p %s before growing it: %w", device, err)
+	case code > 1:
+		return fmt.Errorf("e2fsck -f -p %s before growing it (exit %d): %s", device, code, lastLines(out, 5))
 	}
 	if out, err := h.exec.CommandContext(ctx, "resize2fs", device).CombinedOutput(); err != nil {
-		return false, fmt.Errorf("resize2fs %s: %w: %s", device, err, lastLines(out, 5))
+		return fmt.Errorf("resize2fs %s: %w: %s", device, err, lastLines(out, 5))
 	}
 	klog.V(2).InfoS("Grew filesystem before mounting", "device", device, "fromBytes", fsSize, "deviceBytes", devSize)
-	return true, nil
+	return nil
 }
 
 // deviceMounted reports whether any mount in the mount table is of device.
