@@ -11,7 +11,10 @@ type WaiterMode string
 const (
 	// WaitBatched answers all pending waits of one kind with one call per
 	// tick: a single Get when one wait is pending, a full listing when more
-	// are. This is what keeps a busy controller under a cloud's rate limit.
+	// are (a Get each where listing costs a call per item). This is what
+	// keeps a busy controller under a cloud's rate limit. At the end of a
+	// burst the last check is timed to when the newest wait is expected to
+	// be done, from how long recent waits took.
 	WaitBatched WaiterMode = "batched"
 	// WaitPerVolume polls each resource on its own with exponential backoff
 	// (1 s, ×1.2), as most drivers do. Kept for comparison in benchmarks.

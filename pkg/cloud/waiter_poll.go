@@ -34,10 +34,11 @@ type waitReq[T any] struct {
 	id   string
 	cond func(*T) (bool, error)
 	gone bool
-	// ready: the resource is not worth checking before this.
-	ready time.Time
-	done  chan waitResult[T]
-	last  *T // guarded by poller.mu
+	// start is when the wait began; ready: the resource is not worth
+	// checking before this.
+	start, ready time.Time
+	done         chan waitResult[T]
+	last         *T // guarded by poller.mu
 }
 
 // poller serves the waits of one kind. In batched mode a single goroutine
@@ -50,6 +51,10 @@ type poller[T any] struct {
 	pending map[*waitReq[T]]struct{}
 	running bool
 	wake    chan struct{}
+
+	// settled holds how long recent waits took, as seen by the batched
+	// loop (run's goroutine only).
+	settled settleTimes
 }
 
 func newPoller[T any](w *Waiter, ops kindOps[T]) *poller[T] {
@@ -63,7 +68,8 @@ func (p *poller[T]) wait(ctx context.Context, id string, cond func(*T) (bool, er
 	if p.w.opts.Mode == WaitPerVolume {
 		return p.waitAlone(ctx, id, cond, gone)
 	}
-	r := &waitReq[T]{id: id, cond: cond, gone: gone, ready: time.Now().Add(p.w.opts.InitialDelay), done: make(chan waitResult[T], 1)}
+	now := time.Now()
+	r := &waitReq[T]{id: id, cond: cond, gone: gone, start: now, ready: now.Add(p.w.opts.InitialDelay), done: make(chan waitResult[T], 1)}
 	p.mu.Lock()
 	p.pending[r] = struct{}{}
 	if !p.running {
@@ -97,6 +103,7 @@ func (p *poller[T]) wait(ctx context.Context, id string, cond func(*T) (bool, er
 // run is the batched loop. It exits when no wait is pending.
 func (p *poller[T]) run() {
 	var nextCall time.Time // earliest time the next call may go out
+	var lastCall time.Time // when the latest successful check began
 	var backoff time.Duration
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -108,14 +115,20 @@ func (p *poller[T]) run() {
 			return
 		}
 		at := nextCall
-		earliest := time.Time{}
+		var earliest, newest time.Time
 		for r := range p.pending {
 			if earliest.IsZero() || r.ready.Before(earliest) {
 				earliest = r.ready
 			}
+			if r.start.After(newest) {
+				newest = r.start
+			}
 		}
 		if earliest.After(at) {
 			at = earliest
+		}
+		if backoff == 0 {
+			at = p.tailCheck(at, lastCall, earliest, newest)
 		}
 		p.mu.Unlock()
 
@@ -141,6 +154,7 @@ func (p *poller[T]) run() {
 			continue
 		}
 
+		checked := time.Now()
 		found, answered, calls, err := p.fetch(batch)
 		p.w.observe(BatchEvent{Kind: p.ops.kind, Waiters: len(batch), Calls: calls, Err: err})
 		if err != nil {
@@ -155,6 +169,7 @@ func (p *poller[T]) run() {
 			continue
 		}
 		backoff = 0
+		lastCall = checked
 		nextCall = time.Now().Add(p.w.opts.Interval)
 		for _, r := range batch {
 			if !answered(r) {
@@ -162,6 +177,9 @@ func (p *poller[T]) run() {
 			}
 			obj := found[r.id]
 			if done, res := p.evaluate(r.id, obj, r.cond, r.gone); done {
+				if res.err == nil {
+					p.settled.add(checked.Sub(r.start))
+				}
 				p.finish(r, res.obj, res.err)
 			} else {
 				p.mu.Lock()
@@ -170,6 +188,58 @@ func (p *poller[T]) run() {
 			}
 		}
 	}
+}
+
+// tailCheck moves the next check earlier, from at to when the newest
+// pending wait is expected to be done, once that comes before at: the end
+// of a burst is then seen when it happens rather than up to an interval
+// later, and the check replaces the regular one instead of adding to it.
+// While waits keep arriving the newest one is never expected before the
+// regular check, so a steady stream is polled exactly as before.
+func (p *poller[T]) tailCheck(at, lastCall, earliest, newest time.Time) time.Time {
+	took, ok := p.settled.estimate()
+	if !ok || lastCall.IsZero() {
+		return at
+	}
+	expect := newest.Add(took)
+	if !expect.After(lastCall) {
+		return at // expected done before the last check: overdue, keep the pace
+	}
+	early := expect
+	for _, t := range []time.Time{earliest, lastCall.Add(p.w.opts.Interval / 3)} {
+		if t.After(early) {
+			early = t
+		}
+	}
+	if early.Before(at) {
+		return early
+	}
+	return at
+}
+
+// settleTimes remembers how long the latest waits took, each measured up
+// to the check that saw it done (an upper bound). Their minimum estimates
+// how long the operation takes: with waits started at different phases of
+// the check interval, one of them is seen done soon after it was.
+type settleTimes struct {
+	d [16]time.Duration
+	n int
+}
+
+func (s *settleTimes) add(d time.Duration) {
+	s.d[s.n%len(s.d)] = d
+	s.n++
+}
+
+func (s *settleTimes) estimate() (time.Duration, bool) {
+	if s.n == 0 {
+		return 0, false
+	}
+	least := s.d[0]
+	for _, d := range s.d[1:min(s.n, len(s.d))] {
+		least = min(least, d)
+	}
+	return least, true
 }
 
 // fetch makes the calls of a tick: a Get when a single wait is pending

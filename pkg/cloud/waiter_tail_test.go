@@ -1,0 +1,68 @@
+package cloud
+
+import (
+	"testing"
+	"time"
+)
+
+// The tail check moves the next poll to when the newest pending wait is
+// expected to be done, only when that comes before the regular poll.
+func TestTailCheck(t *testing.T) {
+	const interval = 1500 * time.Millisecond
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := func(d float64) time.Time { return t0.Add(time.Duration(d * float64(time.Second))) }
+	regular := s(1.5) // the last poll began at t0
+	p := newPoller(&Waiter{opts: WaiterOptions{Interval: interval}}, kindOps[Volume]{})
+
+	if got := p.tailCheck(regular, t0, s(-1), s(-0.8)); !got.Equal(regular) {
+		t.Errorf("no history: next poll at %v, want the regular %v", got.Sub(t0), regular.Sub(t0))
+	}
+	for _, d := range []float64{3.1, 2.4, 2.0, 2.9} {
+		p.settled.add(time.Duration(d * float64(time.Second)))
+	}
+	cases := []struct {
+		name   string
+		newest float64 // start of the newest pending wait
+		want   float64
+	}{
+		// Started 0.8 s before the last poll, expected 2 s after its start.
+		{"tail of a burst", -0.8, 1.2},
+		// A wait that began after the last poll is expected after the
+		// regular one: a steady stream keeps the regular pace.
+		{"stream", 0.2, 1.5},
+		// Expected done before the last poll, and was not: overdue.
+		{"overdue", -3, 1.5},
+		// Expected 0.1 s after the last poll: not sooner than a third
+		// of the interval after it.
+		{"not too soon", -1.9, 0.5},
+	}
+	for _, c := range cases {
+		if got := p.tailCheck(regular, t0, s(-2), s(c.newest)); !got.Equal(s(c.want)) {
+			t.Errorf("%s: next poll at %v, want %v", c.name, got.Sub(t0), s(c.want).Sub(t0))
+		}
+	}
+	// Never before the earliest pending wait is worth checking.
+	if got := p.tailCheck(regular, t0, s(1.3), s(-0.8)); !got.Equal(s(1.3)) {
+		t.Errorf("earliest ready 1.3s: next poll at %v", got.Sub(t0))
+	}
+}
+
+// The estimate is the least of the latest 16 durations; older ones are
+// forgotten.
+func TestSettleTimesEstimate(t *testing.T) {
+	var st settleTimes
+	if _, ok := st.estimate(); ok {
+		t.Fatal("estimate without history")
+	}
+	st.add(time.Second)
+	for range 16 {
+		st.add(3 * time.Second)
+	}
+	if d, ok := st.estimate(); !ok || d != 3*time.Second {
+		t.Fatalf("estimate = %v, %v; want 3s (the 1s sample is 17 back)", d, ok)
+	}
+	st.add(2 * time.Second)
+	if d, _ := st.estimate(); d != 2*time.Second {
+		t.Fatalf("estimate = %v, want 2s", d)
+	}
+}
