@@ -25,13 +25,8 @@ func TestExpandVolume(t *testing.T) {
 			nodetest.RequireRoot(t)
 			requireMkfs(t, fs)
 			e := newEnv(t)
-			v := e.newVolume(t, fsDiskSize)
-			vc := mountCap(fs)
-			e.mustStagePublish(t, v, vc)
-			data := randomBytes(t, 8<<10)
-			writeSynced(t, filepath.Join(v.target, "kept.bin"), data)
-			before, _ := e.stats(t, v, v.target)
-			overhead := fsDiskSize - before.GetTotal()
+			g := stageWithData(t, e, fs)
+			v, vc, before := g.v, g.vc, g.before
 
 			nodetest.GrowLoopDevice(t, v.dev, v.backing, grown)
 			req := &csi.NodeExpandVolumeRequest{
@@ -57,16 +52,7 @@ func TestExpandVolume(t *testing.T) {
 				t.Errorf("NodeExpandVolume capacity %d, want the device's %d", resp.GetCapacityBytes(), grown)
 			}
 
-			after, _ := e.stats(t, v, v.target)
-			want := grown - overhead
-			t.Logf("total %d -> %d bytes (device %d -> %d)", before.GetTotal(), after.GetTotal(), int64(fsDiskSize), grown)
-			if d := after.GetTotal() - want; d > grown*3/100 || -d > grown*3/100 {
-				t.Fatalf("total %d -> %d bytes after growing %d -> %d; want about %d (overhead %d)",
-					before.GetTotal(), after.GetTotal(), int64(fsDiskSize), grown, want, overhead)
-			}
-			if got, err := os.ReadFile(filepath.Join(v.target, "kept.bin")); err != nil || !bytes.Equal(got, data) {
-				t.Fatalf("data after expansion: %v (equal %v)", err, bytes.Equal(got, data))
-			}
+			g.checkGrown(t, e, grown, "expansion")
 			e.mustTeardown(t, v)
 		})
 	}
@@ -177,6 +163,41 @@ func syncFS(t *testing.T, dir string) {
 	}
 }
 
+// filledVolume is a volume staged and published with a filesystem,
+// holding a file, before its disk grows.
+type filledVolume struct {
+	v      *volume
+	vc     *csi.VolumeCapability
+	data   []byte
+	before *csi.VolumeUsage
+}
+
+func stageWithData(t *testing.T, e *env, fs string) filledVolume {
+	t.Helper()
+	g := filledVolume{v: e.newVolume(t, fsDiskSize), vc: mountCap(fs), data: randomBytes(t, 8<<10)}
+	e.mustStagePublish(t, g.v, g.vc)
+	writeSynced(t, filepath.Join(g.v.target, "kept.bin"), g.data)
+	g.before, _ = e.stats(t, g.v, g.v.target)
+	return g
+}
+
+// checkGrown: the filesystem is about the device's new size less the
+// overhead it had before, and the file reads back.
+func (g filledVolume) checkGrown(t *testing.T, e *env, size int64, after string) {
+	t.Helper()
+	overhead := fsDiskSize - g.before.GetTotal()
+	want := size - overhead
+	now, _ := e.stats(t, g.v, g.v.target)
+	t.Logf("total %d -> %d bytes (device %d -> %d)", g.before.GetTotal(), now.GetTotal(), int64(fsDiskSize), size)
+	if d := now.GetTotal() - want; d > size*3/100 || -d > size*3/100 {
+		t.Fatalf("total %d -> %d bytes after the disk grew %d -> %d (%s); want about %d (overhead %d)",
+			g.before.GetTotal(), now.GetTotal(), int64(fsDiskSize), size, after, want, overhead)
+	}
+	if got, err := os.ReadFile(filepath.Join(g.v.target, "kept.bin")); err != nil || !bytes.Equal(got, g.data) {
+		t.Fatalf("data after %s: %v (equal %v)", after, err, bytes.Equal(got, g.data))
+	}
+}
+
 // A volume expanded while detached comes back larger than its filesystem;
 // NodeStage grows the filesystem before the pod sees it.
 func TestStageGrowsVolumeExpandedWhileDetached(t *testing.T) {
@@ -186,27 +207,14 @@ func TestStageGrowsVolumeExpandedWhileDetached(t *testing.T) {
 			nodetest.RequireRoot(t)
 			requireMkfs(t, fs)
 			e := newEnv(t)
-			v := e.newVolume(t, fsDiskSize)
-			vc := mountCap(fs)
-			e.mustStagePublish(t, v, vc)
-			data := randomBytes(t, 8<<10)
-			writeSynced(t, filepath.Join(v.target, "kept.bin"), data)
-			before, _ := e.stats(t, v, v.target)
-			overhead := fsDiskSize - before.GetTotal()
+			g := stageWithData(t, e, fs)
+			v, vc := g.v, g.vc
 			e.mustTeardown(t, v)
 
 			nodetest.GrowLoopDevice(t, v.dev, v.backing, grown)
 			v.size = grown // ControllerPublish now reports the new size
 			e.mustStagePublish(t, v, vc)
-			after, _ := e.stats(t, v, v.target)
-			t.Logf("total %d -> %d bytes (device %d -> %d)", before.GetTotal(), after.GetTotal(), int64(fsDiskSize), grown)
-			if d := after.GetTotal() - (grown - overhead); d > grown*3/100 || -d > grown*3/100 {
-				t.Fatalf("total %d -> %d bytes after the disk grew %d -> %d while detached; want about %d",
-					before.GetTotal(), after.GetTotal(), int64(fsDiskSize), grown, grown-overhead)
-			}
-			if got, err := os.ReadFile(filepath.Join(v.target, "kept.bin")); err != nil || !bytes.Equal(got, data) {
-				t.Fatalf("data after growth at stage: %v (equal %v)", err, bytes.Equal(got, data))
-			}
+			g.checkGrown(t, e, grown, "growth at stage")
 			e.mustTeardown(t, v)
 		})
 	}
