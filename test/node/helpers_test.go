@@ -419,41 +419,6 @@ func syncDir(t *testing.T, dir string) {
 	}
 }
 
-// readAt reads n bytes at off from path (a device or a file).
-func readAt(t *testing.T, path string, off int64, n int) []byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, n)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatalf("read %d bytes at %d from %s: %v", n, off, path, err)
-	}
-	return b
-}
-
-// writeAtSynced writes b at off into path (a device) and fsyncs it.
-func writeAtSynced(t *testing.T, path string, off int64, b []byte) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteAt(b, off); err != nil {
-		f.Close()
-		t.Fatalf("write at %d to %s: %v", off, path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		t.Fatalf("fsync %s: %v", path, err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func requireMkfs(t *testing.T, fs string) {
 	t.Helper()
 	nodetest.RequireTools(t, "mkfs."+fs)

@@ -92,13 +92,13 @@ func TestRawBlockPublish(t *testing.T) {
 
 	const off = 5*mib + 4096
 	data := randomBytes(t, 16<<10)
-	writeAtSynced(t, v.target, off, data)
-	if got := readAt(t, v.dev, off, len(data)); !bytes.Equal(got, data) {
+	nodetest.WriteAt(t, v.target, off, data)
+	if got := nodetest.ReadAt(t, v.dev, off, len(data)); !bytes.Equal(got, data) {
 		t.Fatal("bytes read from the loop device differ from those written through the target")
 	}
 	// And the other way round, through the backing file, which only sees
 	// what reached the device.
-	if got := readAt(t, v.backing, off, len(data)); !bytes.Equal(got, data) {
+	if got := nodetest.ReadAt(t, v.backing, off, len(data)); !bytes.Equal(got, data) {
 		t.Fatal("backing file does not hold the bytes written through the target")
 	}
 
@@ -111,7 +111,7 @@ func TestRawBlockPublish(t *testing.T) {
 	if err := e.unstage(t, v); err != nil {
 		t.Fatalf("NodeUnstageVolume (block): %v", err)
 	}
-	if got := readAt(t, v.dev, off, len(data)); !bytes.Equal(got, data) {
+	if got := nodetest.ReadAt(t, v.dev, off, len(data)); !bytes.Equal(got, data) {
 		t.Fatal("device data changed by unpublish")
 	}
 }
@@ -126,7 +126,7 @@ func TestStageRefusesSmallerDevice(t *testing.T) {
 
 	// Not a filesystem, but bytes whose any change shows.
 	head := randomBytes(t, int(mib))
-	writeAtSynced(t, v.dev, 0, head)
+	nodetest.WriteAt(t, v.dev, 0, head)
 	if !blkidFindsNothing(t, v.dev) {
 		t.Fatal("random bytes look like a filesystem to blkid; cannot run the test")
 	}
@@ -139,7 +139,7 @@ func TestStageRefusesSmallerDevice(t *testing.T) {
 	if !blkidFindsNothing(t, v.dev) {
 		t.Fatal("refused device now holds a filesystem")
 	}
-	if got := readAt(t, v.dev, 0, int(mib)); !bytes.Equal(got, head) {
+	if got := nodetest.ReadAt(t, v.dev, 0, int(mib)); !bytes.Equal(got, head) {
 		t.Fatal("first MiB of the refused device changed")
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/lunanode"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/disk"
 	simln "github.com/openblock-csi/openblock-csi/pkg/cloudsim/lunanode"
+	"github.com/openblock-csi/openblock-csi/pkg/node/nodetest"
 )
 
 const (
@@ -177,7 +178,7 @@ func TestClientAgainstSimulator(t *testing.T) {
 	}
 	payload := []byte("data written through the attached disk")
 	dev := filepath.Join(r.byID, "virtio-"+v.Serial[:20])
-	writeSync(t, dev, 1<<20, payload)
+	nodetest.WriteAt(t, dev, 1<<20, payload)
 
 	// Detach: refused for another server, done for ours.
 	if err := c.DetachVolume(ctx, otherVM, v.ID); !cloud.IsNotFound(err) {
@@ -246,7 +247,7 @@ func TestClientAgainstSimulator(t *testing.T) {
 	}
 	var rnum int
 	fmt.Sscanf(strings.TrimPrefix(restored.ID, "toronto/"), "%d", &rnum)
-	got := readAt(t, r.store.Path(disk.KindVolumes, fmt.Sprintf("lunanode-%d", rnum)), 1<<20, len(payload))
+	got := nodetest.ReadAt(t, r.store.Path(disk.KindVolumes, fmt.Sprintf("lunanode-%d", rnum)), 1<<20, len(payload))
 	if !bytes.Equal(got, payload) {
 		t.Errorf("restored volume holds %q, want %q", got, payload)
 	}
@@ -348,33 +349,4 @@ func TestConcurrentIdenticalReads(t *testing.T) {
 			t.Errorf("concurrent get: %v", err)
 		}
 	}
-}
-
-func writeSync(t *testing.T, path string, off int64, data []byte) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(data, off); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func readAt(t *testing.T, path string, off int64, n int) []byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, n)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

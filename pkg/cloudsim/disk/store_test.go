@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/openblock-csi/openblock-csi/pkg/node/nodetest"
 )
 
 func newStore(t *testing.T) *Store {
@@ -24,32 +26,6 @@ func newStore(t *testing.T) *Store {
 		}
 	})
 	return s
-}
-
-func writeAt(t *testing.T, path string, off int64, data []byte) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(data, off); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func readAt(t *testing.T, path string, off int64, n int) []byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, n)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func allocated(t *testing.T, path string) int64 {
@@ -87,8 +63,8 @@ func TestCopyKeepsDataAndHolesAndGrows(t *testing.T) {
 	}
 	head := []byte("hello from the start")
 	tail := bytes.Repeat([]byte{0xab}, 4096)
-	writeAt(t, s.Path(KindVolumes, "src"), 0, head)
-	writeAt(t, s.Path(KindVolumes, "src"), size-4096, tail)
+	nodetest.WriteAt(t, s.Path(KindVolumes, "src"), 0, head)
+	nodetest.WriteAt(t, s.Path(KindVolumes, "src"), size-4096, tail)
 
 	if err := s.Copy(KindVolumes, "src", KindSnapshots, "snap", 0); err != nil {
 		t.Fatal(err)
@@ -97,10 +73,10 @@ func TestCopyKeepsDataAndHolesAndGrows(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{s.Path(KindSnapshots, "snap"), s.Path(KindVolumes, "dst")} {
-		if got := readAt(t, p, 0, len(head)); !bytes.Equal(got, head) {
+		if got := nodetest.ReadAt(t, p, 0, len(head)); !bytes.Equal(got, head) {
 			t.Fatalf("%s: head %q", p, got)
 		}
-		if got := readAt(t, p, size-4096, 4096); !bytes.Equal(got, tail) {
+		if got := nodetest.ReadAt(t, p, size-4096, 4096); !bytes.Equal(got, tail) {
 			t.Fatalf("%s: tail differs", p)
 		}
 		if a := allocated(t, p); a > 4<<20 {
@@ -224,7 +200,7 @@ func TestAttachLoopDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if got := readAt(t, s.Path(KindVolumes, id), 4096, 16); string(got) != "through the loop" {
+	if got := nodetest.ReadAt(t, s.Path(KindVolumes, id), 4096, 16); string(got) != "through the loop" {
 		t.Fatalf("image has %q", got)
 	}
 	// Grow and refresh.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/disk"
+	"github.com/openblock-csi/openblock-csi/pkg/node/nodetest"
 )
 
 func TestCreateListInfo(t *testing.T) {
@@ -153,7 +154,7 @@ func TestSnapshots(t *testing.T) {
 	id := e.create("toronto", "src", "2")
 	vid := mustAtoi(t, id)
 	payload := []byte("snapshot me")
-	writeFile(t, e.store.Path(disk.KindVolumes, volumeDisk(vid)), 4096, payload)
+	nodetest.WriteAt(t, e.store.Path(disk.KindVolumes, volumeDisk(vid)), 4096, payload)
 
 	e.fails("volume/snapshot-list", nil, "missing required parameter: region")
 	e.fails("volume/snapshot-list", map[string]string{"region": "mars"}, "invalid region")
@@ -164,7 +165,7 @@ func TestSnapshots(t *testing.T) {
 		t.Fatalf("snapshot_id %q", snap)
 	}
 	// Data written after the snapshot is not in it.
-	writeFile(t, e.store.Path(disk.KindVolumes, volumeDisk(vid)), 4096, []byte("overwritten"))
+	nodetest.WriteAt(t, e.store.Path(disk.KindVolumes, volumeDisk(vid)), 4096, []byte("overwritten"))
 
 	list := e.ok("volume/snapshot-list", map[string]string{"region": "toronto"})["snapshots"].([]any)
 	if len(list) != 1 {
@@ -184,7 +185,7 @@ func TestSnapshots(t *testing.T) {
 	e.fails("volume/create", map[string]string{"region": "montreal", "label": "r", "size": "2", "snapshot_id": snap}, "snapshot not found")
 	e.fails("volume/create", map[string]string{"region": "toronto", "label": "r", "size": "1", "snapshot_id": snap}, "at least")
 	restored := mustAtoi(t, e.ok("volume/create", map[string]string{"region": "toronto", "label": "r", "size": "3", "snapshot_id": snap})["volume_id"].(string))
-	got := readFile(t, e.store.Path(disk.KindVolumes, volumeDisk(restored)), 4096, len(payload))
+	got := nodetest.ReadAt(t, e.store.Path(disk.KindVolumes, volumeDisk(restored)), 4096, len(payload))
 	if !bytes.Equal(got, payload) {
 		t.Errorf("restored data = %q, want %q", got, payload)
 	}
@@ -276,30 +277,4 @@ func mustAtoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
-}
-
-func writeFile(t *testing.T, path string, off int64, data []byte) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(data, off); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func readFile(t *testing.T, path string, off int64, n int) []byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, n)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

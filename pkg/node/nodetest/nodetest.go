@@ -196,3 +196,36 @@ func UnmountUnder(t testing.TB, dir string) {
 		}
 	}
 }
+
+// WriteAt writes data at off into path (a device or a file) and fsyncs
+// it, so that a reader through another path (the loop device's backing
+// file, a second mount) sees it.
+func WriteAt(t testing.TB, path string, off int64, data []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(data, off); err != nil {
+		t.Fatalf("write %d bytes at %d to %s: %v", len(data), off, path, err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatalf("fsync %s: %v", path, err)
+	}
+}
+
+// ReadAt reads n bytes at off from path (a device or a file).
+func ReadAt(t testing.TB, path string, off int64, n int) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatalf("read %d bytes at %d from %s: %v", n, off, path, err)
+	}
+	return b
+}
