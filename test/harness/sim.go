@@ -3,8 +3,6 @@ package harness
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"time"
 
@@ -20,22 +18,7 @@ type Sim struct {
 
 // StartSim serves a simulator for cfg on 127.0.0.1 (a free port).
 func StartSim(cfg cloudsim.Config) (*Sim, error) {
-	sim, err := cloudsim.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		sim.Close()
-		return nil, err
-	}
-	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			fmt.Println("simulator:", err)
-		}
-	}()
-	return &Sim{Sim: sim, URL: "http://" + ln.Addr().String(), srv: srv}, nil
+	return StartSimHandler(cfg, (*cloudsim.Sim).Handler)
 }
 
 // Close stops serving and releases the simulator's loop devices.
