@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -54,6 +55,16 @@ func SharedDriver() (string, error) {
 		}
 	})
 	return shared.path, shared.err
+}
+
+// MustSharedDriver is SharedDriver for a test: a failed build fails it.
+func MustSharedDriver(t testing.TB) string {
+	t.Helper()
+	bin, err := SharedDriver()
+	if err != nil {
+		t.Fatalf("building the driver: %v", err)
+	}
+	return bin
 }
 
 // RemoveSharedDriver removes what SharedDriver built.

@@ -29,14 +29,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func driverBinary(t *testing.T) string {
-	bin, err := harness.SharedDriver()
-	if err != nil {
-		t.Fatalf("building the driver: %v", err)
-	}
-	return bin
-}
-
 const (
 	hygUser    = "hygiene-user"
 	hygUserID  = "0d6a3b1e-hygiene-user"
@@ -147,7 +139,7 @@ func freePort(t *testing.T) string {
 // TestSecretsNeverShown runs each setup and searches everything the driver
 // and doctor put out for the secrets and tokens.
 func TestSecretsNeverShown(t *testing.T) {
-	bin := driverBinary(t)
+	bin := harness.MustSharedDriver(t)
 	v := newVault()
 	for _, s := range setups(v) {
 		t.Run(s.name, func(t *testing.T) {
@@ -544,7 +536,7 @@ func TestVaultFindsLeaks(t *testing.T) {
 // "=") must not put the password into the driver's startup error or
 // doctor's report (gopkg.in/ini's own error quotes the line).
 func TestMalformedConfigHidesSecret(t *testing.T) {
-	bin := driverBinary(t)
+	bin := harness.MustSharedDriver(t)
 	v := newVault()
 	pw := v.add("password", "Pw-", 40)
 	work := t.TempDir()

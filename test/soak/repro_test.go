@@ -26,7 +26,7 @@ func controllerOnly(t *testing.T, backend string) (*harness.Sim, csi.ControllerC
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := driverBinary(t)
+	bin := harness.MustSharedDriver(t)
 	work := t.TempDir()
 	sim, err := harness.StartSim(b.SimConfig(filepath.Join(work, "sim"), filepath.Join(work, "by-id")))
 	if err != nil {

@@ -27,14 +27,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func driverBinary(t *testing.T) string {
-	bin, err := harness.SharedDriver()
-	if err != nil {
-		t.Fatalf("building the driver: %v", err)
-	}
-	return bin
-}
-
 // schedule splits the budget: lifecycles start during run, then drain lets
 // the last ones finish (faults and kills stop first) before the checks.
 type schedule struct {
@@ -56,7 +48,7 @@ func TestSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("soak skipped in -short mode")
 	}
-	bin := driverBinary(t)
+	bin := harness.MustSharedDriver(t)
 	seed := *flagSeed
 	if seed == 0 {
 		seed = time.Now().UnixNano() % 1_000_000_007
