@@ -25,8 +25,8 @@ func (s *Sim) cinderRoutes(mux *http.ServeMux) {
 	p := "/volume/{ver}/{project}"
 	h("GET "+p+"/types", s.listTypes)
 	h("GET "+p+"/types/{id}", s.getType)
-	h("GET "+p+"/volumes", s.listVolumes(false))
-	h("GET "+p+"/volumes/detail", s.listVolumes(true))
+	h("GET "+p+"/volumes", volumeListing.handler(s, false))
+	h("GET "+p+"/volumes/detail", volumeListing.handler(s, true))
 	h("POST "+p+"/volumes", s.postVolume)
 	h("GET "+p+"/volumes/{id}", s.getVolume)
 	h("PUT "+p+"/volumes/{id}", s.putVolume)
@@ -36,8 +36,8 @@ func (s *Sim) cinderRoutes(mux *http.ServeMux) {
 	h("POST "+p+"/volumes/{id}/metadata", s.volumeMetadata)
 	h("PUT "+p+"/volumes/{id}/metadata", s.volumeMetadata)
 	h("DELETE "+p+"/volumes/{id}/metadata/{key}", s.volumeMetadata)
-	h("GET "+p+"/snapshots", s.listSnapshots(false))
-	h("GET "+p+"/snapshots/detail", s.listSnapshots(true))
+	h("GET "+p+"/snapshots", snapshotListing.handler(s, false))
+	h("GET "+p+"/snapshots/detail", snapshotListing.handler(s, true))
 	h("POST "+p+"/snapshots", s.postSnapshot)
 	h("GET "+p+"/snapshots/{id}", s.getSnapshot)
 	h("PUT "+p+"/snapshots/{id}", s.putSnapshot)
@@ -46,8 +46,8 @@ func (s *Sim) cinderRoutes(mux *http.ServeMux) {
 	h("POST "+p+"/snapshots/{id}/metadata", s.snapshotMetadata)
 	h("PUT "+p+"/snapshots/{id}/metadata", s.snapshotMetadata)
 	h("DELETE "+p+"/snapshots/{id}/metadata/{key}", s.snapshotMetadata)
-	h("GET "+p+"/backups", s.listBackups(false))
-	h("GET "+p+"/backups/detail", s.listBackups(true))
+	h("GET "+p+"/backups", backupListing.handler(s, false))
+	h("GET "+p+"/backups/detail", backupListing.handler(s, true))
 	h("POST "+p+"/backups", s.postBackup)
 	h("GET "+p+"/backups/{id}", s.getBackup)
 	h("DELETE "+p+"/backups/{id}", s.delBackup)
@@ -111,48 +111,6 @@ func (s *Sim) getType(c *call) {
 		return
 	}
 	c.json(200, map[string]any{"volume_type": c.typeView(t)})
-}
-
-func (s *Sim) listVolumes(detail bool) handlerFunc {
-	return func(c *call) {
-		q := c.r.URL.Query()
-		name, byName := c.nameFilter()
-		s.mu.Lock()
-		var items []*Volume
-		for _, v := range s.st.Volumes {
-			if v.ProjectID != c.project || (byName && v.Name != name) || (q.Has("status") && v.Status != q.Get("status")) {
-				continue
-			}
-			if z := q.Get("availability_zone"); z != "" && v.Zone != z {
-				continue
-			}
-			items = append(items, v)
-		}
-		path := "volumes"
-		if detail {
-			path = "volumes/detail"
-		}
-		items, links, e := page(c, items, func(v *Volume) string { return v.ID }, volumeField, volumeSortKeys, "volumes", path)
-		if e != nil {
-			s.mu.Unlock()
-			c.fail(e)
-			return
-		}
-		out := []any{}
-		for _, v := range items {
-			if detail {
-				out = append(out, c.volumeView(v))
-			} else {
-				out = append(out, c.volumeSummary(v))
-			}
-		}
-		s.mu.Unlock()
-		body := map[string]any{"volumes": out}
-		if links != nil {
-			body["volumes_links"] = links
-		}
-		c.json(200, body)
-	}
 }
 
 // pick returns the first non-empty string (v2 name, v1 display_name).
@@ -363,42 +321,6 @@ func (s *Sim) snapshotMetadata(c *call) {
 	}
 }
 
-func (s *Sim) listSnapshots(detail bool) handlerFunc {
-	return func(c *call) {
-		q := c.r.URL.Query()
-		name, byName := c.nameFilter()
-		s.mu.Lock()
-		var items []*Snapshot
-		for _, sn := range s.st.Snapshots {
-			if sn.ProjectID != c.project || (byName && sn.Name != name) || (q.Has("status") && sn.Status != q.Get("status")) ||
-				(q.Has("volume_id") && sn.VolumeID != q.Get("volume_id")) {
-				continue
-			}
-			items = append(items, sn)
-		}
-		path := "snapshots"
-		if detail {
-			path = "snapshots/detail"
-		}
-		items, links, e := page(c, items, func(x *Snapshot) string { return x.ID }, snapshotField, snapshotSortKeys, "snapshots", path)
-		if e != nil {
-			s.mu.Unlock()
-			c.fail(e)
-			return
-		}
-		out := []any{}
-		for _, sn := range items {
-			out = append(out, c.snapshotView(sn, detail))
-		}
-		s.mu.Unlock()
-		body := map[string]any{"snapshots": out}
-		if links != nil {
-			body["snapshots_links"] = links
-		}
-		c.json(200, body)
-	}
-}
-
 // jsonBool accepts true/false and the strings "true"/"false" (python clients send both).
 type jsonBool bool
 
@@ -512,45 +434,6 @@ func (s *Sim) delSnapshot(c *call) {
 	}
 	c.persist()
 	c.json(202, nil)
-}
-
-func (s *Sim) listBackups(detail bool) handlerFunc {
-	return func(c *call) {
-		q := c.r.URL.Query()
-		s.mu.Lock()
-		var items []*Backup
-		for _, b := range s.st.Backups {
-			if b.ProjectID != c.project || (q.Has("name") && b.Name != q.Get("name")) ||
-				(q.Has("status") && b.Status != q.Get("status")) || (q.Has("volume_id") && b.VolumeID != q.Get("volume_id")) {
-				continue
-			}
-			items = append(items, b)
-		}
-		path := "backups"
-		if detail {
-			path = "backups/detail"
-		}
-		items, links, e := page(c, items, func(x *Backup) string { return x.ID }, backupField, snapshotSortKeys, "backups", path)
-		if e != nil {
-			s.mu.Unlock()
-			c.fail(e)
-			return
-		}
-		out := []any{}
-		for _, b := range items {
-			if detail {
-				out = append(out, c.backupView(b))
-			} else {
-				out = append(out, c.backupSummary(b))
-			}
-		}
-		s.mu.Unlock()
-		body := map[string]any{"backups": out}
-		if links != nil {
-			body["backups_links"] = links
-		}
-		c.json(200, body)
-	}
 }
 
 func (s *Sim) postBackup(c *call) {

@@ -68,7 +68,7 @@ func compareAny(a, b any) int {
 
 // page sorts, filters by marker/offset/limit and builds the next link.
 // field returns the value of a sort key for an item.
-func page[T any](c *call, items []T, id func(T) string, field func(T, string) any, valid map[string]bool, coll, path string) ([]T, []any, *apiError) {
+func page[T any](c *call, items []T, id func(T) string, field func(T, string) any, valid map[string]bool, path string) ([]T, []any, *apiError) {
 	q := c.r.URL.Query()
 	keys, e := parseSort(q, valid)
 	if e != nil {
@@ -213,4 +213,118 @@ func (c *call) nameFilter() (string, bool) {
 		return "", false
 	}
 	return q.Get(key), true
+}
+
+// listing is one Cinder collection: GET /{coll} and GET /{coll}/detail
+// share the project scoping, the query's filters, sorting and paging.
+type listing[T any] struct {
+	coll     string // the path element and the body key ("volumes")
+	all      func(*state) map[string]T
+	project  func(T) string
+	match    func(c *call) func(T) bool // the query string's filters
+	id       func(T) string
+	field    func(T, string) any
+	sortKeys map[string]bool
+	view     func(c *call, item T, detail bool) any
+}
+
+func (l listing[T]) handler(s *Sim, detail bool) handlerFunc {
+	path := l.coll
+	if detail {
+		path += "/detail"
+	}
+	return func(c *call) {
+		keep := l.match(c)
+		s.mu.Lock()
+		var items []T
+		for _, it := range l.all(s.st) {
+			if l.project(it) == c.project && keep(it) {
+				items = append(items, it)
+			}
+		}
+		items, links, e := page(c, items, l.id, l.field, l.sortKeys, path)
+		if e != nil {
+			s.mu.Unlock()
+			c.fail(e)
+			return
+		}
+		out := []any{}
+		for _, it := range items {
+			out = append(out, l.view(c, it, detail))
+		}
+		s.mu.Unlock()
+		body := map[string]any{l.coll: out}
+		if links != nil {
+			body[l.coll+"_links"] = links
+		}
+		c.json(200, body)
+	}
+}
+
+// queryMatch is true when the query has no key or its value equals got.
+func queryMatch(q url.Values, key, got string) bool {
+	return !q.Has(key) || q.Get(key) == got
+}
+
+var volumeListing = listing[*Volume]{
+	coll:    "volumes",
+	all:     func(st *state) map[string]*Volume { return st.Volumes },
+	project: func(v *Volume) string { return v.ProjectID },
+	match: func(c *call) func(*Volume) bool {
+		q := c.r.URL.Query()
+		name, byName := c.nameFilter()
+		return func(v *Volume) bool {
+			return (!byName || v.Name == name) && queryMatch(q, "status", v.Status) &&
+				(q.Get("availability_zone") == "" || v.Zone == q.Get("availability_zone"))
+		}
+	},
+	id:       func(v *Volume) string { return v.ID },
+	field:    volumeField,
+	sortKeys: volumeSortKeys,
+	view: func(c *call, v *Volume, detail bool) any {
+		if detail {
+			return c.volumeView(v)
+		}
+		return c.volumeSummary(v)
+	},
+}
+
+var snapshotListing = listing[*Snapshot]{
+	coll:    "snapshots",
+	all:     func(st *state) map[string]*Snapshot { return st.Snapshots },
+	project: func(sn *Snapshot) string { return sn.ProjectID },
+	match: func(c *call) func(*Snapshot) bool {
+		q := c.r.URL.Query()
+		name, byName := c.nameFilter()
+		return func(sn *Snapshot) bool {
+			return (!byName || sn.Name == name) && queryMatch(q, "status", sn.Status) && queryMatch(q, "volume_id", sn.VolumeID)
+		}
+	},
+	id:       func(sn *Snapshot) string { return sn.ID },
+	field:    snapshotField,
+	sortKeys: snapshotSortKeys,
+	view:     func(c *call, sn *Snapshot, detail bool) any { return c.snapshotView(sn, detail) },
+}
+
+// Backups are filtered by name= in every version: the backup API kept its
+// field names when v2 renamed display_name.
+var backupListing = listing[*Backup]{
+	coll:    "backups",
+	all:     func(st *state) map[string]*Backup { return st.Backups },
+	project: func(b *Backup) string { return b.ProjectID },
+	match: func(c *call) func(*Backup) bool {
+		q := c.r.URL.Query()
+		return func(b *Backup) bool {
+			return queryMatch(q, "name", b.Name) && queryMatch(q, "status", b.Status) && queryMatch(q, "volume_id", b.VolumeID)
+		}
+	},
+	id:       func(b *Backup) string { return b.ID },
+	field:    backupField,
+	sortKeys: snapshotSortKeys,
+	view: func(c *call, b *Backup, detail bool) any {
+		if detail {
+			return c.backupView(b)
+		}
+		return c.backupSummary(b)
+	},
 }
