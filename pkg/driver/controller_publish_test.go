@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/csicap"
 )
 
 func TestPublishUnpublish(t *testing.T) {
@@ -25,7 +26,7 @@ func TestPublishUnpublish(t *testing.T) {
 		t.Fatalf("attachments = %v", cv.Attachments)
 	}
 	// Elsewhere: refused, not multi-attach.
-	_, err := e.d.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: "server-2", VolumeCapability: mountCap("")})
+	_, err := e.d.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: "server-2", VolumeCapability: csicap.Mount("")})
 	wantCode(t, err, codes.FailedPrecondition)
 
 	for range 2 {
@@ -47,12 +48,12 @@ func TestPublishErrors(t *testing.T) {
 		req  *csi.ControllerPublishVolumeRequest
 		code codes.Code
 	}{
-		{"no volume", &csi.ControllerPublishVolumeRequest{NodeId: testNode, VolumeCapability: mountCap("")}, codes.InvalidArgument},
-		{"no node", &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), VolumeCapability: mountCap("")}, codes.InvalidArgument},
+		{"no volume", &csi.ControllerPublishVolumeRequest{NodeId: testNode, VolumeCapability: csicap.Mount("")}, codes.InvalidArgument},
+		{"no node", &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), VolumeCapability: csicap.Mount("")}, codes.InvalidArgument},
 		{"no capability", &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: testNode}, codes.InvalidArgument},
-		{"unknown volume", &csi.ControllerPublishVolumeRequest{VolumeId: "fake-vol", NodeId: testNode, VolumeCapability: mountCap("")}, codes.NotFound},
-		{"unknown node", &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: "fake-node", VolumeCapability: mountCap("")}, codes.NotFound},
-		{"malformed node", &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: "../servers", VolumeCapability: mountCap("")}, codes.NotFound},
+		{"unknown volume", &csi.ControllerPublishVolumeRequest{VolumeId: "fake-vol", NodeId: testNode, VolumeCapability: csicap.Mount("")}, codes.NotFound},
+		{"unknown node", &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: "fake-node", VolumeCapability: csicap.Mount("")}, codes.NotFound},
+		{"malformed node", &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: "../servers", VolumeCapability: csicap.Mount("")}, codes.NotFound},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -66,7 +67,7 @@ func TestPublishAttachLimit(t *testing.T) {
 	e := newEnv(t, func(c *cloud.Capabilities) { c.MaxVolumesPerNode = 1 })
 	a, b := e.mustCreate(t, "a", 1), e.mustCreate(t, "b", 1)
 	e.mustPublish(t, a.GetVolumeId(), testNode)
-	_, err := e.d.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: b.GetVolumeId(), NodeId: testNode, VolumeCapability: mountCap("")})
+	_, err := e.d.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: b.GetVolumeId(), NodeId: testNode, VolumeCapability: csicap.Mount("")})
 	wantCode(t, err, codes.ResourceExhausted)
 	info, _ := e.d.NodeGetInfo(ctxT(t), &csi.NodeGetInfoRequest{})
 	if info.GetMaxVolumesPerNode() != 1 {
@@ -79,7 +80,7 @@ func TestStuckAttachIsUndone(t *testing.T) {
 	e.d.cfg.AttachTimeout = 50 * time.Millisecond
 	v := e.mustCreate(t, "stuck", 1)
 	e.cloud.Stick(v.GetVolumeId())
-	_, err := e.d.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: testNode, VolumeCapability: mountCap("")})
+	_, err := e.d.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: testNode, VolumeCapability: csicap.Mount("")})
 	wantCode(t, err, codes.DeadlineExceeded)
 	if n := e.cloud.Calls("DetachVolume"); n != 1 {
 		t.Errorf("stuck attach: %d detach calls, want 1", n)

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/csicap"
 )
 
 func TestCreateVolumeRoundsUpAndRecordsRequest(t *testing.T) {
@@ -60,7 +61,7 @@ func TestCreateVolumeIdempotent(t *testing.T) {
 		t.Errorf("CreateVolume called %d times, want 1", n)
 	}
 	_, err := e.d.CreateVolume(ctxT(t), &csi.CreateVolumeRequest{
-		Name: "same", VolumeCapabilities: []*csi.VolumeCapability{mountCap("")},
+		Name: "same", VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("")},
 		CapacityRange: &csi.CapacityRange{RequiredBytes: 2 * GiB, LimitBytes: 2 * GiB},
 	})
 	wantCode(t, err, codes.AlreadyExists)
@@ -68,7 +69,7 @@ func TestCreateVolumeIdempotent(t *testing.T) {
 
 func TestCreateVolumeValidation(t *testing.T) {
 	e := newEnv(t, func(c *cloud.Capabilities) { c.MaxSizeGiB = 100; c.MinSizeGiB = 1 })
-	multi := mountCap("")
+	multi := csicap.Mount("")
 	multi.AccessMode.Mode = csi.VolumeCapability_AccessMode_MULTI_NODE_MULTI_WRITER
 	cases := []struct {
 		name string
@@ -79,7 +80,7 @@ func TestCreateVolumeValidation(t *testing.T) {
 		{"no caps", func(r *csi.CreateVolumeRequest) { r.VolumeCapabilities = nil }, codes.InvalidArgument},
 		{"nil cap", func(r *csi.CreateVolumeRequest) { r.VolumeCapabilities = []*csi.VolumeCapability{nil} }, codes.InvalidArgument},
 		{"no access type", func(r *csi.CreateVolumeRequest) { r.VolumeCapabilities[0].AccessType = nil }, codes.InvalidArgument},
-		{"bad fs", func(r *csi.CreateVolumeRequest) { r.VolumeCapabilities = []*csi.VolumeCapability{mountCap("ntfs")} }, codes.InvalidArgument},
+		{"bad fs", func(r *csi.CreateVolumeRequest) { r.VolumeCapabilities = []*csi.VolumeCapability{csicap.Mount("ntfs")} }, codes.InvalidArgument},
 		{"unknown param", func(r *csi.CreateVolumeRequest) { r.Parameters = map[string]string{"iops": "3"} }, codes.InvalidArgument},
 		{"bad mkfs", func(r *csi.CreateVolumeRequest) { r.Parameters = map[string]string{ParamMkfsOptions: `-L "x`} }, codes.InvalidArgument},
 		{"multi writer", func(r *csi.CreateVolumeRequest) { r.VolumeCapabilities = []*csi.VolumeCapability{multi} }, codes.InvalidArgument},
@@ -348,11 +349,11 @@ func TestValidateVolumeCapabilities(t *testing.T) {
 	e := newEnv(t, nil)
 	v := e.mustCreate(t, "vvc", 1)
 	resp, err := e.d.ValidateVolumeCapabilities(ctxT(t), &csi.ValidateVolumeCapabilitiesRequest{
-		VolumeId: v.GetVolumeId(), VolumeCapabilities: []*csi.VolumeCapability{mountCap("ext4")}})
+		VolumeId: v.GetVolumeId(), VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("ext4")}})
 	if err != nil || resp.GetConfirmed() == nil {
 		t.Fatalf("supported capability not confirmed: %v %v", resp, err)
 	}
-	multi := blockCap()
+	multi := csicap.Block()
 	multi.AccessMode.Mode = csi.VolumeCapability_AccessMode_MULTI_NODE_MULTI_WRITER
 	resp, err = e.d.ValidateVolumeCapabilities(ctxT(t), &csi.ValidateVolumeCapabilitiesRequest{
 		VolumeId: v.GetVolumeId(), VolumeCapabilities: []*csi.VolumeCapability{multi}})
@@ -360,7 +361,7 @@ func TestValidateVolumeCapabilities(t *testing.T) {
 		t.Fatalf("multi-writer without multi-attach confirmed: %v %v", resp, err)
 	}
 	_, err = e.d.ValidateVolumeCapabilities(ctxT(t), &csi.ValidateVolumeCapabilitiesRequest{
-		VolumeId: "gone", VolumeCapabilities: []*csi.VolumeCapability{mountCap("")}})
+		VolumeId: "gone", VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("")}})
 	wantCode(t, err, codes.NotFound)
 }
 
@@ -368,7 +369,7 @@ func TestExpandVolume(t *testing.T) {
 	e := newEnv(t, nil)
 	v := e.mustCreate(t, "grow", 1)
 	resp, err := e.d.ControllerExpandVolume(ctxT(t), &csi.ControllerExpandVolumeRequest{
-		VolumeId: v.GetVolumeId(), CapacityRange: &csi.CapacityRange{RequiredBytes: 3 * GiB}, VolumeCapability: mountCap("")})
+		VolumeId: v.GetVolumeId(), CapacityRange: &csi.CapacityRange{RequiredBytes: 3 * GiB}, VolumeCapability: csicap.Mount("")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +378,7 @@ func TestExpandVolume(t *testing.T) {
 	}
 	// Block volumes need nothing from the node.
 	resp, err = e.d.ControllerExpandVolume(ctxT(t), &csi.ControllerExpandVolumeRequest{
-		VolumeId: v.GetVolumeId(), CapacityRange: &csi.CapacityRange{RequiredBytes: 4 * GiB}, VolumeCapability: blockCap()})
+		VolumeId: v.GetVolumeId(), CapacityRange: &csi.CapacityRange{RequiredBytes: 4 * GiB}, VolumeCapability: csicap.Block()})
 	if err != nil || resp.GetNodeExpansionRequired() {
 		t.Fatalf("block expand = %v, %v", resp, err)
 	}
@@ -470,7 +471,7 @@ func TestLifecycleCallBudget(t *testing.T) {
 				return
 			}
 			id := v.GetVolume().GetVolumeId()
-			if _, err := e.d.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: testNode, VolumeCapability: mountCap("")}); err != nil {
+			if _, err := e.d.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: testNode, VolumeCapability: csicap.Mount("")}); err != nil {
 				errs <- err
 				return
 			}

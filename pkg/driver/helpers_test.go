@@ -11,6 +11,7 @@ import (
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/fake"
+	"github.com/openblock-csi/openblock-csi/pkg/csicap"
 )
 
 const testNode = "server-1"
@@ -45,25 +46,11 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-func mountCap(fs string) *csi.VolumeCapability {
-	return &csi.VolumeCapability{
-		AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{FsType: fs}},
-		AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER},
-	}
-}
-
-func blockCap() *csi.VolumeCapability {
-	return &csi.VolumeCapability{
-		AccessType: &csi.VolumeCapability_Block{Block: &csi.VolumeCapability_BlockVolume{}},
-		AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER},
-	}
-}
-
 func createReq(name string, gib int64) *csi.CreateVolumeRequest {
 	return &csi.CreateVolumeRequest{
 		Name:               name,
 		CapacityRange:      &csi.CapacityRange{RequiredBytes: gib * GiB},
-		VolumeCapabilities: []*csi.VolumeCapability{mountCap("")},
+		VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("")},
 	}
 }
 
@@ -79,7 +66,7 @@ func (e *env) mustCreate(t *testing.T, name string, gib int64) *csi.Volume {
 func (e *env) mustPublish(t *testing.T, volID, nodeID string) map[string]string {
 	t.Helper()
 	resp, err := e.d.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{
-		VolumeId: volID, NodeId: nodeID, VolumeCapability: mountCap(""),
+		VolumeId: volID, NodeId: nodeID, VolumeCapability: csicap.Mount(""),
 	})
 	if err != nil {
 		t.Fatalf("ControllerPublishVolume: %v", err)

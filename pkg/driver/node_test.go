@@ -7,6 +7,8 @@ import (
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/codes"
+
+	"github.com/openblock-csi/openblock-csi/pkg/csicap"
 )
 
 const (
@@ -26,7 +28,7 @@ func stageReq(vc *csi.VolumeCapability, pc map[string]string, vctx map[string]st
 func TestNodeStageFormatsAndMounts(t *testing.T) {
 	e := newEnv(t, nil)
 	dev := e.ops.addDisk("vdb", volA, 2*GiB)
-	vc := mountCap("")
+	vc := csicap.Mount("")
 	vc.GetMount().MountFlags = []string{"noatime"}
 	req := stageReq(vc, pubCtx(volA, 2*GiB), map[string]string{CtxFSType: "xfs", CtxMkfsOptions: `-L "my data" -m crc=1`})
 	for range 2 { // the second stage is idempotent
@@ -43,7 +45,7 @@ func TestNodeStageFormatsAndMounts(t *testing.T) {
 	// The capability's fs type wins over the volume context.
 	e2 := newEnv(t, nil)
 	e2.ops.addDisk("vdb", volA, 2*GiB)
-	if _, err := e2.d.NodeStageVolume(ctxT(t), stageReq(mountCap("ext3"), pubCtx(volA, 2*GiB), map[string]string{CtxFSType: "xfs"})); err != nil {
+	if _, err := e2.d.NodeStageVolume(ctxT(t), stageReq(csicap.Mount("ext3"), pubCtx(volA, 2*GiB), map[string]string{CtxFSType: "xfs"})); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(e2.ops.formats[0], " ext3") {
@@ -54,7 +56,7 @@ func TestNodeStageFormatsAndMounts(t *testing.T) {
 func TestNodeStageRefusesSmallerDevice(t *testing.T) {
 	e := newEnv(t, nil)
 	e.ops.addDisk("vdb", volA, GiB)
-	_, err := e.d.NodeStageVolume(ctxT(t), stageReq(mountCap(""), pubCtx(volA, 2*GiB), nil))
+	_, err := e.d.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, 2*GiB), nil))
 	wantCode(t, err, codes.FailedPrecondition)
 	if len(e.ops.formats) != 0 {
 		t.Fatalf("device touched despite size mismatch: %q", e.ops.formats)
@@ -69,16 +71,16 @@ func TestNodeStageValidation(t *testing.T) {
 		req  *csi.NodeStageVolumeRequest
 		code codes.Code
 	}{
-		{"no volume id", &csi.NodeStageVolumeRequest{StagingTargetPath: staging, VolumeCapability: mountCap("")}, codes.InvalidArgument},
-		{"no staging", &csi.NodeStageVolumeRequest{VolumeId: volA, VolumeCapability: mountCap("")}, codes.InvalidArgument},
-		{"relative staging", &csi.NodeStageVolumeRequest{VolumeId: volA, StagingTargetPath: "a/b", VolumeCapability: mountCap("")}, codes.InvalidArgument},
-		{"dotdot staging", &csi.NodeStageVolumeRequest{VolumeId: volA, StagingTargetPath: "/a/../etc", VolumeCapability: mountCap("")}, codes.InvalidArgument},
+		{"no volume id", &csi.NodeStageVolumeRequest{StagingTargetPath: staging, VolumeCapability: csicap.Mount("")}, codes.InvalidArgument},
+		{"no staging", &csi.NodeStageVolumeRequest{VolumeId: volA, VolumeCapability: csicap.Mount("")}, codes.InvalidArgument},
+		{"relative staging", &csi.NodeStageVolumeRequest{VolumeId: volA, StagingTargetPath: "a/b", VolumeCapability: csicap.Mount("")}, codes.InvalidArgument},
+		{"dotdot staging", &csi.NodeStageVolumeRequest{VolumeId: volA, StagingTargetPath: "/a/../etc", VolumeCapability: csicap.Mount("")}, codes.InvalidArgument},
 		{"no capability", &csi.NodeStageVolumeRequest{VolumeId: volA, StagingTargetPath: staging}, codes.InvalidArgument},
-		{"no serial", stageReq(mountCap(""), map[string]string{"device": "/dev/mock"}, nil), codes.InvalidArgument},
-		{"bad size", stageReq(mountCap(""), map[string]string{PubSerial: volA, PubSizeBytes: "lots"}, nil), codes.InvalidArgument},
-		{"bad fs", stageReq(mountCap(""), pubCtx(volA, GiB), map[string]string{CtxFSType: "zfs"}), codes.InvalidArgument},
-		{"bad mkfs", stageReq(mountCap(""), pubCtx(volA, GiB), map[string]string{CtxMkfsOptions: `-L 'x`}), codes.InvalidArgument},
-		{"no disk", stageReq(mountCap(""), pubCtx("0000000-other-serial", GiB), nil), codes.NotFound},
+		{"no serial", stageReq(csicap.Mount(""), map[string]string{"device": "/dev/mock"}, nil), codes.InvalidArgument},
+		{"bad size", stageReq(csicap.Mount(""), map[string]string{PubSerial: volA, PubSizeBytes: "lots"}, nil), codes.InvalidArgument},
+		{"bad fs", stageReq(csicap.Mount(""), pubCtx(volA, GiB), map[string]string{CtxFSType: "zfs"}), codes.InvalidArgument},
+		{"bad mkfs", stageReq(csicap.Mount(""), pubCtx(volA, GiB), map[string]string{CtxMkfsOptions: `-L 'x`}), codes.InvalidArgument},
+		{"no disk", stageReq(csicap.Mount(""), pubCtx("0000000-other-serial", GiB), nil), codes.NotFound},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,14 +93,14 @@ func TestNodeStageValidation(t *testing.T) {
 func TestNodeStageResizesGrownDisk(t *testing.T) {
 	e := newEnv(t, nil)
 	dev := e.ops.addDisk("vdb", volA, GiB)
-	if _, err := e.d.NodeStageVolume(ctxT(t), stageReq(mountCap(""), pubCtx(volA, GiB), nil)); err != nil {
+	if _, err := e.d.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, GiB), nil)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.d.NodeUnstageVolume(ctxT(t), &csi.NodeUnstageVolumeRequest{VolumeId: volA, StagingTargetPath: staging}); err != nil {
 		t.Fatal(err)
 	}
 	e.ops.disks[dev].size = 2 * GiB // expanded while detached
-	if _, err := e.d.NodeStageVolume(ctxT(t), stageReq(mountCap(""), pubCtx(volA, GiB), nil)); err != nil {
+	if _, err := e.d.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, GiB), nil)); err != nil {
 		t.Fatal(err)
 	}
 	if len(e.ops.resized) != 1 {
@@ -109,11 +111,11 @@ func TestNodeStageResizesGrownDisk(t *testing.T) {
 func TestNodePublishAndUnpublish(t *testing.T) {
 	e := newEnv(t, nil)
 	dev := e.ops.addDisk("vdb", volA, GiB)
-	pub := &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: target, VolumeCapability: mountCap(""), PublishContext: pubCtx(volA, GiB), Readonly: true}
+	pub := &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: target, VolumeCapability: csicap.Mount(""), PublishContext: pubCtx(volA, GiB), Readonly: true}
 	_, err := e.d.NodePublishVolume(ctxT(t), pub)
 	wantCode(t, err, codes.FailedPrecondition) // not staged yet
 
-	if _, err := e.d.NodeStageVolume(ctxT(t), stageReq(mountCap(""), pubCtx(volA, GiB), nil)); err != nil {
+	if _, err := e.d.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, GiB), nil)); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
@@ -152,13 +154,13 @@ func TestNodePublishAndUnpublish(t *testing.T) {
 func TestNodeRawBlock(t *testing.T) {
 	e := newEnv(t, nil)
 	dev := e.ops.addDisk("vdc", volA, GiB)
-	if _, err := e.d.NodeStageVolume(ctxT(t), stageReq(blockCap(), pubCtx(volA, GiB), nil)); err != nil {
+	if _, err := e.d.NodeStageVolume(ctxT(t), stageReq(csicap.Block(), pubCtx(volA, GiB), nil)); err != nil {
 		t.Fatal(err)
 	}
 	if len(e.ops.formats) != 0 || len(e.ops.mounts) != 0 {
 		t.Fatal("block stage touched the device")
 	}
-	pub := &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: target, VolumeCapability: blockCap(), PublishContext: pubCtx(volA, GiB)}
+	pub := &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: target, VolumeCapability: csicap.Block(), PublishContext: pubCtx(volA, GiB)}
 	if _, err := e.d.NodePublishVolume(ctxT(t), pub); err != nil {
 		t.Fatal(err)
 	}
@@ -178,10 +180,10 @@ func TestNodeRawBlock(t *testing.T) {
 func TestNodeExpandAndStatsErrors(t *testing.T) {
 	e := newEnv(t, nil)
 	dev := e.ops.addDisk("vdb", volA, GiB)
-	if _, err := e.d.NodeStageVolume(ctxT(t), stageReq(mountCap(""), pubCtx(volA, GiB), nil)); err != nil {
+	if _, err := e.d.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, GiB), nil)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.d.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: target, VolumeCapability: mountCap(""), PublishContext: pubCtx(volA, GiB)}); err != nil {
+	if _, err := e.d.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: target, VolumeCapability: csicap.Mount(""), PublishContext: pubCtx(volA, GiB)}); err != nil {
 		t.Fatal(err)
 	}
 	e.ops.disks[dev].size = 3 * GiB
@@ -215,7 +217,7 @@ func TestNodeVolumeHealth(t *testing.T) {
 	if st := h.GetVolumeHealth().GetHealthStatuses(); len(st) != 1 || st[0].GetStatus() != csi.VolumeHealthErrorType_INACCESSIBLE {
 		t.Fatalf("unstaged volume health = %v", st)
 	}
-	if _, err := e.d.NodeStageVolume(ctxT(t), stageReq(mountCap(""), pubCtx(volA, GiB), nil)); err != nil {
+	if _, err := e.d.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, GiB), nil)); err != nil {
 		t.Fatal(err)
 	}
 	h, _ = e.d.NodeGetVolumeHealth(ctxT(t), &csi.NodeGetVolumeHealthRequest{VolumeId: volA, StagingTargetPath: staging})

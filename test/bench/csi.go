@@ -12,18 +12,11 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/openblock-csi/openblock-csi/pkg/csicap"
 	"github.com/openblock-csi/openblock-csi/pkg/driver"
 )
 
 const gib = int64(1) << 30
-
-// mountCap is what a PVC with volumeMode Filesystem asks for.
-func mountCap(fsType string) *csi.VolumeCapability {
-	return &csi.VolumeCapability{
-		AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{FsType: fsType}},
-		AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER},
-	}
-}
 
 // createRequest is CreateVolume as external-provisioner sends it with
 // --extra-create-metadata and topology enabled.
@@ -31,7 +24,7 @@ func createRequest(name, zone string, sizeBytes int64) *csi.CreateVolumeRequest 
 	req := &csi.CreateVolumeRequest{
 		Name:               name,
 		CapacityRange:      &csi.CapacityRange{RequiredBytes: sizeBytes},
-		VolumeCapabilities: []*csi.VolumeCapability{mountCap("ext4")},
+		VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("ext4")},
 		Parameters: map[string]string{
 			driver.ParamPVCName:      "data-" + name,
 			driver.ParamPVCNamespace: "bench",

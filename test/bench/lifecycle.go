@@ -8,6 +8,7 @@ import (
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"github.com/google/uuid"
 
+	"github.com/openblock-csi/openblock-csi/pkg/csicap"
 	"github.com/openblock-csi/openblock-csi/test/harness"
 )
 
@@ -86,7 +87,7 @@ func runLifecycle(ctx context.Context, e *env, d *driverProc, mode string, cfg l
 			node := cfg.nodes[i%len(cfg.nodes)]
 			vols.setNode(i, node) // also when the call fails half way
 			resp, err := d.ctrl.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{
-				VolumeId: vols.id(i), NodeId: node, VolumeCapability: mountCap("ext4"), VolumeContext: contexts[i],
+				VolumeId: vols.id(i), NodeId: node, VolumeCapability: csicap.Mount("ext4"), VolumeContext: contexts[i],
 			})
 			if err != nil {
 				return err

@@ -12,6 +12,7 @@ import (
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"github.com/google/uuid"
 
+	"github.com/openblock-csi/openblock-csi/pkg/csicap"
 	"github.com/openblock-csi/openblock-csi/pkg/node/mountpath"
 	"github.com/openblock-csi/openblock-csi/test/harness"
 )
@@ -85,7 +86,7 @@ func runNode(ctx context.Context, e *env, ctrl, nodeDrv *driverProc, cfg nodeCon
 			}
 			vols.setNode(i, harness.LocalServerID)
 			resp, err := ctrl.ctrl.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{
-				VolumeId: vols.id(i), NodeId: harness.LocalServerID, VolumeCapability: mountCap(cfg.fsType),
+				VolumeId: vols.id(i), NodeId: harness.LocalServerID, VolumeCapability: csicap.Mount(cfg.fsType),
 			})
 			if err != nil {
 				return err
@@ -110,7 +111,7 @@ func runNode(ctx context.Context, e *env, ctrl, nodeDrv *driverProc, cfg nodeCon
 				return res, err
 			}
 		}
-		vc := mountCap(cfg.fsType)
+		vc := csicap.Mount(cfg.fsType)
 		t0 := time.Now()
 		err := cfg.policy.call(ctx, stageSt, func(ctx context.Context) error {
 			_, err := nodeDrv.node.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{

@@ -10,6 +10,7 @@ import (
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 
+	"github.com/openblock-csi/openblock-csi/pkg/csicap"
 	"github.com/openblock-csi/openblock-csi/test/harness"
 )
 
@@ -46,13 +47,6 @@ func step(name string, fn func() error) error {
 	return err
 }
 
-func mountCap() *csi.VolumeCapability {
-	return &csi.VolumeCapability{
-		AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{FsType: "ext4"}},
-		AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER},
-	}
-}
-
 // attached is a volume published to the node and, as root, staged and
 // mounted at target.
 type attached struct {
@@ -74,7 +68,7 @@ func (d *demo) walk() error {
 		resp, err := d.ctrl.CreateVolume(ctx, &csi.CreateVolumeRequest{
 			Name:               "demo-data",
 			CapacityRange:      &csi.CapacityRange{RequiredBytes: 1 * gib},
-			VolumeCapabilities: []*csi.VolumeCapability{mountCap()},
+			VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("ext4")},
 			Parameters: map[string]string{
 				"csi.storage.k8s.io/pvc/name":      "data",
 				"csi.storage.k8s.io/pvc/namespace": "demo",
@@ -133,7 +127,7 @@ func (d *demo) walk() error {
 		resp, err := d.ctrl.CreateVolume(ctx, &csi.CreateVolumeRequest{
 			Name:               "demo-restored",
 			CapacityRange:      &csi.CapacityRange{RequiredBytes: 1 * gib},
-			VolumeCapabilities: []*csi.VolumeCapability{mountCap()},
+			VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("ext4")},
 			VolumeContentSource: &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Snapshot{
 				Snapshot: &csi.VolumeContentSource_SnapshotSource{SnapshotId: snap.SnapshotId},
 			}},
@@ -196,7 +190,7 @@ func (d *demo) attach(volumeID, name string) (*attached, error) {
 	var pubCtx map[string]string
 	if err := step("ControllerPublishVolume "+name, func() error {
 		resp, err := d.ctrl.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{
-			VolumeId: volumeID, NodeId: harness.LocalServerID, VolumeCapability: mountCap(),
+			VolumeId: volumeID, NodeId: harness.LocalServerID, VolumeCapability: csicap.Mount("ext4"),
 		})
 		if err == nil {
 			pubCtx = resp.PublishContext
@@ -214,7 +208,7 @@ func (d *demo) attach(volumeID, name string) (*attached, error) {
 	}
 	if err := step("NodeStageVolume "+name+" (find by serial, mkfs if blank, mount)", func() error {
 		_, err := d.node.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{
-			VolumeId: volumeID, PublishContext: pubCtx, StagingTargetPath: a.staging, VolumeCapability: mountCap(),
+			VolumeId: volumeID, PublishContext: pubCtx, StagingTargetPath: a.staging, VolumeCapability: csicap.Mount("ext4"),
 		})
 		return err
 	}); err != nil {
@@ -224,7 +218,7 @@ func (d *demo) attach(volumeID, name string) (*attached, error) {
 	if err := step("NodePublishVolume "+name+" (bind mount)", func() error {
 		_, err := d.node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{
 			VolumeId: volumeID, PublishContext: pubCtx, StagingTargetPath: a.staging,
-			TargetPath: a.target, VolumeCapability: mountCap(),
+			TargetPath: a.target, VolumeCapability: csicap.Mount("ext4"),
 		})
 		return err
 	}); err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
 	simlunanode "github.com/openblock-csi/openblock-csi/pkg/cloudsim/lunanode"
+	"github.com/openblock-csi/openblock-csi/pkg/csicap"
 	"github.com/openblock-csi/openblock-csi/pkg/node/nodetest"
 	"github.com/openblock-csi/openblock-csi/test/harness"
 )
@@ -342,13 +343,6 @@ func (w *walk) note(what string, err error) {
 	w.errors = append(w.errors, what+": "+status.Convert(err).Code().String()+": "+status.Convert(err).Message())
 }
 
-func mountCap() *csi.VolumeCapability {
-	return &csi.VolumeCapability{
-		AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{FsType: "ext4"}},
-		AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER},
-	}
-}
-
 // callTimeout bounds each call, as a sidecar's --timeout does; a cloud
 // that fails every request would otherwise keep the driver retrying.
 const callTimeout = 20 * time.Second
@@ -366,7 +360,7 @@ func (w *walk) callWithin(d time.Duration) context.Context {
 
 func (w *walk) lifecycle(b harness.Backend) {
 	c := w.ctrl
-	caps := []*csi.VolumeCapability{mountCap()}
+	caps := []*csi.VolumeCapability{csicap.Mount("ext4")}
 	if _, err := w.id.Probe(w.call(), &csi.ProbeRequest{}); err != nil {
 		w.note("Probe", err)
 	}
@@ -384,7 +378,7 @@ func (w *walk) lifecycle(b harness.Backend) {
 	}
 	var pub map[string]string
 	w.must("ControllerPublishVolume", func() error {
-		r, err := c.ControllerPublishVolume(w.call(), &csi.ControllerPublishVolumeRequest{VolumeId: vol.VolumeId, NodeId: harness.LocalServerID, VolumeCapability: mountCap()})
+		r, err := c.ControllerPublishVolume(w.call(), &csi.ControllerPublishVolumeRequest{VolumeId: vol.VolumeId, NodeId: harness.LocalServerID, VolumeCapability: csicap.Mount("ext4")})
 		if err == nil {
 			pub = r.PublishContext
 		}
@@ -394,11 +388,11 @@ func (w *walk) lifecycle(b harness.Backend) {
 	if w.root {
 		_ = os.MkdirAll(staging, 0o750)
 		w.must("NodeStageVolume", func() error {
-			_, err := w.node.NodeStageVolume(w.call(), &csi.NodeStageVolumeRequest{VolumeId: vol.VolumeId, PublishContext: pub, StagingTargetPath: staging, VolumeCapability: mountCap()})
+			_, err := w.node.NodeStageVolume(w.call(), &csi.NodeStageVolumeRequest{VolumeId: vol.VolumeId, PublishContext: pub, StagingTargetPath: staging, VolumeCapability: csicap.Mount("ext4")})
 			return err
 		})
 		w.must("NodePublishVolume", func() error {
-			_, err := w.node.NodePublishVolume(w.call(), &csi.NodePublishVolumeRequest{VolumeId: vol.VolumeId, PublishContext: pub, StagingTargetPath: staging, TargetPath: target, VolumeCapability: mountCap()})
+			_, err := w.node.NodePublishVolume(w.call(), &csi.NodePublishVolumeRequest{VolumeId: vol.VolumeId, PublishContext: pub, StagingTargetPath: staging, TargetPath: target, VolumeCapability: csicap.Mount("ext4")})
 			return err
 		})
 		w.must("NodeGetVolumeStats", func() error {
@@ -444,7 +438,7 @@ func (w *walk) lifecycle(b harness.Backend) {
 	w.expectErr("CreateVolume with an unknown parameter", err)
 	_, err = c.CreateVolume(w.call(), &csi.CreateVolumeRequest{Name: "hyg-huge", VolumeCapabilities: caps, CapacityRange: &csi.CapacityRange{RequiredBytes: 1 << 60}})
 	w.expectErr("CreateVolume of 1 EiB", err)
-	_, err = c.ControllerPublishVolume(w.call(), &csi.ControllerPublishVolumeRequest{VolumeId: vol.VolumeId, NodeId: "no-such-node", VolumeCapability: mountCap()})
+	_, err = c.ControllerPublishVolume(w.call(), &csi.ControllerPublishVolumeRequest{VolumeId: vol.VolumeId, NodeId: "no-such-node", VolumeCapability: csicap.Mount("ext4")})
 	w.expectErr("ControllerPublishVolume to an unknown node", err)
 	_, err = c.ControllerGetVolume(w.call(), &csi.ControllerGetVolumeRequest{VolumeId: strings.Replace(vol.VolumeId, "1", "2", 1) + "0"})
 	w.expectErr("ControllerGetVolume of a missing volume", err)
@@ -483,7 +477,7 @@ func (w *walk) lifecycle(b harness.Backend) {
 		return err
 	})
 	if _, err := c.ControllerExpandVolume(w.call(), &csi.ControllerExpandVolumeRequest{VolumeId: vol.VolumeId,
-		CapacityRange: &csi.CapacityRange{RequiredBytes: 2 * gib}, VolumeCapability: mountCap()}); err != nil {
+		CapacityRange: &csi.CapacityRange{RequiredBytes: 2 * gib}, VolumeCapability: csicap.Mount("ext4")}); err != nil {
 		w.note("ControllerExpandVolume", err)
 	}
 	// hyg-fault may exist if the cloud acted before failing.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 
+	"github.com/openblock-csi/openblock-csi/pkg/csicap"
 	"github.com/openblock-csi/openblock-csi/test/harness"
 )
 
@@ -121,7 +122,7 @@ func TestBinaryServesMetricsAfterCreateVolume(t *testing.T) {
 	resp, err := ctrl.CreateVolume(ctx, &csi.CreateVolumeRequest{
 		Name:               "metrics-vol",
 		CapacityRange:      &csi.CapacityRange{RequiredBytes: 1 << 30},
-		VolumeCapabilities: []*csi.VolumeCapability{mountCap()},
+		VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("ext4")},
 	})
 	if err != nil {
 		t.Fatalf("CreateVolume: %v", err)

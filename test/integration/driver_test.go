@@ -27,6 +27,7 @@ import (
 	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/simtest"
+	"github.com/openblock-csi/openblock-csi/pkg/csicap"
 	"github.com/openblock-csi/openblock-csi/pkg/driver"
 	"github.com/openblock-csi/openblock-csi/pkg/node"
 )
@@ -109,13 +110,6 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-func mountCap() *csi.VolumeCapability {
-	return &csi.VolumeCapability{
-		AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{FsType: "ext4"}},
-		AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER},
-	}
-}
-
 func wantCode(t *testing.T, err error, code codes.Code) {
 	t.Helper()
 	if got := status.Code(err); got != code {
@@ -140,7 +134,7 @@ func (e *env) create(t *testing.T, name string, src *csi.VolumeContentSource) *c
 	t.Helper()
 	resp, err := e.ctl.CreateVolume(ctxT(t), &csi.CreateVolumeRequest{
 		Name: name, CapacityRange: &csi.CapacityRange{RequiredBytes: gib},
-		VolumeCapabilities: []*csi.VolumeCapability{mountCap()}, VolumeContentSource: src,
+		VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("ext4")}, VolumeContentSource: src,
 		Parameters: map[string]string{driver.ParamPVCName: name, driver.ParamPVCNamespace: "it"},
 	})
 	if err != nil {
@@ -172,12 +166,12 @@ func (e *env) mount(t *testing.T, vol *csi.Volume, pc map[string]string, name st
 		}
 	}
 	if _, err := e.nodeC.NodeStageVolume(ctxT(t), &csi.NodeStageVolumeRequest{
-		VolumeId: id, StagingTargetPath: staging, VolumeCapability: mountCap(), PublishContext: pc, VolumeContext: vol.GetVolumeContext(),
+		VolumeId: id, StagingTargetPath: staging, VolumeCapability: csicap.Mount("ext4"), PublishContext: pc, VolumeContext: vol.GetVolumeContext(),
 	}); err != nil {
 		t.Fatalf("NodeStageVolume: %v", err)
 	}
 	if _, err := e.nodeC.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{
-		VolumeId: id, StagingTargetPath: staging, TargetPath: target, VolumeCapability: mountCap(), PublishContext: pc,
+		VolumeId: id, StagingTargetPath: staging, TargetPath: target, VolumeCapability: csicap.Mount("ext4"), PublishContext: pc,
 	}); err != nil {
 		unmount()
 		t.Fatalf("NodePublishVolume: %v", err)
@@ -187,7 +181,7 @@ func (e *env) mount(t *testing.T, vol *csi.Volume, pc map[string]string, name st
 
 func (e *env) publish(t *testing.T, id string) map[string]string {
 	t.Helper()
-	resp, err := e.ctl.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: e.nodeID, VolumeCapability: mountCap()})
+	resp, err := e.ctl.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: e.nodeID, VolumeCapability: csicap.Mount("ext4")})
 	if err != nil {
 		t.Fatalf("ControllerPublishVolume: %v", err)
 	}
@@ -288,16 +282,16 @@ func TestErrorCodesAgainstCloud(t *testing.T) {
 	vol := e.create(t, "pvc-errors", nil)
 	id := vol.GetVolumeId()
 
-	_, err := e.ctl.CreateVolume(ctxT(t), &csi.CreateVolumeRequest{Name: "x", VolumeCapabilities: []*csi.VolumeCapability{mountCap()}, Parameters: map[string]string{"iops": "9000"}})
+	_, err := e.ctl.CreateVolume(ctxT(t), &csi.CreateVolumeRequest{Name: "x", VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("ext4")}, Parameters: map[string]string{"iops": "9000"}})
 	wantCode(t, err, codes.InvalidArgument)
-	_, err = e.ctl.CreateVolume(ctxT(t), &csi.CreateVolumeRequest{Name: "huge", VolumeCapabilities: []*csi.VolumeCapability{mountCap()}, CapacityRange: &csi.CapacityRange{RequiredBytes: 500000 * gib}})
+	_, err = e.ctl.CreateVolume(ctxT(t), &csi.CreateVolumeRequest{Name: "huge", VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("ext4")}, CapacityRange: &csi.CapacityRange{RequiredBytes: 500000 * gib}})
 	wantCode(t, err, codes.ResourceExhausted)
-	_, err = e.ctl.CreateVolume(ctxT(t), &csi.CreateVolumeRequest{Name: "pvc-errors", VolumeCapabilities: []*csi.VolumeCapability{mountCap()}, CapacityRange: &csi.CapacityRange{RequiredBytes: 5 * gib}})
+	_, err = e.ctl.CreateVolume(ctxT(t), &csi.CreateVolumeRequest{Name: "pvc-errors", VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("ext4")}, CapacityRange: &csi.CapacityRange{RequiredBytes: 5 * gib}})
 	wantCode(t, err, codes.AlreadyExists)
 
-	_, err = e.ctl.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: uuid.NewString(), VolumeCapability: mountCap()})
+	_, err = e.ctl.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: uuid.NewString(), VolumeCapability: csicap.Mount("ext4")})
 	wantCode(t, err, codes.NotFound)
-	_, err = e.ctl.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: uuid.NewString(), NodeId: e.nodeID, VolumeCapability: mountCap()})
+	_, err = e.ctl.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: uuid.NewString(), NodeId: e.nodeID, VolumeCapability: csicap.Mount("ext4")})
 	wantCode(t, err, codes.NotFound)
 
 	e.publish(t, id)
@@ -321,7 +315,7 @@ func TestErrorCodesAgainstCloud(t *testing.T) {
 	wantCode(t, err, codes.Aborted)
 	_, err = e.ctl.ControllerExpandVolume(ctxT(t), &csi.ControllerExpandVolumeRequest{VolumeId: uuid.NewString(), CapacityRange: &csi.CapacityRange{RequiredBytes: 2 * gib}})
 	wantCode(t, err, codes.NotFound)
-	_, err = e.nodeC.NodeStageVolume(ctxT(t), &csi.NodeStageVolumeRequest{VolumeId: id, StagingTargetPath: "/tmp/../etc", VolumeCapability: mountCap()})
+	_, err = e.nodeC.NodeStageVolume(ctxT(t), &csi.NodeStageVolumeRequest{VolumeId: id, StagingTargetPath: "/tmp/../etc", VolumeCapability: csicap.Mount("ext4")})
 	wantCode(t, err, codes.InvalidArgument)
 
 	if _, err := e.ctl.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: id}); err != nil {
@@ -345,12 +339,12 @@ func TestCallBudgetAgainstSimulator(t *testing.T) {
 		go func() {
 			errs <- func() error {
 				ctx := ctxT(t)
-				v, err := e.ctl.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: fmt.Sprintf("bench-%d", i), CapacityRange: &csi.CapacityRange{RequiredBytes: gib}, VolumeCapabilities: []*csi.VolumeCapability{mountCap()}})
+				v, err := e.ctl.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: fmt.Sprintf("bench-%d", i), CapacityRange: &csi.CapacityRange{RequiredBytes: gib}, VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("ext4")}})
 				if err != nil {
 					return err
 				}
 				id, nodeID := v.GetVolume().GetVolumeId(), servers[i%len(servers)].ID
-				if _, err := e.ctl.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: nodeID, VolumeCapability: mountCap()}); err != nil {
+				if _, err := e.ctl.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: nodeID, VolumeCapability: csicap.Mount("ext4")}); err != nil {
 					return err
 				}
 				if _, err := e.ctl.ControllerUnpublishVolume(ctx, &csi.ControllerUnpublishVolumeRequest{VolumeId: id, NodeId: nodeID}); err != nil {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 
+	"github.com/openblock-csi/openblock-csi/pkg/csicap"
 	"github.com/openblock-csi/openblock-csi/pkg/driver"
 	"github.com/openblock-csi/openblock-csi/pkg/node/nodetest"
 )
@@ -26,7 +27,7 @@ func TestStageTwiceKeepsData(t *testing.T) {
 			requireMkfs(t, fs)
 			e := newEnv(t)
 			v := e.newVolume(t, fsDiskSize)
-			vc := mountCap(fs)
+			vc := csicap.Mount(fs)
 
 			e.mustStagePublish(t, v, vc)
 			uuid := fsUUID(t, v.dev)
@@ -64,7 +65,7 @@ func TestStageTwiceKeepsData(t *testing.T) {
 func TestRawBlockPublish(t *testing.T) {
 	e := newEnv(t)
 	v := e.newVolume(t, 64*mib)
-	vc := blockCap()
+	vc := csicap.Block()
 
 	if err := e.stage(t, v, vc); err != nil {
 		t.Fatalf("NodeStageVolume (block): %v", err)
@@ -131,7 +132,7 @@ func TestStageRefusesSmallerDevice(t *testing.T) {
 		t.Fatal("random bytes look like a filesystem to blkid; cannot run the test")
 	}
 
-	err := e.stage(t, v, mountCap("ext4"))
+	err := e.stage(t, v, csicap.Mount("ext4"))
 	wantCode(t, err, codes.FailedPrecondition, "NodeStageVolume on a smaller device")
 	if n := mountCount(t, v.staging); n != 0 {
 		t.Fatalf("refused device mounted at %s", v.staging)
@@ -150,7 +151,7 @@ func TestNodeCallsIdempotent(t *testing.T) {
 	requireMkfs(t, "ext4")
 	e := newEnv(t)
 	v := e.newVolume(t, 64*mib)
-	vc := mountCap("ext4")
+	vc := csicap.Mount("ext4")
 
 	for i := range 2 {
 		if err := e.stage(t, v, vc); err != nil {
@@ -198,7 +199,7 @@ func TestUnstageAfterDeviceVanished(t *testing.T) {
 	e := newEnv(t)
 	dev, backing := ownLoopDevice(t, 64*mib)
 	v := e.volumeOn(t, dev, backing, 64*mib)
-	e.mustStagePublish(t, v, mountCap("ext4"))
+	e.mustStagePublish(t, v, csicap.Mount("ext4"))
 	writeSynced(t, filepath.Join(v.target, "f"), []byte("before the disk went away"))
 
 	// What udev and the hypervisor do when the disk leaves.
@@ -237,14 +238,14 @@ func TestStageRefusesOtherFilesystem(t *testing.T) {
 	requireMkfs(t, "ext4")
 	e := newEnv(t)
 	v := e.newVolume(t, fsDiskSize)
-	e.mustStagePublish(t, v, mountCap("ext4"))
+	e.mustStagePublish(t, v, csicap.Mount("ext4"))
 	data := randomBytes(t, 4<<10)
 	writeSynced(t, filepath.Join(v.target, "kept.bin"), data)
 	uuid := fsUUID(t, v.dev)
 	e.mustTeardown(t, v)
 
 	for _, other := range []string{"xfs", "btrfs"} {
-		err := e.stage(t, v, mountCap(other))
+		err := e.stage(t, v, csicap.Mount(other))
 		wantCode(t, err, codes.FailedPrecondition, "NodeStageVolume as "+other+" on an ext4 disk")
 		if n := mountCount(t, v.staging); n != 0 {
 			t.Fatalf("ext4 disk mounted at %s when staged as %s", v.staging, other)
@@ -253,7 +254,7 @@ func TestStageRefusesOtherFilesystem(t *testing.T) {
 	if u := fsUUID(t, v.dev); u != uuid {
 		t.Fatalf("filesystem UUID %s -> %s: reformatted", uuid, u)
 	}
-	e.mustStagePublish(t, v, mountCap("ext4"))
+	e.mustStagePublish(t, v, csicap.Mount("ext4"))
 	if got, err := os.ReadFile(filepath.Join(v.target, "kept.bin")); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("data after refused stages: %v (equal %v)", err, bytes.Equal(got, data))
 	}
@@ -266,7 +267,7 @@ func TestStageUsesVolumeContext(t *testing.T) {
 	requireMkfs(t, "xfs")
 	e := newEnv(t)
 	v := e.newVolume(t, fsDiskSize)
-	vc := mountCap("")
+	vc := csicap.Mount("")
 	_, err := e.node.NodeStageVolume(rpcCtx(t), &csi.NodeStageVolumeRequest{
 		VolumeId: v.id, StagingTargetPath: v.staging, VolumeCapability: vc,
 		PublishContext: v.publishContext(),
@@ -296,7 +297,7 @@ func TestPublishReadOnlyAndUnstaged(t *testing.T) {
 	requireMkfs(t, "ext4")
 	e := newEnv(t)
 	v := e.newVolume(t, 64*mib)
-	vc := mountCap("ext4")
+	vc := csicap.Mount("ext4")
 	wantCode(t, e.publish(t, v, vc), codes.FailedPrecondition, "NodePublishVolume before NodeStageVolume")
 	if n := mountCount(t, v.target); n != 0 {
 		t.Fatalf("unstaged volume published at %s", v.target)

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/openblock-csi/openblock-csi/pkg/csicap"
 	"github.com/openblock-csi/openblock-csi/pkg/node/nodetest"
 )
 
@@ -68,7 +69,7 @@ func TestVolumeStatsFilesystem(t *testing.T) {
 			requireMkfs(t, fs)
 			e := newEnv(t)
 			v := e.newVolume(t, fsDiskSize)
-			e.mustStagePublish(t, v, mountCap(fs))
+			e.mustStagePublish(t, v, csicap.Mount(fs))
 
 			b0, i0 := e.stats(t, v, v.target)
 			if b0.GetTotal() <= fsDiskSize/2 || b0.GetTotal() > fsDiskSize {
@@ -119,7 +120,7 @@ func TestVolumeStatsFilesystem(t *testing.T) {
 func TestVolumeStatsRawBlock(t *testing.T) {
 	e := newEnv(t)
 	v := e.newVolume(t, 48*mib)
-	e.mustStagePublish(t, v, blockCap())
+	e.mustStagePublish(t, v, csicap.Block())
 	resp, err := e.node.NodeGetVolumeStats(rpcCtx(t), &csi.NodeGetVolumeStatsRequest{VolumeId: v.id, VolumePath: v.target})
 	if err != nil {
 		t.Fatalf("NodeGetVolumeStats: %v", err)
@@ -141,7 +142,7 @@ func TestVolumeStatsNotMounted(t *testing.T) {
 	_, err = e.node.NodeGetVolumeStats(rpcCtx(t), &csi.NodeGetVolumeStatsRequest{VolumeId: v.id, VolumePath: v.target})
 	wantCode(t, err, codes.NotFound, "stats of a missing path")
 
-	e.mustStagePublish(t, v, mountCap("ext4"))
+	e.mustStagePublish(t, v, csicap.Mount("ext4"))
 	if s, _ := e.stats(t, v, v.target); s.GetTotal() <= 0 {
 		t.Fatalf("total %d for a published volume", s.GetTotal())
 	}
@@ -174,7 +175,7 @@ type filledVolume struct {
 
 func stageWithData(t *testing.T, e *env, fs string) filledVolume {
 	t.Helper()
-	g := filledVolume{v: e.newVolume(t, fsDiskSize), vc: mountCap(fs), data: randomBytes(t, 8<<10)}
+	g := filledVolume{v: e.newVolume(t, fsDiskSize), vc: csicap.Mount(fs), data: randomBytes(t, 8<<10)}
 	e.mustStagePublish(t, g.v, g.vc)
 	writeSynced(t, filepath.Join(g.v.target, "kept.bin"), g.data)
 	g.before, _ = e.stats(t, g.v, g.v.target)
@@ -225,7 +226,7 @@ func TestStageGrowsVolumeExpandedWhileDetached(t *testing.T) {
 func TestExpandRawBlock(t *testing.T) {
 	e := newEnv(t)
 	v := e.newVolume(t, 64*mib)
-	vc := blockCap()
+	vc := csicap.Block()
 	e.mustStagePublish(t, v, vc)
 	nodetest.GrowLoopDevice(t, v.dev, v.backing, 96*mib)
 	resp, err := e.node.NodeExpandVolume(rpcCtx(t), &csi.NodeExpandVolumeRequest{

@@ -13,6 +13,7 @@ import (
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 
+	"github.com/openblock-csi/openblock-csi/pkg/csicap"
 	"github.com/openblock-csi/openblock-csi/test/harness"
 )
 
@@ -61,13 +62,6 @@ func newLifecycle(e *env, idx int) *lifecycle {
 
 func (l *lifecycle) step(format string, args ...any) {
 	l.trace = append(l.trace, time.Now().Format("15:04:05.000")+" "+fmt.Sprintf(format, args...))
-}
-
-func mountCap() *csi.VolumeCapability {
-	return &csi.VolumeCapability{
-		AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{FsType: "ext4"}},
-		AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER},
-	}
 }
 
 // op runs one step with the sidecar's retries, bounded by opBudget.
@@ -164,7 +158,7 @@ func (l *lifecycle) createVolume(ctx context.Context, suffix string, cs *csi.Vol
 	req := &csi.CreateVolumeRequest{
 		Name:               name,
 		CapacityRange:      &csi.CapacityRange{RequiredBytes: 1 * gib},
-		VolumeCapabilities: []*csi.VolumeCapability{mountCap()},
+		VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("ext4")},
 		Parameters: map[string]string{
 			"csi.storage.k8s.io/pvc/name":      name,
 			"csi.storage.k8s.io/pvc/namespace": "soak",
@@ -315,7 +309,7 @@ func (l *lifecycle) attach(ctx context.Context, v *vol) error {
 	v.att = a
 	if err := l.op(ctx, "ControllerPublishVolume "+v.id, func(ctx context.Context) error {
 		resp, err := e.cc.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{
-			VolumeId: v.id, NodeId: harness.LocalServerID, VolumeCapability: mountCap(),
+			VolumeId: v.id, NodeId: harness.LocalServerID, VolumeCapability: csicap.Mount("ext4"),
 		})
 		if err == nil {
 			a.pubCtx = resp.GetPublishContext()
@@ -333,7 +327,7 @@ func (l *lifecycle) attach(ctx context.Context, v *vol) error {
 	a.staged = true // from the first attempt on, unstaging is owed
 	if err := l.op(ctx, "NodeStageVolume "+v.id, func(ctx context.Context) error {
 		_, err := e.nc.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{
-			VolumeId: v.id, PublishContext: a.pubCtx, StagingTargetPath: a.staging, VolumeCapability: mountCap(),
+			VolumeId: v.id, PublishContext: a.pubCtx, StagingTargetPath: a.staging, VolumeCapability: csicap.Mount("ext4"),
 		})
 		return err
 	}); err != nil {
@@ -343,7 +337,7 @@ func (l *lifecycle) attach(ctx context.Context, v *vol) error {
 	return l.op(ctx, "NodePublishVolume "+v.id, func(ctx context.Context) error {
 		_, err := e.nc.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{
 			VolumeId: v.id, PublishContext: a.pubCtx, StagingTargetPath: a.staging,
-			TargetPath: a.target, VolumeCapability: mountCap(),
+			TargetPath: a.target, VolumeCapability: csicap.Mount("ext4"),
 		})
 		return err
 	})
@@ -423,7 +417,7 @@ func (l *lifecycle) expand(ctx context.Context, v *vol, pat *pattern) error {
 	var nodeExpansion bool
 	if err := l.op(ctx, "ControllerExpandVolume "+v.id, func(ctx context.Context) error {
 		resp, err := e.cc.ControllerExpandVolume(ctx, &csi.ControllerExpandVolumeRequest{
-			VolumeId: v.id, CapacityRange: &csi.CapacityRange{RequiredBytes: newSize}, VolumeCapability: mountCap(),
+			VolumeId: v.id, CapacityRange: &csi.CapacityRange{RequiredBytes: newSize}, VolumeCapability: csicap.Mount("ext4"),
 		})
 		if err != nil {
 			return err
@@ -448,7 +442,7 @@ func (l *lifecycle) expand(ctx context.Context, v *vol, pat *pattern) error {
 		if err := l.op(ctx, "NodeExpandVolume "+v.id, func(ctx context.Context) error {
 			_, err := e.nc.NodeExpandVolume(ctx, &csi.NodeExpandVolumeRequest{
 				VolumeId: v.id, VolumePath: v.att.target, StagingTargetPath: v.att.staging,
-				CapacityRange: &csi.CapacityRange{RequiredBytes: newSize}, VolumeCapability: mountCap(),
+				CapacityRange: &csi.CapacityRange{RequiredBytes: newSize}, VolumeCapability: csicap.Mount("ext4"),
 			})
 			return err
 		}); err != nil {

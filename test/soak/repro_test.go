@@ -12,6 +12,7 @@ import (
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/lunanode"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
 	simlunanode "github.com/openblock-csi/openblock-csi/pkg/cloudsim/lunanode"
+	"github.com/openblock-csi/openblock-csi/pkg/csicap"
 	"github.com/openblock-csi/openblock-csi/test/harness"
 )
 
@@ -65,7 +66,7 @@ func TestLunanodeCreateFromSnapshotRetried(t *testing.T) {
 	_, cc, _ := controllerOnly(t, "lunanode")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	caps := []*csi.VolumeCapability{mountCap()}
+	caps := []*csi.VolumeCapability{csicap.Mount("ext4")}
 	src, err := cc.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "repro-src", VolumeCapabilities: caps,
 		CapacityRange: &csi.CapacityRange{RequiredBytes: gib}})
 	if err != nil {
@@ -117,7 +118,7 @@ func TestReproSimFailedBackupStrandsVolume(t *testing.T) {
 	sim, cc, _ := controllerOnly(t, "cinder-v3")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	vol, err := cc.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "repro-vol", VolumeCapabilities: []*csi.VolumeCapability{mountCap()},
+	vol, err := cc.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "repro-vol", VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("ext4")},
 		CapacityRange: &csi.CapacityRange{RequiredBytes: gib}})
 	if err != nil {
 		t.Fatal(err)
