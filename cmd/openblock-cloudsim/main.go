@@ -83,7 +83,7 @@ func main() {
 	flag.Float64Var(&faults.ServerErrorRatio, "error-ratio", 0, "ratio of calls answered 500")
 	flag.Float64Var(&faults.OverLimitRatio, "over-limit-ratio", 0, "ratio of calls answered 413 overLimit")
 	flag.Float64Var(&faults.DropRatio, "drop-ratio", 0, "ratio of calls whose connection is dropped")
-	flag.Var(&stuck, "stuck", "operations that never complete (attach,detach,create,...)")
+	flag.Var(&stuck, "stuck", "operations that never complete (attach,detach,create,...; device: an attached disk never appears locally)")
 	flag.IntVar(&quota.Volumes, "quota-volumes", 0, "volumes per project (0: the profile's, negative: unlimited)")
 	flag.IntVar(&quota.Snapshots, "quota-snapshots", 0, "snapshots per project (0: the profile's)")
 	flag.IntVar(&quota.Gigabytes, "quota-gigabytes", 0, "gigabytes per project (0: the profile's)")

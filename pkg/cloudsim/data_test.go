@@ -9,9 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/simtest"
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/timing"
 )
 
 func writeVolume(t *testing.T, sim *cloudsim.Sim, id string, off int64, data []byte) {
@@ -180,9 +182,9 @@ func TestLocalAttachLoopDevice(t *testing.T) {
 	}
 	c.waitVolume(id, "in-use")
 	link := filepath.Join(byID, "virtio-"+id[:20])
-	dev, err := filepath.EvalSymlinks(link)
-	if err != nil || !strings.HasPrefix(dev, "/dev/loop") {
-		t.Fatalf("link %s -> %q (%v)", link, dev, err)
+	dev := waitLink(t, link)
+	if !strings.HasPrefix(dev, "/dev/loop") {
+		t.Fatalf("link %s -> %q", link, dev)
 	}
 	if n := blockSize(t, dev); n != 1<<30 {
 		t.Fatalf("loop device size %d, want 1 GiB", n)
@@ -259,4 +261,77 @@ func TestLocalAttachSurvivesRestart(t *testing.T) {
 	if n := blockSize(t, dev); n != 1<<30 {
 		t.Fatalf("loop size %d", n)
 	}
+}
+
+// waitLink waits for the guest to see a disk: link resolves, within 5 s.
+func waitLink(t *testing.T, link string) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		dev, err := filepath.EvalSymlinks(link)
+		if err == nil {
+			return dev
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no disk at %s: %v", link, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The guest sees an attached disk only Durations.Device after the cloud
+// reports the attachment done, never once it is detached, and never when
+// the device step is stuck.
+func TestDeviceAppearsAfterAttachment(t *testing.T) {
+	const local = "0a0b0c0d-1111-4222-8333-888888888888"
+	durs := timing.Fast
+	durs.Device = time.Second
+	newSim := func(t *testing.T, faults cloudsim.Faults) (*client, string) {
+		byID := t.TempDir()
+		_, c := start(t, cloudsim.Config{LocalServerID: local, ByIDDir: byID, Durations: &durs, Faults: faults})
+		return c, byID
+	}
+	attach := func(t *testing.T, c *client, byID string) (id, link string) {
+		id = c.createVolume(map[string]any{"size": 1})
+		c.waitVolume(id, "available")
+		if r := c.attach(local, id); r.code != 200 {
+			t.Fatal(r.raw)
+		}
+		c.waitVolume(id, "in-use")
+		link = filepath.Join(byID, "virtio-"+id[:20])
+		if _, err := os.Lstat(link); !os.IsNotExist(err) {
+			t.Fatalf("%s is there as soon as the volume is in-use (%v)", link, err)
+		}
+		return id, link
+	}
+	absentFor := func(t *testing.T, link string, d time.Duration) {
+		for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+			if _, err := os.Lstat(link); !os.IsNotExist(err) {
+				t.Fatalf("%s appeared (%v)", link, err)
+			}
+		}
+	}
+
+	t.Run("appears", func(t *testing.T) {
+		c, byID := newSim(t, cloudsim.Faults{})
+		id, link := attach(t, c, byID)
+		waitLink(t, link)
+		c.nova("DELETE", "/servers/"+local+"/os-volume_attachments/"+id, nil)
+		c.waitVolume(id, "available")
+		if _, err := os.Lstat(link); !os.IsNotExist(err) {
+			t.Fatalf("link left after detach: %v", err)
+		}
+	})
+	t.Run("detached first", func(t *testing.T) {
+		c, byID := newSim(t, cloudsim.Faults{})
+		id, link := attach(t, c, byID)
+		c.nova("DELETE", "/servers/"+local+"/os-volume_attachments/"+id, nil)
+		c.waitVolume(id, "available")
+		absentFor(t, link, durs.Device+200*time.Millisecond)
+	})
+	t.Run("stuck", func(t *testing.T) {
+		c, byID := newSim(t, cloudsim.Faults{Stuck: []string{cloudsim.OpDevice}})
+		_, link := attach(t, c, byID)
+		absentFor(t, link, durs.Device+200*time.Millisecond)
+	})
 }

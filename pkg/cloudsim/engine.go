@@ -678,12 +678,32 @@ func (s *Sim) scheduleAttach(volID, attID string) {
 			v.Status = "error_attaching"
 			return
 		}
-		if a.ServerID == s.cfg.LocalServerID {
-			s.attachLocal(v)
-		}
 		a.Status, a.AttachedAt = "attached", now()
 		v.Status = "in-use"
+		if a.ServerID == s.cfg.LocalServerID {
+			s.showDevice(volID, attID)
+		}
 	})
+}
+
+// showDevice makes the attached volume a local disk once the guest would
+// see it, s.durs.Device after the attachment is reported done, unless it
+// has been detached by then.
+func (s *Sim) showDevice(volID, attID string) {
+	show := func() {
+		v := s.st.Volumes[volID]
+		if v == nil {
+			return
+		}
+		if a := findAttachment(v, attID); a != nil && a.Status == "attached" {
+			s.attachLocal(v)
+		}
+	}
+	if s.durs.Device <= 0 {
+		show()
+		return
+	}
+	s.later(OpDevice, s.durs.Device, show)
 }
 
 // attachLocal makes the volume a local disk; a failure is logged, not fatal,

@@ -20,6 +20,9 @@ const (
 	OpBackup         = "backup"
 	OpBackupDelete   = "backup_delete"
 	OpRestore        = "restore"
+	// OpDevice is the guest seeing an attached disk: stuck, the attachment
+	// completes but no disk ever appears on the local server.
+	OpDevice = "device"
 )
 
 // Faults are the simulator's fault-injection knobs. All ratios are 0..1 and
@@ -40,7 +43,7 @@ type Faults struct {
 	// error_restoring, backup -> error_backing-up, snapshot -> error, ...).
 	FailNext map[string]int `json:"fail_next,omitempty"`
 	// Stuck operations never leave their transitional state (e.g. "attach"
-	// stays attaching).
+	// stays attaching; "device": the disk never appears in the guest).
 	Stuck []string `json:"stuck,omitempty"`
 }
 

@@ -24,7 +24,7 @@ func (s *Sim) mountLunanode(mux *http.ServeMux) error {
 		VMs:       vms,
 		Durations: lunanode.Durations{
 			Create: s.durs.Create, Attach: s.durs.Attach, Detach: s.durs.Detach,
-			Snapshot: s.durs.Snapshot, Delete: s.durs.Delete,
+			Snapshot: s.durs.Snapshot, Delete: s.durs.Delete, Device: s.durs.Device,
 		},
 		TimeScale: 1, // s.durs is already scaled
 	})

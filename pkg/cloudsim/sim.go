@@ -3,7 +3,8 @@
 // devstack-style path prefixes, with the business rules, quotas, rate limits,
 // status machines and error bodies of the real services, and fault injection.
 // Volumes are sparse files; volumes attached to the local server become loop
-// devices (see package disk).
+// devices (see package disk) a moment after the attachment is reported done,
+// as a guest sees a hot-plugged disk only once udev has made its link.
 package cloudsim
 
 import (

@@ -25,5 +25,6 @@
 // Volume data lives in a disk.Store: a volume is a sparse file, a snapshot a
 // copy, a volume from a snapshot a copy back. Attaching to the VM configured
 // as the local machine exposes the volume through Store.Attach with the
-// volume's identification UUID as the disk serial.
+// volume's identification UUID as the disk serial, Durations.Device after
+// the attachment is done.
 package lunanode

@@ -40,12 +40,15 @@ type VM struct {
 // the change is done when the call returns.
 type Durations struct {
 	Create, Attach, Detach, Snapshot, Delete time.Duration
+	// Device is how long after an attachment is done the local VM sees the
+	// disk (its by-id link appears).
+	Device time.Duration
 }
 
 // RealisticDurations are in the range a real cloud takes.
 var RealisticDurations = Durations{
 	Create: 3 * time.Second, Attach: 2 * time.Second, Detach: 2 * time.Second,
-	Snapshot: 3 * time.Second, Delete: 2 * time.Second,
+	Snapshot: 3 * time.Second, Delete: 2 * time.Second, Device: 300 * time.Millisecond,
 }
 
 // Config configures a Handler.
@@ -103,6 +106,8 @@ type Handler struct {
 	prunedAt int64            // window start of the last sweep of seen
 	dirty    bool             // the action changed the state
 	closed   bool
+	// devices are the local disks still to appear, by volume id.
+	devices map[int]*time.Timer
 	// commit writes st to StatePath outside mu (nil: kept in memory).
 	commit *persist.Committer
 }
@@ -136,12 +141,13 @@ func NewHandler(cfg Config) (*Handler, error) {
 		cfg.Now = time.Now
 	}
 	h := &Handler{
-		cfg:   cfg,
-		creds: maps.Clone(cfg.Credentials),
-		vms:   map[string]VM{},
-		seen:  map[string]int64{},
-		stats: Stats{Calls: map[string]int64{}, Errors: map[string]int64{}},
-		st:    State{NextVolumeID: 4682},
+		cfg:     cfg,
+		creds:   maps.Clone(cfg.Credentials),
+		vms:     map[string]VM{},
+		seen:    map[string]int64{},
+		stats:   Stats{Calls: map[string]int64{}, Errors: map[string]int64{}},
+		st:      State{NextVolumeID: 4682},
+		devices: map[int]*time.Timer{},
 	}
 	for _, vm := range cfg.VMs {
 		if vm.Region != "" && !slices.Contains(Regions, vm.Region) {
@@ -168,6 +174,10 @@ func NewHandler(cfg Config) (*Handler, error) {
 func (h *Handler) Close() error {
 	h.mu.Lock()
 	h.closed = true
+	for id, t := range h.devices {
+		t.Stop()
+		delete(h.devices, id)
+	}
 	h.mu.Unlock()
 	if h.commit == nil {
 		return nil

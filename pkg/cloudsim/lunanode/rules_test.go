@@ -278,3 +278,35 @@ func mustAtoi(t *testing.T, s string) int {
 	}
 	return n
 }
+
+// The local VM sees an attached disk only Durations.Device after the
+// attachment is done, and never if it is detached before.
+func TestLocalDiskAppearsLater(t *testing.T) {
+	const lag = 500 * time.Millisecond
+	e := newEnv(t, func(c *Config) { c.Durations = Durations{Device: lag} })
+	link := func(id string) string {
+		return filepath.Join(e.dir, "by-id", "virtio-"+e.info(id)["identification"].(string)[:20])
+	}
+	absent := func(l string) bool { _, err := os.Lstat(l); return os.IsNotExist(err) }
+
+	shown := e.create("toronto", "shown", "1")
+	e.ok("volume/attach", map[string]string{"volume_id": shown, "vm_id": localVM, "target": "auto"})
+	if !absent(link(shown)) {
+		t.Fatal("the disk is there as soon as the attachment is")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for absent(link(shown)) {
+		if time.Now().After(deadline) {
+			t.Fatal("the disk never appeared")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	gone := e.create("toronto", "gone", "1")
+	e.ok("volume/attach", map[string]string{"volume_id": gone, "vm_id": localVM, "target": "auto"})
+	e.ok("volume/detach", map[string]string{"volume_id": gone})
+	time.Sleep(lag + 200*time.Millisecond)
+	if !absent(link(gone)) {
+		t.Fatal("a disk detached before it appeared showed up")
+	}
+}

@@ -180,7 +180,7 @@ func (h *Handler) volumeAttach(p params) (map[string]any, error) {
 		return nil, errorf("target %s is in use on this vm", target)
 	}
 	if vm.ID == h.cfg.LocalVMID && h.cfg.Store != nil {
-		if _, err := h.cfg.Store.Attach(volumeDisk(v.ID), v.Identification); err != nil {
+		if err := h.showDevice(v); err != nil {
 			return nil, err
 		}
 	}
@@ -202,6 +202,7 @@ func (h *Handler) volumeDetach(p params) (map[string]any, error) {
 		return nil, notAvailable(v.Status)
 	}
 	if v.AttachedTo == h.cfg.LocalVMID && h.cfg.Store != nil {
+		h.hideDevice(v.ID)
 		if err := h.cfg.Store.Detach(volumeDisk(v.ID), v.Identification); err != nil {
 			return nil, err
 		}

@@ -18,6 +18,10 @@ type Profile struct {
 	Restore  time.Duration `json:"restore"`
 	Delete   time.Duration `json:"delete"`
 	Extend   time.Duration `json:"extend"`
+	// Device is how long after the cloud reports an attachment done the
+	// guest sees the disk (hotplug, then udev making the by-id link). A
+	// node that looks once, right after ControllerPublish, finds nothing.
+	Device time.Duration `json:"device"`
 }
 
 // Fast is for tests: every operation completes within tens of milliseconds.
@@ -30,6 +34,7 @@ var Fast = Profile{
 	Restore:  50 * time.Millisecond,
 	Delete:   20 * time.Millisecond,
 	Extend:   20 * time.Millisecond,
+	Device:   30 * time.Millisecond,
 }
 
 // Realistic approximates a public cloud under light load.
@@ -42,6 +47,7 @@ var Realistic = Profile{
 	Restore:  10 * time.Second,
 	Delete:   1 * time.Second,
 	Extend:   1 * time.Second,
+	Device:   300 * time.Millisecond,
 }
 
 // Named returns the profile called name ("fast" or "realistic"; "" is fast).
@@ -64,6 +70,7 @@ func (p Profile) Scaled(scale float64) Profile {
 	return Profile{
 		Create: f(p.Create), Attach: f(p.Attach), Detach: f(p.Detach), Snapshot: f(p.Snapshot),
 		Backup: f(p.Backup), Restore: f(p.Restore), Delete: f(p.Delete), Extend: f(p.Extend),
+		Device: f(p.Device),
 	}
 }
 
