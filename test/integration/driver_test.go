@@ -49,8 +49,9 @@ func start(t *testing.T, profile string, api int) *env {
 }
 
 // startWith starts the simulator with cfg (its LocalServerID and ByIDDir
-// are set here) and the driver in front of it.
-func startWith(t *testing.T, simCfg cloudsim.Config, api int) *env {
+// are set here) and the driver in front of it; hostOpts adjust the node's
+// host configuration.
+func startWith(t *testing.T, simCfg cloudsim.Config, api int, hostOpts ...func(*node.HostConfig)) *env {
 	t.Helper()
 	tmp := t.TempDir()
 	byID := filepath.Join(tmp, "by-id")
@@ -75,9 +76,13 @@ func startWith(t *testing.T, simCfg cloudsim.Config, api int) *env {
 		t.Fatal(err)
 	}
 	w := cloud.NewWaiter(c, cloud.WaiterOptions{InitialDelay: 20 * time.Millisecond, Interval: 50 * time.Millisecond})
+	hostCfg := node.HostConfig{ByIDDir: byID, FindTimeout: 20 * time.Second, PollInterval: 50 * time.Millisecond, UdevTriggerInterval: -1}
+	for _, o := range hostOpts {
+		o(&hostCfg)
+	}
 	d, err := driver.New(driver.Config{
 		Mode: driver.ModeAll, Cloud: c, Waiter: w, NodeID: nodeID, Zone: "nova",
-		NodeOps: node.NewHost(node.HostConfig{ByIDDir: byID, FindTimeout: 20 * time.Second, PollInterval: 50 * time.Millisecond, UdevTriggerInterval: -1}),
+		NodeOps: node.NewHost(hostCfg),
 	})
 	if err != nil {
 		cancel()
@@ -272,6 +277,43 @@ func TestDataSurvivesSnapshotAndBackup(t *testing.T) {
 				t.Fatalf("volumes left after teardown: %d (%v)", len(page.Items), err)
 			}
 		})
+	}
+}
+
+// TestStageGivesUpWhenTheDiskNeverAppears: the cloud reports the volume
+// attached but the node never sees its disk. NodeStage answers NotFound
+// within its bound, formats and mounts nothing, and the volume still
+// detaches and deletes cleanly.
+func TestStageGivesUpWhenTheDiskNeverAppears(t *testing.T) {
+	const findTimeout = time.Second
+	e := startWith(t, cloudsim.Config{Profile: "generic", Timing: "fast", Faults: cloudsim.Faults{Stuck: []string{cloudsim.OpDevice}}}, 3,
+		func(h *node.HostConfig) { h.FindTimeout = findTimeout })
+	vol := e.create(t, "pvc-no-disk", nil)
+	id := vol.GetVolumeId()
+	pc := e.publish(t, id)
+	staging := filepath.Join(e.tmp, "staging-no-disk")
+	if err := os.MkdirAll(staging, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.nodeC.NodeStageVolume(ctxT(t), &csi.NodeStageVolumeRequest{
+		VolumeId: id, StagingTargetPath: staging, VolumeCapability: csicap.Mount("ext4"), PublishContext: pc, VolumeContext: vol.GetVolumeContext(),
+	})
+	wantCode(t, err, codes.NotFound)
+	if !strings.Contains(err.Error(), pc[driver.PubSerial]) {
+		t.Errorf("the error does not name the serial it looked for: %v", err)
+	}
+	if mi, err := os.ReadFile("/proc/self/mountinfo"); err == nil && strings.Contains(string(mi), staging) {
+		t.Errorf("%s is mounted after a failed stage", staging)
+	}
+	if ents, err := os.ReadDir(staging); err != nil || len(ents) != 0 {
+		t.Errorf("staging directory: %d entries (%v), want it left empty", len(ents), err)
+	}
+	e.unpublish(t, id)
+	if _, err := e.ctl.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: id}); err != nil {
+		t.Fatal(err)
+	}
+	if page, err := e.cloud.ListVolumes(ctxT(t), cloud.ListOptions{}); err != nil || len(page.Items) != 0 {
+		t.Fatalf("volumes left: %d (%v)", len(page.Items), err)
 	}
 }
 
