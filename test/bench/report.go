@@ -80,8 +80,8 @@ func (r *report) print(w io.Writer) {
 	s := r.settings
 	fmt.Fprintln(w, "openblock-csi bench")
 	fmt.Fprintln(w, "== settings ==")
-	fmt.Fprintf(w, "  backend %s (simulator profile %s), timing %s: create %gs attach %gs detach %gs delete %gs snapshot %gs (after time scale %g)\n",
-		s.Backend, s.Profile, s.Timing, s.Durations["create"], s.Durations["attach"], s.Durations["detach"], s.Durations["delete"], s.Durations["snapshot"], s.TimeScaleLifecycle)
+	fmt.Fprintf(w, "  backend %s (simulator profile %s), timing %s: create %gs attach %gs (disk seen %gs later) detach %gs delete %gs snapshot %gs (after time scale %g)\n",
+		s.Backend, s.Profile, s.Timing, s.Durations["create"], s.Durations["attach"], s.Durations["device"], s.Durations["detach"], s.Durations["delete"], s.Durations["snapshot"], s.TimeScaleLifecycle)
 	fmt.Fprintf(w, "  time scale: lifecycle/node %g, ratelimited %g (durations ÷ scale, rates × scale)\n", s.TimeScaleLifecycle, s.TimeScaleRateLimited)
 	fmt.Fprintf(w, "  volumes %d × %d GiB, %d RPCs at once, lifecycle publishes to %d nodes; node scenario %d volumes (%s)\n",
 		s.Volumes, s.VolumeSizeGiB, s.Concurrency, s.Nodes, s.NodeVolumes, s.FSType)

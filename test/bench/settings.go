@@ -68,7 +68,7 @@ func newSettings(o options, b harness.Backend) settings {
 		Backend: b.Name, Profile: b.Profile, Timing: "realistic",
 		Durations: map[string]float64{
 			"create": d.Create.Seconds(), "attach": d.Attach.Seconds(), "detach": d.Detach.Seconds(),
-			"delete": d.Delete.Seconds(), "snapshot": d.Snapshot.Seconds(),
+			"delete": d.Delete.Seconds(), "snapshot": d.Snapshot.Seconds(), "device": d.Device.Seconds(),
 		},
 		TimeScaleLifecycle: o.timeScale, TimeScaleRateLimited: o.rateTimeScale,
 		Volumes: o.volumes, Concurrency: o.concurrency, Nodes: nodeCount(o.volumes, o.volumesPerNode),
