@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
@@ -51,16 +49,9 @@ func (d *Driver) ControllerGetVolumeHealth(ctx context.Context, req *csi.Control
 }
 
 func (d *Driver) ControllerListVolumeHealth(ctx context.Context, req *csi.ControllerListVolumeHealthRequest) (*csi.ControllerListVolumeHealthResponse, error) {
-	if req.GetMaxEntries() < 0 {
-		return nil, invalid("max_entries must not be negative")
-	}
-	token := req.GetStartingToken()
-	if token != "" && !wellFormedID(token) {
-		return nil, status.Errorf(codes.Aborted, "starting token %q is not valid", token)
-	}
-	vols, next, err := collect(ctx, d.cloud.ListVolumes, cloud.ListOptions{Marker: token}, int(req.GetMaxEntries()))
+	vols, next, err := d.volumePage(ctx, req.GetMaxEntries(), req.GetStartingToken())
 	if err != nil {
-		return nil, d.listErr(token, err, "volumes")
+		return nil, err
 	}
 	resp := &csi.ControllerListVolumeHealthResponse{NextToken: next}
 	for i := range vols {

@@ -50,19 +50,9 @@ func badToken(token string, err error) error {
 }
 
 func (d *Driver) ListVolumes(ctx context.Context, req *csi.ListVolumesRequest) (*csi.ListVolumesResponse, error) {
-	if req.GetMaxEntries() < 0 {
-		return nil, invalid("max_entries must not be negative")
-	}
-	token := req.GetStartingToken()
-	if token != "" && !wellFormedID(token) {
-		return nil, status.Errorf(codes.Aborted, "starting token %q is not valid", token)
-	}
-	vols, next, err := collect(ctx, d.cloud.ListVolumes, cloud.ListOptions{Marker: token}, int(req.GetMaxEntries()))
+	vols, next, err := d.volumePage(ctx, req.GetMaxEntries(), req.GetStartingToken())
 	if err != nil {
-		if token != "" {
-			return nil, badToken(token, err)
-		}
-		return nil, failed(err, "listing volumes")
+		return nil, err
 	}
 	resp := &csi.ListVolumesResponse{NextToken: next}
 	for i := range vols {
@@ -165,6 +155,22 @@ func (d *Driver) ListSnapshots(ctx context.Context, req *csi.ListSnapshotsReques
 		}
 	}
 	return resp, nil
+}
+
+// volumePage is one page of volumes for ListVolumes and
+// ControllerListVolumeHealth, whose tokens are the cloud's markers.
+func (d *Driver) volumePage(ctx context.Context, maxEntries int32, token string) ([]cloud.Volume, string, error) {
+	if maxEntries < 0 {
+		return nil, "", invalid("max_entries must not be negative")
+	}
+	if token != "" && !wellFormedID(token) {
+		return nil, "", status.Errorf(codes.Aborted, "starting token %q is not valid", token)
+	}
+	vols, next, err := collect(ctx, d.cloud.ListVolumes, cloud.ListOptions{Marker: token}, int(maxEntries))
+	if err != nil {
+		return nil, "", d.listErr(token, err, "volumes")
+	}
+	return vols, next, nil
 }
 
 func (d *Driver) listErr(token string, err error, what string) error {
