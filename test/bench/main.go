@@ -221,9 +221,25 @@ func lifecycleNodes(o options, zone string) []cloudsim.Server {
 	return out
 }
 
+// newControllerEnv is a simulator and, in front of it, the driver in
+// controller mode with the given waiter mode. The env is closed (kept for
+// inspection as -keep says) when the driver does not start.
+func newControllerEnv(ctx context.Context, binary, waiterMode string, eo envOptions) (*env, *driverProc, error) {
+	e, err := newEnv(eo)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := e.startDriver(ctx, binary, "controller", "controller", waiterMode)
+	if err != nil {
+		e.close(true)
+		return nil, nil, err
+	}
+	return e, d, nil
+}
+
 func benchLifecycle(ctx context.Context, o options, b harness.Backend, mode string, rep *report) {
 	nodes := lifecycleNodes(o, b.Zone)
-	e, err := newEnv(envOptions{
+	e, d, err := newControllerEnv(ctx, o.driver, mode, envOptions{
 		name: "lifecycle-" + mode, backend: b, workRoot: o.workDir, keep: o.keep,
 		sim: func(c *cloudsim.Config) {
 			realistic(o.timeScale)(c)
@@ -236,12 +252,6 @@ func benchLifecycle(ctx context.Context, o options, b harness.Backend, mode stri
 	}
 	failed := false
 	defer func() { e.close(failed) }()
-	d, err := e.startDriver(ctx, o.driver, "controller", "controller", mode)
-	if err != nil {
-		failed = true
-		rep.fail("lifecycle "+mode, err)
-		return
-	}
 	idle, err := d.memory()
 	if err != nil {
 		rep.fail("memory", err)
@@ -276,7 +286,7 @@ func benchRateLimited(ctx context.Context, o options, b harness.Backend, mode st
 		// time it is scaled like the simulator's own.
 		bs = append(bs, fmt.Sprintf("rate-limit = %g", timing.Rate(o.clientRateLimit, o.rateTimeScale)))
 	}
-	e, err := newEnv(envOptions{
+	e, d, err := newControllerEnv(ctx, o.driver, mode, envOptions{
 		name: "ratelimited-" + mode, backend: b, workRoot: o.workDir, keep: o.keep, blockStorage: bs,
 		sim: func(c *cloudsim.Config) {
 			realistic(o.rateTimeScale)(c)
@@ -289,12 +299,6 @@ func benchRateLimited(ctx context.Context, o options, b harness.Backend, mode st
 	}
 	failed := false
 	defer func() { e.close(failed) }()
-	d, err := e.startDriver(ctx, o.driver, "controller", "controller", mode)
-	if err != nil {
-		failed = true
-		rep.fail("ratelimited "+mode, err)
-		return
-	}
 	progress("ratelimited (%s): %d creates at once under %g calls/s", mode, o.volumes, o.rateLimit)
 	res, err := runRateLimited(ctx, e, d, mode, rateConfig{
 		volumes: o.volumes, concurrency: o.concurrency, sizeBytes: int64(o.sizeGiB) * gib, zone: b.Zone,
