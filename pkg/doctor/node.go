@@ -44,6 +44,18 @@ var tools = []struct {
 	{"losetup", optional, "attaches simulator volumes as loop devices"},
 }
 
+// NodeTools are the programs a node plugin image must carry: every tool
+// above but the simulator's, and udevadm.
+func NodeTools() []string {
+	var out []string
+	for _, t := range tools {
+		if t.need != optional {
+			out = append(out, t.name)
+		}
+	}
+	return append(out, "udevadm")
+}
+
 func nodeChecks(ctx context.Context, opts Options, r *report) {
 	path := opts.ToolPath
 	if path == "" {
