@@ -114,22 +114,7 @@ func (p *poller[T]) run() {
 			p.mu.Unlock()
 			return
 		}
-		at := nextCall
-		var earliest, newest time.Time
-		for r := range p.pending {
-			if earliest.IsZero() || r.ready.Before(earliest) {
-				earliest = r.ready
-			}
-			if r.start.After(newest) {
-				newest = r.start
-			}
-		}
-		if earliest.After(at) {
-			at = earliest
-		}
-		if backoff == 0 {
-			at = p.tailCheck(at, lastCall, earliest, newest)
-		}
+		at := p.nextCheck(nextCall, lastCall, backoff > 0)
 		p.mu.Unlock()
 
 		if d := time.Until(at); d > 0 {
@@ -188,6 +173,45 @@ func (p *poller[T]) run() {
 			}
 		}
 	}
+}
+
+// nextCheck is when the next call goes out (p.mu held): never before the
+// earliest pending wait is worth checking, and not before nextCall (an
+// interval after the last call, or a backoff) while the last call looked
+// at some pending wait.
+//
+// Waits that all began after the last call are a new cohort, typically
+// the calls of one burst (a hundred attaches) answered over a few hundred
+// milliseconds. Checked when its first member is ready, a cohort is mostly
+// not done yet; so the check waits for its last member to be ready, by at
+// most a third of the interval. Calls stay at least InitialDelay apart: a
+// wait is ready InitialDelay after it began.
+func (p *poller[T]) nextCheck(nextCall, lastCall time.Time, backingOff bool) time.Time {
+	var earliest, latest, newest time.Time
+	fresh := true
+	for r := range p.pending {
+		if earliest.IsZero() || r.ready.Before(earliest) {
+			earliest = r.ready
+		}
+		if r.ready.After(latest) {
+			latest = r.ready
+		}
+		if r.start.After(newest) {
+			newest = r.start
+		}
+		fresh = fresh && r.start.After(lastCall)
+	}
+	if fresh && !backingOff {
+		return minTime(latest, earliest.Add(p.w.opts.Interval/3))
+	}
+	at := nextCall
+	if earliest.After(at) {
+		at = earliest
+	}
+	if backingOff {
+		return at
+	}
+	return p.tailCheck(at, lastCall, earliest, newest)
 }
 
 // tailCheck moves the next check earlier, from at to when the newest
@@ -423,4 +447,11 @@ func listAll[T any](ctx context.Context, ops kindOps[T], opts ListOptions, limit
 		opts.Marker = page.NextMarker
 	}
 	return items, calls, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

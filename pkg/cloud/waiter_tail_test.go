@@ -66,3 +66,41 @@ func TestSettleTimesEstimate(t *testing.T) {
 		t.Fatalf("estimate = %v, want 2s", d)
 	}
 }
+
+// A cohort of waits that began after the last call is checked when its
+// members are ready; while the last call looked at a pending wait, the
+// interval holds.
+func TestNextCheckNewCohort(t *testing.T) {
+	const interval, initial = 1500 * time.Millisecond, time.Second
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := func(d float64) time.Time { return t0.Add(time.Duration(d * float64(time.Second))) }
+	p := newPoller(&Waiter{opts: WaiterOptions{Interval: interval, InitialDelay: initial}}, kindOps[Volume]{})
+	pend := func(starts ...float64) {
+		clear(p.pending)
+		for _, st := range starts {
+			p.pending[&waitReq[Volume]{start: s(st), ready: s(st).Add(initial)}] = struct{}{}
+		}
+	}
+	lastCall, nextCall := t0, s(1.5)
+
+	pend(0.05, 0.1) // all began after the last call: checked when all are ready
+	if got := p.nextCheck(nextCall, lastCall, false); !got.Equal(s(1.1)) {
+		t.Errorf("new cohort: next check at %v, want 1.1s", got.Sub(t0))
+	}
+	pend(0.05, 0.9, 0.3) // a spread-out cohort: its first waits no more than interval/3
+	if got := p.nextCheck(nextCall, lastCall, false); !got.Equal(s(1.55)) {
+		t.Errorf("spread cohort: next check at %v, want 1.55s", got.Sub(t0))
+	}
+	pend(-0.5, 0.1) // one was looked at by the last call: the interval holds
+	if got := p.nextCheck(nextCall, lastCall, false); !got.Equal(s(1.5)) {
+		t.Errorf("mixed: next check at %v, want 1.5s", got.Sub(t0))
+	}
+	pend(0.05) // after a failed call the backoff holds, cohort or not
+	if got := p.nextCheck(s(4), lastCall, true); !got.Equal(s(4)) {
+		t.Errorf("backing off: next check at %v, want 4s", got.Sub(t0))
+	}
+	pend(0.8) // ready after the regular time: its ready time
+	if got := p.nextCheck(nextCall, lastCall, false); !got.Equal(s(1.8)) {
+		t.Errorf("late cohort: next check at %v, want 1.8s", got.Sub(t0))
+	}
+}
