@@ -204,10 +204,7 @@ func (p *poller[T]) nextCheck(nextCall, lastCall time.Time, backingOff bool) tim
 	if fresh && !backingOff {
 		return minTime(latest, earliest.Add(p.w.opts.Interval/3))
 	}
-	at := nextCall
-	if earliest.After(at) {
-		at = earliest
-	}
+	at := maxTime(nextCall, earliest)
 	if backingOff {
 		return at
 	}
@@ -229,16 +226,8 @@ func (p *poller[T]) tailCheck(at, lastCall, earliest, newest time.Time) time.Tim
 	if !expect.After(lastCall) {
 		return at // expected done before the last check: overdue, keep the pace
 	}
-	early := expect
-	for _, t := range []time.Time{earliest, lastCall.Add(p.w.opts.Interval / 3)} {
-		if t.After(early) {
-			early = t
-		}
-	}
-	if early.Before(at) {
-		return early
-	}
-	return at
+	early := maxTime(expect, maxTime(earliest, lastCall.Add(p.w.opts.Interval/3)))
+	return minTime(early, at)
 }
 
 // settleTimes remembers how long the latest waits took, each measured up
@@ -451,6 +440,13 @@ func listAll[T any](ctx context.Context, ops kindOps[T], opts ListOptions, limit
 
 func minTime(a, b time.Time) time.Time {
 	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
 		return b
 	}
 	return a
