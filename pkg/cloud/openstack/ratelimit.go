@@ -99,6 +99,13 @@ func (a *adaptiveLimiter) Wait(ctx context.Context) (done func(), err error) {
 	}, nil
 }
 
+// Interval is the gap between calls at the current rate.
+func (a *adaptiveLimiter) Interval() time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.interval()
+}
+
 func (a *adaptiveLimiter) interval() time.Duration {
 	return time.Duration(float64(time.Second) / float64(a.limit))
 }

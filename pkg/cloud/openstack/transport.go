@@ -213,7 +213,7 @@ func (t *transport) waitLimiter(ctx context.Context, service string) (done func(
 	start := time.Now()
 	done, err = t.limiter.Wait(ctx)
 	if err != nil {
-		return nil, &cloud.Error{Kind: cloud.ErrRateLimited, RetryAfter: time.Duration(float64(time.Second) / float64(t.limiter.Limit())),
+		return nil, &cloud.Error{Kind: cloud.ErrRateLimited, RetryAfter: t.limiter.Interval(),
 			Message: "client-side rate limit: no call slot before the request's deadline", Cause: err}
 	}
 	if d := time.Since(start); d >= time.Millisecond {
