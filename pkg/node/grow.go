@@ -14,9 +14,8 @@ import (
 )
 
 // growExtOffline grows an ext3/ext4 filesystem to fill its device before
-// the device is mounted. A volume expanded
-// while detached (the only expansion some clouds offer) comes back larger
-// than its filesystem. Growing it unmounted needs no capability, where
+// the device is mounted. A volume expanded while detached (the only
+// expansion some clouds offer) comes back larger than its filesystem. Growing it unmounted needs no capability, where
 // growing it mounted (the EXT4_IOC_RESIZE_FS ioctl) needs
 // CAP_SYS_RESOURCE, which containers often lack even when privileged; it
 // is also the path resize2fs has supported longest.
