@@ -18,7 +18,13 @@ helm_version() {
 }
 
 helm_bin="${TOOLS_BIN}/helm"
-have="$( [ -x "${helm_bin}" ] && helm_version "${helm_bin}" )"
+# Not `have="$( [ -x … ] && … )"`: under set -e a failed test in the
+# substitution fails the assignment, and with it the script, on every machine
+# that has no helm yet.
+have=""
+if [ -x "${helm_bin}" ]; then
+	have="$(helm_version "${helm_bin}")"
+fi
 # helm built by `go install` has no VCS stamp and reports only major.minor
 # (v3.22 for v3.22.0).
 if [ -n "${have}" ] && { [ "${have}" = "${HELM_VERSION}" ] || [ "${have}" = "${HELM_VERSION%.*}" ]; }; then
