@@ -1,75 +1,96 @@
 # syntax=docker/dockerfile:1
 #
-# The openblock-csi image: the driver binary plus the tools the node plugin
-# runs on the host's block devices (mkfs/fsck/resize for ext4, xfs and btrfs,
-# blkid, udevadm, mount). One image serves the controller (non-root) and the
-# node plugin (the Helm chart runs that container privileged as root).
+# The openblock-csi image: the static driver binary plus exactly the
+# programs the node plugin runs on the host's block devices (pkg/doctor's
+# NodeTools and what they run in turn: hack/image/node-tools.txt), their
+# shared libraries and the data files they read. No package manager, no
+# shell beyond the one xfs_info needs, no udev hardware database. One image
+# serves the controller (non-root, 65532) and the node plugin (the Helm
+# chart runs that container privileged as root).
 #
-# Size target: under 120 MB uncompressed — debian:bookworm-slim ~75 MB, the
-# xfs/btrfs/udev tools and their libraries ~15 MB once the parts below are
-# trimmed, the stripped static binary ~15-25 MB. Check with
-#   docker build -t openblock-csi:dev . && docker image ls openblock-csi:dev
+# `make image` builds it with buildah (see hack/image/build.sh) for
+# linux/amd64 and linux/arm64. The programs are taken from the Debian
+# packages of the target architecture, unpacked (not installed) by a stage
+# that runs on the build platform, so no emulator is needed; the image
+# test (test/image) runs every program in the built image.
 #
-# Build arguments: VERSION (reported by the binary), GO_VERSION.
+# Build arguments: VERSION, REVISION, CREATED (OCI labels; VERSION is also
+# what the binary reports), GO_IMAGE and BASE_IMAGE (the build stages'
+# bases; pin them by digest where a registry is reachable).
 
-ARG GO_VERSION=1.26
+# Builders fill BUILDPLATFORM in themselves; buildah 1.28 expands it in FROM
+# only when passed as a build argument (make image does).
+ARG BUILDPLATFORM
+ARG GO_IMAGE=golang:1.26-bookworm
+ARG BASE_IMAGE=debian:bookworm-slim
 
-FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-bookworm AS builder
+FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS builder
 WORKDIR /src
 # Modules first, so source edits do not refetch them.
 COPY go.mod go.sum ./
+# GOPROXY may name a file:// copy of the module cache (make image does, so
+# the build needs no network for Go).
+ARG GOPROXY
 RUN --mount=type=cache,target=/go/pkg/mod \
     go mod download
 COPY . .
 ARG VERSION=dev
 ARG TARGETOS=linux
 ARG TARGETARCH
+# A builder that does not fill in TARGETARCH would otherwise build for its
+# own architecture without a word.
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
+    test -n "${TARGETARCH}" || { echo "TARGETARCH is empty: build with --platform linux/ARCH or --build-arg TARGETARCH=ARCH" >&2; exit 1; }; \
     CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
     go build -trimpath -buildvcs=false \
       -ldflags "-s -w -X main.version=${VERSION}" \
-      -o /out/openblock-csi ./cmd/openblock-csi
+      -o /out/openblock-csi ./cmd/openblock-csi \
+ && CGO_ENABLED=0 go build -trimpath -buildvcs=false -o /out/imagetool ./hack/image/imagetool
 
-FROM debian:bookworm-slim
-# e2fsprogs: mkfs.ext4, e2fsck, resize2fs, tune2fs
-# xfsprogs: mkfs.xfs, xfs_repair, xfs_growfs, xfs_admin
-# btrfs-progs: mkfs.btrfs, btrfs filesystem resize
-# util-linux: blkid, blockdev, lsblk, findmnt; mount: mount, umount
-# udev: udevadm trigger/settle for the disk's by-id link
-#
-# xfsprogs depends on python3 and ICU only for xfs_scrub/xfs_scrub_all, which
-# the driver never runs: it is installed without them (about 60 MB less),
-# with the libraries mkfs.xfs, xfs_growfs and xfs_io do link. udev's hardware
-# database goes too: udevadm needs none to trigger and settle. dpkg therefore
-# records xfsprogs' python3 dependency as unmet; images built FROM this one
-# that use apt-get must expect that.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends \
-      ca-certificates \
-      e2fsprogs \
-      btrfs-progs \
-      util-linux \
-      mount \
-      udev \
-      libinih1 liburcu8 libdevmapper1.02.1 libedit2 \
- && cd /tmp \
- && apt-get download xfsprogs \
- && dpkg --force-depends --install xfsprogs_*.deb \
- && rm -f xfsprogs_*.deb /usr/sbin/xfs_scrub /usr/sbin/xfs_scrub_all \
- && rm -rf /lib/udev/hwdb.d /usr/lib/udev/hwdb.d /etc/udev/hwdb.bin \
- && apt-get clean \
- && rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/log/* \
-      /usr/share/doc/* /usr/share/man/* /usr/share/locale/* /usr/share/info/* \
- && mkfs.ext4 -V && mkfs.xfs -V && xfs_growfs -V && mkfs.btrfs --version \
- && blkid -V && udevadm --version
+FROM --platform=$BUILDPLATFORM ${BASE_IMAGE} AS tools
+ARG TARGETARCH
+COPY hack/image/packages.txt hack/image/node-tools.txt /recipe/
+COPY --from=builder /out/imagetool /usr/local/bin/imagetool
+# The target architecture's packages are downloaded and unpacked into a
+# sysroot; imagetool copies each program out of it with its loader and
+# libraries (and fails naming any library no listed package ships). The
+# CA bundle (arch-independent) is generated by installing ca-certificates
+# here. /var/lib/dpkg/status.d records what came from which package, as
+# image scanners expect of a distroless image.
+RUN set -eu; \
+    test -n "${TARGETARCH}"; \
+    dpkg --add-architecture "${TARGETARCH}"; \
+    apt-get update -qq; \
+    apt-get install -y -qq --no-install-recommends ca-certificates >/dev/null; \
+    mkdir -p /debs /sysroot /rootfs/var/lib/dpkg/status.d; \
+    chown _apt /debs; \
+    cd /debs; \
+    apt-get download -qq $(sed 's/#.*//' /recipe/packages.txt | awk -v a="${TARGETARCH}" 'NF {print $1 ":" a}'); \
+    for d in *.deb; do \
+      dpkg-deb -x "$d" /sysroot; \
+      dpkg-deb -f "$d" > "/rootfs/var/lib/dpkg/status.d/$(dpkg-deb -f "$d" Package)"; \
+    done; \
+    imagetool rootfs -sysroot /sysroot -out /rootfs -tools /recipe/node-tools.txt -file /etc/mke2fs.conf; \
+    mkdir -p /rootfs/etc/ssl/certs /rootfs/tmp /rootfs/run /rootfs/usr/local/bin; \
+    chmod 1777 /rootfs/tmp; \
+    cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/; \
+    printf 'root:x:0:0:root:/root:/usr/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/usr/sbin/nologin\n' >/rootfs/etc/passwd; \
+    printf 'root:x:0:\nnonroot:x:65532:\n' >/rootfs/etc/group
 
+FROM scratch
+COPY --from=tools /rootfs/ /
 COPY --from=builder /out/openblock-csi /usr/local/bin/openblock-csi
-
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
 LABEL org.opencontainers.image.title="openblock-csi" \
       org.opencontainers.image.description="CSI driver for cloud block storage (NHN Cloud, OpenStack Cinder, Lunanode)" \
-      org.opencontainers.image.source="https://github.com/openblock-csi/openblock-csi"
-
+      org.opencontainers.image.source="https://github.com/openblock-csi/openblock-csi" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}"
 # Non-root by default; the node DaemonSet overrides this with runAsUser: 0.
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/openblock-csi"]

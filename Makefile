@@ -3,14 +3,16 @@ SHELL := /bin/bash
 GO ?= go
 BACKEND ?= cinder-v2
 BIN := bin
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The release version (the file VERSION): what the binary reports, the
+# image's version label and the chart's appVersion.
+VERSION ?= $(shell cat VERSION)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 TOOLS_BIN ?= $(HOME)/.cache/openblock-csi/bin
 export PATH := $(TOOLS_BIN):$(PATH)
 SOAK_MINUTES ?= 2
 FUZZTIME ?= 30s
 
-.PHONY: all build test demo sanity bench soak fuzz lint tools clean e2e
+.PHONY: all build test demo sanity bench soak fuzz lint tools clean e2e image
 
 all: build
 
@@ -22,6 +24,12 @@ tools:
 
 # Unit, integration, chart and sanity tests. Root-only tests skip cleanly
 # (saying why) when not run as root.
+# The Dockerfile built with buildah (vfs, chroot; as root) into
+# bin/openblock-csi-$(VERSION)-linux-ARCH.oci.tar for linux/amd64 and
+# linux/arm64 (IMAGE_PLATFORMS to choose). test/image checks the archives.
+image:
+	VERSION=$(VERSION) ./hack/image/build.sh
+
 test: build
 	OPENBLOCK_CSI_BINARY=$(CURDIR)/$(BIN)/openblock-csi $(GO) test -count=1 -timeout 25m ./...
 

@@ -11,8 +11,8 @@
 #                        image tarballs
 #
 # Anything already in the cache is kept; remove a directory to rebuild it.
-# The driver's own binaries and image are rebuilt on every run into
-# ${E2E_CACHE}/driver (they come from the checkout).
+# The driver's own binaries are rebuilt on every run into ${E2E_CACHE}/driver,
+# and its image is the one `make image` builds from the root Dockerfile.
 #
 #   hack/e2e-build.sh            # everything
 #   hack/e2e-build.sh cache      # only the cached, versioned parts
@@ -218,64 +218,25 @@ e2e_image_tag() {
 	echo "${tag}"
 }
 
-# The node tools the driver runs, with their shared libraries, from this
-# machine's packages (the Dockerfile installs the same packages).
-NODE_TOOLS=(mount umount blkid blockdev findmnt lsblk losetup fsck
-	mkfs.ext4 mkfs.ext3 mke2fs fsck.ext4 fsck.ext3 e2fsck resize2fs dumpe2fs tune2fs
-	mkfs.xfs xfs_growfs xfs_info xfs_db xfs_spaceman xfs_repair xfs_admin xfs_io fsck.xfs
-	mkfs.btrfs btrfs btrfsck fsck.btrfs udevadm dash)
-
+# The driver's host-side binaries (the simulator runs on the host), and the
+# image users deploy: the root Dockerfile as `make image` builds it. With
+# E2E_IMAGE_ARCHIVE set (CI passes the one it just built) that archive is
+# used as it is.
 build_driver() {
 	local out="${DRIVER_BUILD}"
 	mkdir -p "${out}"
-	local version
-	version="$(git describe --tags --always --dirty 2>/dev/null || echo dev)"
 	# E2E_DRIVER_GOFLAGS: extra flags for this build only (e.g. -race, -overlay).
 	# shellcheck disable=SC2086
-	CGO_ENABLED=0 go build -trimpath ${E2E_DRIVER_GOFLAGS:-} -ldflags "-s -w -X main.version=${version}" \
+	CGO_ENABLED=0 go build -trimpath ${E2E_DRIVER_GOFLAGS:-} -ldflags "-s -w -X main.version=${DRIVER_IMAGE_TAG}" \
 		-o "${out}/" ./cmd/openblock-csi ./cmd/openblock-cloudsim || die "building the driver"
-	# The chart's builtin registrar runs `openblock-csi register`.
-	local usage
-	usage="$("${out}/openblock-csi" register -h 2>&1 || true)"
-	[[ "${usage}" == *"Usage of register"* ]] ||
-		die "the driver binary has no register mode: cmd/openblock-csi/main.go must dispatch \`register\` to registerMain"
-	local -a args=(-tag "${DRIVER_IMAGE_REPO}:${DRIVER_IMAGE_TAG}" -o "${out}/openblock-csi.tar"
-		-file "${out}/openblock-csi=/usr/local/bin/openblock-csi" -entrypoint /usr/local/bin/openblock-csi
-		-link bin=usr/bin -link sbin=usr/sbin -link lib=usr/lib -link lib64=usr/lib64
-		-link usr/bin/sh=dash -dir /tmp=1777 -dir /run=0755
-		-file /etc/mke2fs.conf)
-	local t real lib
-	declare -A seen=()
-	for t in "${NODE_TOOLS[@]}"; do
-		real="$(readlink -f "$(command -v "${t}")")" || die "node tool ${t} not found"
-		args+=(-file "${real}")
-		# A tool reached through another name (mkfs.ext4 -> mke2fs) keeps it.
-		local named; named="$(command -v "${t}")"; named="$(readlink -f "$(dirname "${named}")")/${t}"
-		[ "${named}" != "${real}" ] && args+=(-link "${named}=${real}")
-		if file -L "${real}" | grep -q 'dynamically linked'; then
-			for lib in $(ldd "${real}" | awk '/=>/ {print $3} /ld-linux/ {print $1}'); do
-				[ -f "${lib}" ] || continue
-				lib="$(readlink -f "${lib}")"
-				[ -n "${seen[${lib}]:-}" ] && continue
-				seen[${lib}]=1
-				args+=(-file "${lib}")
-			done
-		fi
-	done
-	# The loader and libraries are found by their sonames: link each soname
-	# in the same directory to the file copied.
-	while read -r so target; do
-		args+=(-link "${so}=${target}")
-	done < <(for t in "${NODE_TOOLS[@]}"; do ldd "$(readlink -f "$(command -v "${t}")")" 2>/dev/null || true; done |
-		awk '/=>/ && $3 ~ /^\// {print $3} /ld-linux/ && $1 ~ /^\// {print $1}' | sort -u |
-		while read -r l; do
-			r="$(readlink -f "${l}")"
-			# /lib64/ld-linux... and /lib/x86_64-linux-gnu/... live under /usr.
-			l="$(readlink -f "$(dirname "${l}")")/$(basename "${l}")"
-			[ "${l}" != "${r}" ] && echo "${l} ${r}"
-		done)
-	"${IMAGE_TOOL}" "${args[@]}" || die "building the driver image"
-	log "driver image: $(du -h "${out}/openblock-csi.tar" | cut -f1)"
+	local archive="${E2E_IMAGE_ARCHIVE:-}"
+	if [ -z "${archive}" ]; then
+		IMAGE_PLATFORMS="linux/$(go env GOHOSTARCH)" ./hack/image/build.sh >&2 || die "make image"
+		archive="bin/openblock-csi-${DRIVER_IMAGE_TAG}-linux-$(go env GOHOSTARCH).oci.tar"
+	fi
+	[ -f "${archive}" ] || die "no image archive ${archive}"
+	cp "${archive}" "${out}/openblock-csi.tar"
+	log "driver image: ${archive} ($(du -h "${archive}" | cut -f1))"
 }
 
 what="${1:-all}"
@@ -285,7 +246,7 @@ cache)
 sidecars)
 	build_sidecars; fetch_crds ;;
 driver)
-	install_packages; build_image_tool; build_driver ;;
+	install_packages; build_driver ;;
 all)
 	install_packages; build_k8s; build_sidecars; fetch_crds; build_helm; build_image_tool; build_static_images; build_driver ;;
 *)

@@ -26,8 +26,9 @@ TOOLS_BIN="${TOOLS_BIN:-${HOME}/.cache/openblock-csi/bin}"
 # public registries; the chart gets them through its values.
 E2E_REGISTRY="localhost/openblock-e2e"
 PAUSE_IMAGE="${E2E_REGISTRY}/pause:3.10.1"
-DRIVER_IMAGE_REPO="${E2E_REGISTRY}/openblock-csi"
-DRIVER_IMAGE_TAG="e2e"
+# The driver's image is named as `make image` names it.
+DRIVER_IMAGE_REPO="localhost/openblock-csi"
+DRIVER_IMAGE_TAG="$(cat "$(dirname "${BASH_SOURCE[0]}")/../VERSION")"
 
 # Loopback-only addresses.
 E2E_APISERVER_PORT=6443
