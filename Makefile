@@ -8,7 +8,10 @@ BIN := bin
 VERSION ?= $(shell cat VERSION)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 TOOLS_BIN ?= $(HOME)/.cache/openblock-csi/bin
-export PATH := $(TOOLS_BIN):$(PATH)
+# mkfs.*, blkid, losetup, e2fsck and the like live in the sbin directories,
+# which a non-root user's PATH lacks (Debian): without them the tests that
+# format image files would skip for want of tools that are installed.
+export PATH := $(TOOLS_BIN):$(PATH):/usr/local/sbin:/usr/sbin:/sbin
 SOAK_MINUTES ?= 2
 FUZZTIME ?= 30s
 

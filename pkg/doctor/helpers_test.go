@@ -81,6 +81,13 @@ func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Replace, never rewrite in place: a file written read-only (as the
+	// DMI file is) cannot be opened for writing again by a non-root user,
+	// and os.WriteFile keeps an existing file's mode instead of applying
+	// mode.
+	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(path, []byte(content), mode); err != nil {
 		t.Fatal(err)
 	}

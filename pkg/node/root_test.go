@@ -163,6 +163,7 @@ func TestRootFormatMountNeverReformats(t *testing.T) {
 }
 
 func TestRootMkfsOptionsPassedAsArgs(t *testing.T) {
+	nodetest.RequireRoot(t)
 	nodetest.RequireTools(t, "mkfs.ext4", "blkid")
 	dev, _ := nodetest.NewLoopDevice(t, 64*mib)
 	h := rootHost(t, t.TempDir())
@@ -182,6 +183,7 @@ func TestRootMkfsOptionsPassedAsArgs(t *testing.T) {
 // A device already holding a filesystem of another type is refused
 // (ErrFilesystemMismatch): not reformatted, not mounted.
 func TestRootOtherFilesystemNotReformatted(t *testing.T) {
+	nodetest.RequireRoot(t)
 	nodetest.RequireTools(t, "mkfs.ext4", "blkid")
 	dev, _ := nodetest.NewLoopDevice(t, fsDiskSize)
 	if out, err := exec.Command("mkfs.ext4", "-q", "-F", dev).CombinedOutput(); err != nil {
@@ -208,6 +210,7 @@ func TestRootOtherFilesystemNotReformatted(t *testing.T) {
 }
 
 func TestRootBindMountDirectory(t *testing.T) {
+	nodetest.RequireRoot(t)
 	nodetest.RequireTools(t, "mkfs.ext4", "blkid")
 	dev, _ := nodetest.NewLoopDevice(t, 64*mib)
 	h := rootHost(t, t.TempDir())
@@ -450,6 +453,7 @@ func TestRootExtGrownBeforeMount(t *testing.T) {
 }
 
 func TestRootFSStatsCountsWrites(t *testing.T) {
+	nodetest.RequireRoot(t)
 	nodetest.RequireTools(t, "mkfs.ext4", "blkid")
 	dev, _ := nodetest.NewLoopDevice(t, 64*mib)
 	h := rootHost(t, t.TempDir())
@@ -500,6 +504,7 @@ func TestRootFSStatsCountsWrites(t *testing.T) {
 }
 
 func TestRootUnmountIdempotent(t *testing.T) {
+	nodetest.RequireRoot(t)
 	nodetest.RequireTools(t, "mkfs.ext4", "blkid")
 	dev, _ := nodetest.NewLoopDevice(t, 64*mib)
 	h := rootHost(t, t.TempDir())
@@ -522,6 +527,7 @@ func TestRootUnmountIdempotent(t *testing.T) {
 
 // Two layers at one target (two racing publishes) are both removed.
 func TestRootUnmountStackedMounts(t *testing.T) {
+	nodetest.RequireRoot(t)
 	nodetest.RequireTools(t, "mkfs.ext4", "blkid")
 	dev, _ := nodetest.NewLoopDevice(t, 64*mib)
 	h := rootHost(t, t.TempDir())

@@ -232,8 +232,6 @@ func TestDataSurvivesSnapshotAndBackup(t *testing.T) {
 					t.Fatal(err)
 				}
 				unmount()
-			} else {
-				t.Logf("node steps skipped (%s)", skipNode)
 			}
 			e.unpublish(t, src.GetVolumeId())
 
@@ -275,6 +273,9 @@ func TestDataSurvivesSnapshotAndBackup(t *testing.T) {
 			page, err := e.cloud.ListVolumes(ctxT(t), cloud.ListOptions{})
 			if err != nil || len(page.Items) != 0 {
 				t.Fatalf("volumes left after teardown: %d (%v)", len(page.Items), err)
+			}
+			if skipNode != "" {
+				t.Skipf("the data was not written nor read back (%s); only the control-plane steps ran", skipNode)
 			}
 		})
 	}

@@ -405,8 +405,11 @@ func syncDir(t *testing.T, dir string) {
 	}
 }
 
+// requireMkfs skips unless mkfs.<fs> can run here: as root (every test
+// that formats also mounts, see newEnv) and installed.
 func requireMkfs(t *testing.T, fs string) {
 	t.Helper()
+	nodetest.RequireRoot(t)
 	nodetest.RequireTools(t, "mkfs."+fs)
 }
 

@@ -21,6 +21,9 @@ type result struct {
 	calls, retries int64
 	codes          map[string]int64
 	notes          []string
+	// nodeSkipped: no loop devices here, so no lifecycle staged,
+	// published, wrote, read back or resized a filesystem.
+	nodeSkipped bool
 }
 
 func (r *result) line(prefix string) string {

@@ -141,6 +141,7 @@ func soakBackend(t *testing.T, b harness.Backend, bin string, seed int64, sched 
 	}
 	r.dataErrors = len(dataErrs)
 
+	r.nodeSkipped = !e.nodeSteps
 	nodeNote := "node steps ran (loop devices)"
 	switch {
 	case !e.nodeSteps:

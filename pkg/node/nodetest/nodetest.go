@@ -5,6 +5,7 @@ package nodetest
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,15 +28,31 @@ func RequireRoot(t testing.TB) {
 	}
 }
 
+// sbinDirs hold mkfs, blkid, losetup and the like on Debian; a non-root
+// user's default PATH does not include them.
+var sbinDirs = []string{"/usr/local/sbin", "/usr/sbin", "/sbin"}
+
 // RequireTools skips the test, naming the first missing tool, unless all
-// tools are on PATH.
+// tools are on PATH. A tool that is installed in an sbin directory missing
+// from PATH is named as such, not as not installed.
 func RequireTools(t testing.TB, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (not installed)", tool)
+			t.Skip(missingTool(tool))
 		}
 	}
+}
+
+// missingTool says why tool, not found on PATH, is missing.
+func missingTool(tool string) string {
+	for _, dir := range sbinDirs {
+		p := filepath.Join(dir, tool)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return fmt.Sprintf("needs %s: installed as %s, but %s is not on $PATH (add it, as make test does)", tool, p, dir)
+		}
+	}
+	return fmt.Sprintf("needs %s (not installed)", tool)
 }
 
 // HasCapability reports whether the process holds capability bit c (e.g.
