@@ -71,8 +71,8 @@ func (d *Driver) ControllerPublishVolume(ctx context.Context, req *csi.Controlle
 		default:
 			return nil, failed(err, "attaching volume %s to node %s (status %s)", volID, nodeID, vol.RawStatus)
 		}
-	case errors.Is(err, cloud.ErrOutOfRange):
-		return nil, exhausted("node %s cannot take more volumes: %v", nodeID, err)
+	case errors.Is(err, cloud.ErrOutOfRange), errors.Is(err, cloud.ErrAttachLimit):
+		return nil, exhausted("node %s cannot take more volumes: the server's disk limit is reached: %v", nodeID, err)
 	default:
 		return nil, failed(err, "attaching volume %s to node %s", volID, nodeID)
 	}

@@ -72,3 +72,19 @@ func TestExpandUnimplementedFirst(t *testing.T) {
 	_, err := e.d.ControllerExpandVolume(ctxT(t), &csi.ControllerExpandVolumeRequest{VolumeId: "x"})
 	wantCode(t, err, codes.Unimplemented)
 }
+
+// A 403 that is not about credentials keeps its meaning: the server's disk
+// limit is ResourceExhausted, a policy refusal PermissionDenied.
+func TestForbiddenKinds(t *testing.T) {
+	limit := failed(cloud.Errorf(cloud.ErrAttachLimit, "The maximum allowed number of disk devices (26) to attach to a single instance has been exceeded."), "attaching")
+	if status.Code(limit) != codes.ResourceExhausted || !strings.Contains(status.Convert(limit).Message(), "limit of attached disks") {
+		t.Errorf("disk limit: %v", limit)
+	}
+	if strings.Contains(status.Convert(limit).Message(), "credentials") {
+		t.Errorf("disk limit blames the credentials: %v", limit)
+	}
+	policy := failed(cloud.Errorf(cloud.ErrForbidden, "Policy doesn't allow volume:create to be performed."), "creating")
+	if status.Code(policy) != codes.PermissionDenied {
+		t.Errorf("policy: %v", policy)
+	}
+}
