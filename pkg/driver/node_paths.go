@@ -1,0 +1,180 @@
+package driver
+
+import (
+	"errors"
+	"path/filepath"
+
+	"github.com/openblock-csi/openblock-csi/pkg/node"
+)
+
+// The node touches only what it made. Every staging and target path is
+// resolved (symlinks included) and must lie inside the kubelet's
+// directories; NodeStage and NodePublish record in a ledger which volume
+// and device they mounted at each path and whether they created it; the
+// unmounting calls, stats, expansion and health act on a path only when
+// its record names the volume asked about. A refusal happens before
+// anything on the host is changed.
+
+var errStillMounted = errors.New("still mounted after unmounting")
+
+func (d *Driver) openNodeState() error {
+	dirs := d.cfg.KubeletDirs
+	if len(dirs) == 0 {
+		dirs = []string{DefaultKubeletDir}
+	}
+	state := d.cfg.StateDir
+	if state == "" {
+		state = filepath.Join(dirs[0], "plugins", d.cfg.Name, "node-state")
+	}
+	roots, err := node.NewRoots(dirs, []string{state})
+	if err != nil {
+		return err
+	}
+	l, err := node.OpenLedger(state)
+	if err != nil {
+		return err
+	}
+	d.roots, d.ledger = roots, l
+	return nil
+}
+
+// nodePath checks a staging or target path and returns its resolved form:
+// InvalidArgument unless it lies inside the kubelet's directories.
+func (d *Driver) nodePath(field, p string) (string, error) {
+	if err := checkPath(field, p); err != nil {
+		return "", err
+	}
+	res, err := d.roots.Resolve(p)
+	if err != nil {
+		return "", invalid("%s: %v", field, err)
+	}
+	return res, nil
+}
+
+// checkClaim refuses to make a path volume volID's kind path when the
+// ledger gives it to another volume or use: AlreadyExists.
+func (d *Driver) checkClaim(volID, path, kind string) (node.Record, bool, error) {
+	rec, ok, err := d.ledger.Get(path)
+	if err != nil {
+		return rec, false, failed(err, "reading the node's record of %s", path)
+	}
+	if ok && (rec.VolumeID != volID || rec.Kind != kind) {
+		return rec, false, alreadyExists("%s is the %s path of volume %s; not using it for volume %s", path, rec.Kind, rec.VolumeID, volID)
+	}
+	return rec, ok, nil
+}
+
+// refuseOtherMount answers AlreadyExists when something other than device
+// is mounted at path, before anything is changed.
+func (d *Driver) refuseOtherMount(volID, path, device string) error {
+	st, err := d.ops.MountState(path)
+	if err != nil {
+		return failed(err, "inspecting %s", path)
+	}
+	if !st.Mounted {
+		return nil
+	}
+	if st.Corrupted || !node.SameDevice(st.Device, device) {
+		return alreadyExists("%s already has %s mounted; not mounting volume %s (%s) over it", path, orUnknown(st.Device), volID, device)
+	}
+	return nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unknown device"
+	}
+	return s
+}
+
+// record notes what was made at path; a repeated call keeps the first
+// call's knowledge of whether the path was created.
+func (d *Driver) record(r node.Record, prior node.Record, hadPrior bool) error {
+	if hadPrior {
+		r.Created = prior.Created
+	}
+	if err := d.ledger.Put(r); err != nil {
+		return failed(err, "recording the mount of volume %s at %s", r.VolumeID, r.Path)
+	}
+	return nil
+}
+
+// undoCreate removes a path this call created when the call fails, so a
+// failed NodeStage or NodePublish leaves nothing behind.
+func (d *Driver) undoCreate(path string, existed bool) {
+	if !existed {
+		_, _ = d.ops.RemoveIfEmpty(path)
+	}
+}
+
+// release undoes what NodeStage (kind stage) or NodePublish (kind publish)
+// made at path for volID: it unmounts only a mount of the recorded device
+// and removes the path only if the record says it was created and it is
+// empty. A path with no record of this volume that is not mounted is
+// already released; one with something else mounted is left alone.
+func (d *Driver) release(volID, path, kind string) error {
+	rec, ok, err := d.ledger.Get(path)
+	if err != nil {
+		return failed(err, "reading the node's record of %s", path)
+	}
+	st, err := d.ops.MountState(path)
+	if err != nil {
+		return failed(err, "inspecting %s", path)
+	}
+	if !ok || rec.VolumeID != volID || rec.Kind != kind {
+		if !st.Mounted {
+			return nil
+		}
+		if ok {
+			return precondition("%s is the %s path of volume %s, not the %s path of volume %s; left alone", path, rec.Kind, rec.VolumeID, kind, volID)
+		}
+		return precondition("%s is a mount this driver did not make for volume %s; left alone", path, volID)
+	}
+	for range 3 {
+		if !st.Mounted {
+			break
+		}
+		if !st.Corrupted && !node.SameDevice(st.Device, rec.Device) {
+			return precondition("%s has %s mounted, not %s of volume %s; left alone", path, orUnknown(st.Device), rec.Device, volID)
+		}
+		if err := d.ops.UnmountTop(path); err != nil {
+			return failed(err, "unmounting volume %s from %s", volID, path)
+		}
+		if st, err = d.ops.MountState(path); err != nil {
+			return failed(err, "inspecting %s", path)
+		}
+	}
+	if st.Mounted {
+		return failed(errStillMounted, "unmounting volume %s from %s", volID, path)
+	}
+	if rec.Created {
+		if _, err := d.ops.RemoveIfEmpty(path); err != nil {
+			return failed(err, "removing %s", path)
+		}
+	}
+	if err := d.ledger.Delete(path); err != nil {
+		return failed(err, "forgetting the mount of volume %s at %s", volID, path)
+	}
+	return nil
+}
+
+// volumeRecord finds the record of volID at a volume path for stats,
+// expansion and health: NotFound when the path is outside the kubelet's
+// directories or does not hold this volume.
+func (d *Driver) volumeRecord(volID, path string) (string, node.Record, error) {
+	if checkPath("volume path", path) != nil {
+		return "", node.Record{}, notFound("volume %s is not at %q (not an absolute path)", volID, path)
+	}
+	res, err := d.roots.Resolve(path)
+	if err != nil {
+		return "", node.Record{}, notFound("volume %s is not at %s: %v", volID, path, err)
+	}
+	rec, ok, err := d.ledger.Get(res)
+	if err != nil {
+		return "", node.Record{}, failed(err, "reading the node's record of %s", res)
+	}
+	if !ok || rec.VolumeID != volID {
+		return "", node.Record{}, notFound("volume %s is not staged or published at %s", volID, path)
+	}
+	return res, rec, nil
+}
