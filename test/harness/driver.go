@@ -31,12 +31,12 @@ type DriverOptions struct {
 	// KubeletDir is where node calls may act (--kubelet-dir); a test
 	// passes its own work directory.
 	KubeletDir string
-	Mode        string // all, controller, node
-	NodeID      string
-	Zone        string // the node's zone; the metadata service is never asked
-	ExtraArgs   []string
-	Stdout      *os.File // nil: discard
-	Stderr      *os.File
+	Mode       string // all, controller, node
+	NodeID     string
+	Zone       string // the node's zone; the metadata service is never asked
+	ExtraArgs  []string
+	Stdout     *os.File // nil: discard
+	Stderr     *os.File
 }
 
 // StartDriver starts the binary and waits until its socket accepts gRPC.
