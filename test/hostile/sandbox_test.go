@@ -1,0 +1,250 @@
+package hostile
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+	mount "k8s.io/mount-utils"
+)
+
+// guarded are host trees the hostile requests name; inside the namespace
+// each is an overlay whose writes land in a scratch upper directory.
+var guarded = []string{"/etc", "/usr/bin", "/srv", "/media"}
+
+// sandbox is the child's private view: a tmpfs scratch directory holding
+// the kubelet directory, a decoy tree outside it, and the overlays'
+// upper directories.
+type sandbox struct {
+	scratch string
+	kubelet string
+	outside string
+	uppers  map[string]string // guarded dir → its overlay's upper dir
+}
+
+// newSandbox checks that the process runs in its own mount namespace with
+// private propagation, then mounts the scratch tmpfs and the overlays.
+func newSandbox(t *testing.T) *sandbox {
+	t.Helper()
+	parentNS := os.Getenv(envParentNS)
+	ns, err := os.Readlink("/proc/self/ns/mnt")
+	if err != nil || parentNS == "" || ns == parentNS {
+		t.Fatalf("not in a private mount namespace (mine %q, parent's %q, %v); refusing to run", ns, parentNS, err)
+	}
+	infos, err := mount.ParseMountInfo("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mi := range infos {
+		for _, o := range mi.OptionalFields {
+			if strings.HasPrefix(o, "shared:") {
+				t.Fatalf("mount %s still propagates (%s); refusing to run", mi.MountPoint, o)
+			}
+		}
+	}
+	scratch, err := os.MkdirTemp("", "openblock-hostile-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The directory itself is on the host's /tmp; everything in it is on
+	// the tmpfs, which vanishes with the namespace.
+	t.Cleanup(func() { _ = os.Remove(scratch) })
+	if err := unix.Mount("hostile", scratch, "tmpfs", 0, "mode=0755,size=4g"); err != nil {
+		t.Fatalf("tmpfs on %s: %v", scratch, err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(scratch, unix.MNT_DETACH) })
+	sb := &sandbox{scratch: scratch, kubelet: filepath.Join(scratch, "kubelet"), outside: filepath.Join(scratch, "outside"), uppers: map[string]string{}}
+	for i, dir := range guarded {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			continue
+		}
+		ov := filepath.Join(scratch, "overlay", fmt.Sprint(i))
+		upper, work := filepath.Join(ov, "upper"), filepath.Join(ov, "work")
+		for _, d := range []string{upper, work} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", dir, upper, work)
+		if err := unix.Mount("overlay", dir, "overlay", 0, opts); err != nil {
+			t.Fatalf("overlay on %s: %v", dir, err)
+		}
+		t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+		sb.uppers[dir] = upper
+	}
+	sb.makeDecoys(t)
+	return sb
+}
+
+// makeDecoys lays out what must survive: a tree outside the kubelet
+// directory, symlinks into it from inside, and kubelet-owned content
+// inside that the driver did not make.
+func (sb *sandbox) makeDecoys(t *testing.T) {
+	t.Helper()
+	files := map[string]string{
+		filepath.Join(sb.outside, "file"):                    "outside file\n",
+		filepath.Join(sb.outside, "dir", "nested"):           "outside nested\n",
+		filepath.Join(sb.kubelet, "pods", "p2", "data", "f"): "kubelet's file\n",
+		filepath.Join(sb.kubelet, "pods", "p2", "file"):      "kubelet's other file\n",
+	}
+	for p, content := range files {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{filepath.Join(sb.outside, "empty"), filepath.Join(sb.kubelet, "pods", "p2", "empty")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := map[string]string{
+		filepath.Join(sb.kubelet, "pods", "evil"):     sb.outside,
+		filepath.Join(sb.kubelet, "pods", "evilfile"): filepath.Join(sb.outside, "file"),
+		filepath.Join(sb.kubelet, "pods", "dotdot"):   "../../outside",
+		filepath.Join(sb.kubelet, "pods", "etc"):      "/etc",
+		filepath.Join(sb.kubelet, "pods", "root"):     "/",
+		filepath.Join(sb.kubelet, "pods", "dangling"): filepath.Join(sb.outside, "missing", "leaf"),
+		filepath.Join(sb.kubelet, "pods", "loop"):     "loop",
+	}
+	for p, to := range links {
+		if err := os.Symlink(to, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// fingerprint is everything that must not change: checksums of the
+// guarded trees, the decoys and kubelet-owned content, and what the
+// overlays' upper directories hold.
+func (sb *sandbox) fingerprint(t *testing.T) map[string]string {
+	t.Helper()
+	fp := map[string]string{}
+	for _, root := range append(slices.Clone(guarded), sb.outside, filepath.Join(sb.kubelet, "pods", "p2")) {
+		if _, err := os.Lstat(root); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err := treeSums(root, fp); err != nil {
+			t.Fatalf("checksums of %s: %v", root, err)
+		}
+	}
+	for dir, upper := range sb.uppers {
+		entries, err := os.ReadDir(upper)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			fp["upper "+dir+"/"+e.Name()] = "changed"
+		}
+	}
+	return fp
+}
+
+// treeSums records every entry under root: mode, and content checksum or
+// link target. Symlinks are not followed.
+func treeSums(root string, out map[string]string) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrPermission) {
+				out[p] = "unreadable"
+				return nil
+			}
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		sum := fi.Mode().String()
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			to, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			sum += " -> " + to
+		case fi.Mode().IsRegular():
+			h, err := fileSum(p)
+			if err != nil {
+				return err
+			}
+			sum += " " + h
+		}
+		out[p] = sum
+		return nil
+	})
+}
+
+func fileSum(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// diffFingerprints lists what differs.
+func diffFingerprints(before, after map[string]string) []string {
+	var d []string
+	for k, v := range before {
+		if w, ok := after[k]; !ok {
+			d = append(d, "removed: "+k)
+		} else if w != v {
+			d = append(d, fmt.Sprintf("changed: %s (%s -> %s)", k, v, w))
+		}
+	}
+	for k := range after {
+		if _, ok := before[k]; !ok {
+			d = append(d, "added: "+k)
+		}
+	}
+	sort.Strings(d)
+	return d
+}
+
+// mountTable is the namespace's mount table as comparable lines.
+func mountTable(t *testing.T) []string {
+	t.Helper()
+	infos, err := mount.ParseMountInfo("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, mi := range infos {
+		out = append(out, fmt.Sprintf("%s %s %s %s %s", mi.MountPoint, mi.Source, mi.Root, mi.FsType, strings.Join(mi.MountOptions, ",")))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func diffLists(before, after []string) []string {
+	var d []string
+	for _, l := range before {
+		if !slices.Contains(after, l) {
+			d = append(d, "gone: "+l)
+		}
+	}
+	for _, l := range after {
+		if !slices.Contains(before, l) {
+			d = append(d, "new: "+l)
+		}
+	}
+	return d
+}
