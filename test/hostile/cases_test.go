@@ -328,21 +328,23 @@ func cases(w *world) []hcase {
 	}
 
 	// Ids: never a path, never a panic.
-	for _, id := range []string{"../../etc", "/etc/passwd", "a?b#c", "x\x00y", "a b", "..", "%2e%2e", string(make([]byte, 300))} {
+	ids := map[string]string{"dotdot-etc": "../../etc", "etc-passwd": "/etc/passwd", "query": "a?b#c", "nul": "x\x00y",
+		"space": "a b", "dotdot": "..", "escaped-dotdot": "%2e%2e", "300-nuls": string(make([]byte, 300))}
+	for label, id := range ids {
 		cs = append(cs,
-			hcase{"id-stage/" + id, func(ctx context.Context, w *world) error {
+			hcase{"id-stage/" + label, func(ctx context.Context, w *world) error {
 				_, err := w.node.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: id, StagingTargetPath: fresh("ids"), VolumeCapability: csicap.Mount("ext4")})
 				return err
 			}, []codes.Code{codes.NotFound, codes.InvalidArgument}, notCreated(fresh("ids"))},
-			hcase{"id-unpublish/" + id, func(ctx context.Context, w *world) error {
+			hcase{"id-unpublish/" + label, func(ctx context.Context, w *world) error {
 				_, err := w.node.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: id, TargetPath: a.target})
 				return err
 			}, []codes.Code{codes.FailedPrecondition, codes.InvalidArgument}, nil},
-			hcase{"id-controller-publish/" + id, func(ctx context.Context, w *world) error {
+			hcase{"id-controller-publish/" + label, func(ctx context.Context, w *world) error {
 				_, err := w.ctrl.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: harness.LocalServerID, VolumeCapability: csicap.Mount("ext4")})
 				return err
 			}, []codes.Code{codes.NotFound, codes.InvalidArgument}, nil},
-			hcase{"id-delete/" + id, func(ctx context.Context, w *world) error {
+			hcase{"id-delete/" + label, func(ctx context.Context, w *world) error {
 				_, err := w.ctrl.DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: id})
 				return err
 			}, []codes.Code{codes.OK, codes.InvalidArgument}, nil},
