@@ -129,3 +129,28 @@ func TestNodeFailedStageLeavesNothing(t *testing.T) {
 		t.Error("failed stage removed a staging directory it did not create")
 	}
 }
+
+// A mount made before the node kept records is released when the disk
+// whose serial is the volume id is what is mounted there, and the path is
+// kept; any other unrecorded mount is left alone.
+func TestNodeReleasesUnrecordedMountOfItsDisk(t *testing.T) {
+	e := newEnv(t, nil)
+	e.ops.addDisk("vdb", volA, GiB)
+	e.ops.addDisk("vdc", volB, GiB)
+	e.ops.mounts[target] = fakeMount{source: "/dev/vdb", device: "/dev/vdb"}
+	e.ops.mounts[targetB] = fakeMount{source: "/dev/vdc", device: "/dev/vdc"}
+	_, err := e.d.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volA, TargetPath: targetB})
+	wantCode(t, err, codes.FailedPrecondition)
+	if _, ok := e.ops.mounts[targetB]; !ok {
+		t.Fatal("another disk's unrecorded mount was unmounted")
+	}
+	if _, err := e.d.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volA, TargetPath: target}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.ops.mounts[target]; ok {
+		t.Fatal("the volume's own unrecorded mount was not released")
+	}
+	if !e.ops.dirs[target] {
+		t.Error("an unrecorded path was removed")
+	}
+}

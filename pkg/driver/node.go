@@ -153,7 +153,7 @@ func (d *Driver) NodeUnstageVolume(ctx context.Context, req *csi.NodeUnstageVolu
 		return nil, aborted("volume " + volID)
 	}
 	defer d.inFlight.Delete("node/" + volID)
-	if err := d.release(volID, staging, node.KindStage); err != nil {
+	if err := d.release(ctx, volID, staging, node.KindStage); err != nil {
 		return nil, err
 	}
 	return &csi.NodeUnstageVolumeResponse{}, nil
@@ -251,7 +251,7 @@ func (d *Driver) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublish
 		return nil, aborted("volume " + volID)
 	}
 	defer d.inFlight.Delete("node/" + volID)
-	if err := d.release(volID, target, node.KindPublish); err != nil {
+	if err := d.release(ctx, volID, target, node.KindPublish); err != nil {
 		return nil, err
 	}
 	return &csi.NodeUnpublishVolumeResponse{}, nil

@@ -1,8 +1,12 @@
 package driver
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
+	"time"
+
+	"k8s.io/klog/v2"
 
 	"github.com/openblock-csi/openblock-csi/pkg/node"
 )
@@ -112,7 +116,7 @@ func (d *Driver) undoCreate(path string, existed bool) {
 // and removes the path only if the record says it was created and it is
 // empty. A path with no record of this volume that is not mounted is
 // already released; one with something else mounted is left alone.
-func (d *Driver) release(volID, path, kind string) error {
+func (d *Driver) release(ctx context.Context, volID, path, kind string) error {
 	rec, ok, err := d.ledger.Get(path)
 	if err != nil {
 		return failed(err, "reading the node's record of %s", path)
@@ -121,14 +125,19 @@ func (d *Driver) release(volID, path, kind string) error {
 	if err != nil {
 		return failed(err, "inspecting %s", path)
 	}
-	if !ok || rec.VolumeID != volID || rec.Kind != kind {
+	switch {
+	case ok && (rec.VolumeID != volID || rec.Kind != kind):
 		if !st.Mounted {
 			return nil
 		}
-		if ok {
-			return precondition("%s is the %s path of volume %s, not the %s path of volume %s; left alone", path, rec.Kind, rec.VolumeID, kind, volID)
+		return precondition("%s is the %s path of volume %s, not the %s path of volume %s; left alone", path, rec.Kind, rec.VolumeID, kind, volID)
+	case !ok:
+		if !st.Mounted {
+			return nil
 		}
-		return precondition("%s is a mount this driver did not make for volume %s; left alone", path, volID)
+		if rec, ok = d.adopt(ctx, volID, path, kind, st); !ok {
+			return precondition("%s is a mount this driver did not make for volume %s; left alone", path, volID)
+		}
 	}
 	for range 3 {
 		if !st.Mounted {
@@ -156,6 +165,28 @@ func (d *Driver) release(volID, path, kind string) error {
 		return failed(err, "forgetting the mount of volume %s at %s", volID, path)
 	}
 	return nil
+}
+
+// adoptWait bounds the look for the disk of an unrecorded mount.
+const adoptWait = 2 * time.Second
+
+// adopt recognises a mount made before the node kept records (a driver
+// upgraded under running pods): it is this volume's when the disk whose
+// serial is the volume id is what is mounted there. Such a path is never
+// removed, since nothing says the driver created it. Clouds whose disk
+// serial is not the volume id have nothing to match, and are refused.
+func (d *Driver) adopt(ctx context.Context, volID, path, kind string, st node.MountState) (node.Record, bool) {
+	if st.Corrupted || !wellFormedID(volID) {
+		return node.Record{}, false
+	}
+	fctx, cancel := context.WithTimeout(ctx, adoptWait)
+	defer cancel()
+	dev, err := d.ops.FindDevice(fctx, volID, d.cfg.SerialLength)
+	if err != nil || !node.SameDevice(st.Device, dev) {
+		return node.Record{}, false
+	}
+	klog.InfoS("Releasing a mount made before the node kept records", "volume", volID, "path", path, "device", dev)
+	return node.Record{Path: path, VolumeID: volID, Kind: kind, Device: dev}, true
 }
 
 // volumeRecord finds the record of volID at a volume path for stats,
