@@ -41,8 +41,8 @@ const unknownVol = "3d1f0c2e-9b8a-4e7f-a6d5-c4b3a2918070"
 var (
 	invalid  = []codes.Code{codes.InvalidArgument}
 	notFound = []codes.Code{codes.NotFound}
-	// A path that cannot hold the volume: NotFound, or InvalidArgument
-	// for one that is not a path at all.
+	// Health of a path that cannot hold the volume: NotFound, or
+	// InvalidArgument for one that is not an absolute path at all.
 	notThere = []codes.Code{codes.NotFound, codes.InvalidArgument}
 )
 
@@ -133,11 +133,11 @@ func cases(w *world) []hcase {
 			hcase{"stats/" + name, func(ctx context.Context, w *world) error {
 				_, err := w.node.NodeGetVolumeStats(ctx, &csi.NodeGetVolumeStatsRequest{VolumeId: a.id, VolumePath: p})
 				return err
-			}, notThere, nil},
+			}, notFound, nil},
 			hcase{"expand/" + name, func(ctx context.Context, w *world) error {
 				_, err := w.node.NodeExpandVolume(ctx, &csi.NodeExpandVolumeRequest{VolumeId: a.id, VolumePath: p, CapacityRange: &csi.CapacityRange{RequiredBytes: 1 << 30}})
 				return err
-			}, notThere, nil},
+			}, notFound, nil},
 			hcase{"health/" + name, func(ctx context.Context, w *world) error {
 				_, err := w.node.NodeGetVolumeHealth(ctx, &csi.NodeGetVolumeHealthRequest{VolumeId: a.id, StagingTargetPath: p})
 				return err
