@@ -27,7 +27,7 @@ func (d *Driver) ControllerPublishVolume(ctx context.Context, req *csi.Controlle
 		return nil, err
 	}
 	if req.GetReadonly() {
-		// PUBLISH_READONLY is not advertised: Nova and Lunanode attach
+		// PUBLISH_READONLY is not advertised: the supported clouds attach
 		// read-write only, and a read-only bind of a device node does not
 		// stop writes to the device. Saying OK would promise what no layer
 		// enforces. Read-only access modes are enforced by the node's mount.
