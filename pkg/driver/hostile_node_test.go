@@ -154,3 +154,21 @@ func TestNodeReleasesUnrecordedMountOfItsDisk(t *testing.T) {
 		t.Error("an unrecorded path was removed")
 	}
 }
+
+// A read-only raw block publish is refused: nothing would enforce it.
+func TestNodeReadOnlyBlockRefused(t *testing.T) {
+	e := newEnv(t, nil)
+	e.ops.addDisk("vdb", volA, GiB)
+	ro := csicap.Block()
+	ro.AccessMode.Mode = csi.VolumeCapability_AccessMode_SINGLE_NODE_READER_ONLY
+	for _, req := range []*csi.NodePublishVolumeRequest{
+		{VolumeId: volA, StagingTargetPath: staging, TargetPath: target, VolumeCapability: csicap.Block(), PublishContext: pubCtx(volA, GiB), Readonly: true},
+		{VolumeId: volA, StagingTargetPath: staging, TargetPath: target, VolumeCapability: ro, PublishContext: pubCtx(volA, GiB)},
+	} {
+		_, err := e.d.NodePublishVolume(ctxT(t), req)
+		wantCode(t, err, codes.InvalidArgument)
+	}
+	if len(e.ops.mounts) != 0 {
+		t.Errorf("refused publish mounted: %v", e.ops.mounts)
+	}
+}

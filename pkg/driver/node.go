@@ -179,6 +179,12 @@ func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolu
 		return nil, invalid("target path and staging target path are both %s", target)
 	}
 	readOnly := req.GetReadonly() || readOnlyMode(vc)
+	if readOnly && isBlock(vc) {
+		// A read-only bind of a device node still lets writers open the
+		// device for writing; refusing beats promising what nothing
+		// enforces.
+		return nil, invalid("read-only publish of a raw block volume is not supported: a read-only bind of a device node does not stop writes")
+	}
 	if !d.inFlight.Insert("node/" + volID) {
 		return nil, aborted("volume " + volID)
 	}

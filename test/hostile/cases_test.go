@@ -230,6 +230,10 @@ func cases(w *world) []hcase {
 			_, err := w.node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: a.id, StagingTargetPath: a.staging, TargetPath: a.target, VolumeCapability: csicap.Mount("ext4"), PublishContext: a.pc, Readonly: true})
 			return err
 		}, []codes.Code{codes.AlreadyExists}, nil},
+		hcase{"publish-block-readonly", func(ctx context.Context, w *world) error {
+			_, err := w.node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: c.id, StagingTargetPath: c.staging, TargetPath: fresh("ro-block"), VolumeCapability: csicap.Block(), PublishContext: c.pc, Readonly: true})
+			return err
+		}, invalid, notCreated(fresh("ro-block"))},
 		// Stats and health of one volume at another's path.
 		hcase{"stats-b-at-a-target", func(ctx context.Context, w *world) error {
 			_, err := w.node.NodeGetVolumeStats(ctx, &csi.NodeGetVolumeStatsRequest{VolumeId: b.id, VolumePath: a.target})
