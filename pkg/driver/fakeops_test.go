@@ -21,6 +21,7 @@ type fakeOps struct {
 	// failMount makes FormatAndMount create the mount point and then fail,
 	// as a mount(8) error does on the host.
 	failMount bool
+	roDevs    map[string]bool
 }
 
 type fakeDisk struct {
@@ -146,6 +147,20 @@ func (f *fakeOps) BindMount(source, target string, readOnly bool, options []stri
 	}
 	f.mounts[target] = fakeMount{source: source, device: dev, readOnly: readOnly, options: options, block: block}
 	return nil
+}
+
+func (f *fakeOps) SetDeviceReadOnly(device string, ro bool) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.disks[device]; !ok {
+		return false, fmt.Errorf("%s: no such device", device)
+	}
+	if f.roDevs == nil {
+		f.roDevs = map[string]bool{}
+	}
+	was := f.roDevs[device]
+	f.roDevs[device] = ro
+	return was, nil
 }
 
 func (f *fakeOps) UnmountTop(target string) error {

@@ -155,20 +155,45 @@ func TestNodeReleasesUnrecordedMountOfItsDisk(t *testing.T) {
 	}
 }
 
-// A read-only raw block publish is refused: nothing would enforce it.
-func TestNodeReadOnlyBlockRefused(t *testing.T) {
+// A read-only raw block publish makes the device read-only (a read-only
+// bind of a device node would not stop writes), as long as a read-only
+// publish of it remains; a read-write publish of the same device at the
+// same time is refused.
+func TestNodeReadOnlyBlock(t *testing.T) {
 	e := newEnv(t, nil)
 	e.ops.addDisk("vdb", volA, GiB)
 	ro := csicap.Block()
 	ro.AccessMode.Mode = csi.VolumeCapability_AccessMode_SINGLE_NODE_READER_ONLY
-	for _, req := range []*csi.NodePublishVolumeRequest{
-		{VolumeId: volA, StagingTargetPath: staging, TargetPath: target, VolumeCapability: csicap.Block(), PublishContext: pubCtx(volA, GiB), Readonly: true},
-		{VolumeId: volA, StagingTargetPath: staging, TargetPath: target, VolumeCapability: ro, PublishContext: pubCtx(volA, GiB)},
-	} {
-		_, err := e.d.NodePublishVolume(ctxT(t), req)
-		wantCode(t, err, codes.InvalidArgument)
+	pub := func(path string, vc *csi.VolumeCapability, readOnly bool) error {
+		_, err := e.d.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: path, VolumeCapability: vc, PublishContext: pubCtx(volA, GiB), Readonly: readOnly})
+		return err
 	}
-	if len(e.ops.mounts) != 0 {
-		t.Errorf("refused publish mounted: %v", e.ops.mounts)
+	unpub := func(path string) {
+		t.Helper()
+		if _, err := e.d.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volA, TargetPath: path}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pub(target, csicap.Block(), true); err != nil {
+		t.Fatal(err)
+	}
+	if !e.ops.roDevs["/dev/vdb"] {
+		t.Fatal("read-only block publish left the device writable")
+	}
+	if err := pub(targetB, ro, false); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, pub(target, csicap.Block(), false), codes.AlreadyExists)
+	wantCode(t, pub(target+"-rw", csicap.Block(), false), codes.FailedPrecondition)
+	unpub(target)
+	if !e.ops.roDevs["/dev/vdb"] {
+		t.Fatal("device writable while a read-only publish remains")
+	}
+	unpub(targetB)
+	if e.ops.roDevs["/dev/vdb"] {
+		t.Fatal("device still read-only after its last read-only publish")
+	}
+	if err := pub(target+"-rw", csicap.Block(), false); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -179,12 +179,6 @@ func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolu
 		return nil, invalid("target path and staging target path are both %s", target)
 	}
 	readOnly := req.GetReadonly() || readOnlyMode(vc)
-	if readOnly && isBlock(vc) {
-		// A read-only bind of a device node still lets writers open the
-		// device for writing; refusing beats promising what nothing
-		// enforces.
-		return nil, invalid("read-only publish of a raw block volume is not supported: a read-only bind of a device node does not stop writes")
-	}
 	if !d.inFlight.Insert("node/" + volID) {
 		return nil, aborted("volume " + volID)
 	}
@@ -202,6 +196,12 @@ func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolu
 			return nil, err
 		}
 		if rec.Device, err = d.findDisk(ctx, volID, ref); err != nil {
+			return nil, err
+		}
+		if hadPrior && prior.ReadOnly != readOnly {
+			return nil, alreadyExists("volume %s is published at %s with read-only %v", volID, target, prior.ReadOnly)
+		}
+		if err := d.checkBlockMode(volID, target, rec.Device, readOnly); err != nil {
 			return nil, err
 		}
 		source, flags = rec.Device, nil
@@ -233,8 +233,20 @@ func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolu
 		return nil, failed(err, "checking %s", target)
 	}
 	rec.Created = !existed
+	if rec.Block && readOnly {
+		// A read-only bind of a device node does not stop writes to the
+		// device; its read-only flag does.
+		was, err := d.ops.SetDeviceReadOnly(rec.Device, true)
+		if err != nil {
+			return nil, failed(err, "making %s read-only for volume %s", rec.Device, volID)
+		}
+		rec.ReadOnly, rec.SetRO = true, !was
+	}
 	if err := d.ops.BindMount(source, target, readOnly, flags); err != nil {
 		d.undoCreate(target, existed)
+		if rec.SetRO {
+			_, _ = d.ops.SetDeviceReadOnly(rec.Device, false)
+		}
 		return nil, failed(err, "bind-mounting volume %s at %s", volID, target)
 	}
 	if err := d.record(rec, prior, hadPrior); err != nil {

@@ -96,6 +96,7 @@ func orUnknown(s string) string {
 func (d *Driver) record(r node.Record, prior node.Record, hadPrior bool) error {
 	if hadPrior {
 		r.Created = prior.Created
+		r.SetRO = r.SetRO || prior.SetRO
 	}
 	if err := d.ledger.Put(r); err != nil {
 		return failed(err, "recording the mount of volume %s at %s", r.VolumeID, r.Path)
@@ -163,6 +164,66 @@ func (d *Driver) release(ctx context.Context, volID, path, kind string) error {
 	}
 	if err := d.ledger.Delete(path); err != nil {
 		return failed(err, "forgetting the mount of volume %s at %s", volID, path)
+	}
+	if rec.ReadOnly {
+		return d.releaseReadOnly(rec)
+	}
+	return nil
+}
+
+// blockPublishes lists the raw block publishes of device other than the
+// one at except.
+func (d *Driver) blockPublishes(device, except string) ([]node.Record, error) {
+	all, err := d.ledger.All()
+	if err != nil {
+		return nil, failed(err, "reading the node's records")
+	}
+	var out []node.Record
+	for _, r := range all {
+		if r.Block && r.Kind == node.KindPublish && r.Path != except && node.SameDevice(r.Device, device) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// checkBlockMode refuses a raw block publish whose read-only mode differs
+// from another publish of the same device on this node: the device's
+// read-only flag is one for all its users.
+func (d *Driver) checkBlockMode(volID, target, device string, readOnly bool) error {
+	others, err := d.blockPublishes(device, target)
+	if err != nil {
+		return err
+	}
+	for _, r := range others {
+		if r.ReadOnly != readOnly {
+			return precondition("volume %s is published with read-only %v at %s on this node; its device cannot be read-only %v at %s at the same time", volID, r.ReadOnly, r.Path, readOnly, target)
+		}
+	}
+	return nil
+}
+
+// releaseReadOnly clears the device's read-only flag after the last
+// read-only publish that set it is gone, or hands the duty on.
+func (d *Driver) releaseReadOnly(rec node.Record) error {
+	others, err := d.blockPublishes(rec.Device, rec.Path)
+	if err != nil {
+		return err
+	}
+	if len(others) > 0 {
+		if rec.SetRO {
+			next := others[0]
+			next.SetRO = true
+			if err := d.ledger.Put(next); err != nil {
+				return failed(err, "recording the mount of volume %s at %s", next.VolumeID, next.Path)
+			}
+		}
+		return nil
+	}
+	if rec.SetRO {
+		if _, err := d.ops.SetDeviceReadOnly(rec.Device, false); err != nil {
+			return failed(err, "making %s writable again", rec.Device)
+		}
 	}
 	return nil
 }

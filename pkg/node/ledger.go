@@ -30,6 +30,10 @@ type Record struct {
 	// Staging is the staging path a filesystem publish binds.
 	Staging string `json:"staging,omitempty"`
 	Block   bool   `json:"block,omitempty"`
+	// ReadOnly: a raw block publish that made the device read-only;
+	// SetRO says this record's publish turned the flag on (it was off).
+	ReadOnly bool `json:"readOnly,omitempty"`
+	SetRO    bool `json:"setRO,omitempty"`
 	// Created: the path did not exist before NodeStage/NodePublish.
 	Created bool `json:"created"`
 }
@@ -97,6 +101,31 @@ func (l *Ledger) Put(r Record) error {
 		return fmt.Errorf("record %s: %w", r.Path, err)
 	}
 	return nil
+}
+
+// All returns every record.
+func (l *Ledger) All() ([]Record, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", l.dir, err)
+	}
+	var out []Record
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) != ".json" {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(l.dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		var r Record
+		if json.Unmarshal(data, &r) == nil && r.Path != "" {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // Delete forgets path; a missing record is fine.

@@ -47,6 +47,10 @@ type Ops interface {
 	// already a mount of the same device is left as it is; one of another
 	// device is ErrMountedElsewhere.
 	BindMount(source, target string, readOnly bool, options []string) error
+	// SetDeviceReadOnly sets or clears the block device's read-only flag
+	// (what `blockdev --setro` sets), which stops writes through every
+	// opener of the device on this node; was is the flag before.
+	SetDeviceReadOnly(device string, ro bool) (was bool, err error)
 	// UnmountTop unmounts the topmost mount at target (also a corrupted
 	// one) and removes nothing.
 	UnmountTop(target string) error

@@ -230,10 +230,25 @@ func cases(w *world) []hcase {
 			_, err := w.node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: a.id, StagingTargetPath: a.staging, TargetPath: a.target, VolumeCapability: csicap.Mount("ext4"), PublishContext: a.pc, Readonly: true})
 			return err
 		}, []codes.Code{codes.AlreadyExists}, nil},
+		// Read-only raw block: nothing can write to the device while
+		// published so; afterwards it is writable again and the target gone.
 		hcase{"publish-block-readonly", func(ctx context.Context, w *world) error {
-			_, err := w.node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: c.id, StagingTargetPath: c.staging, TargetPath: fresh("ro-block"), VolumeCapability: csicap.Block(), PublishContext: c.pc, Readonly: true})
+			p := fresh("ro-block")
+			if _, err := w.node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: c.id, StagingTargetPath: c.staging, TargetPath: p, VolumeCapability: csicap.Block(), PublishContext: c.pc, Readonly: true}); err != nil {
+				return err
+			}
+			writeErr := writeBlock(p)
+			_, err := w.node.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: c.id, TargetPath: p})
+			if writeErr == nil {
+				return status.Error(codes.Unknown, "wrote through a read-only raw block publish")
+			}
 			return err
-		}, invalid, notCreated(fresh("ro-block"))},
+		}, []codes.Code{codes.OK}, func(t *testing.T, w *world) {
+			notCreated(fresh("ro-block"))(t, w)
+			if ro, err := deviceReadOnly(w.sb.devOf(t, c)); err != nil || ro {
+				t.Errorf("device of c after its read-only publish is gone: read-only %v, %v", ro, err)
+			}
+		}},
 		// Stats and health of one volume at another's path.
 		hcase{"stats-b-at-a-target", func(ctx context.Context, w *world) error {
 			_, err := w.node.NodeGetVolumeStats(ctx, &csi.NodeGetVolumeStatsRequest{VolumeId: b.id, VolumePath: a.target})

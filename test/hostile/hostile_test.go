@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -323,4 +324,17 @@ func mountTableRaw() []string {
 		}
 	}
 	return out
+}
+
+// serial is the part of the disk serial the guest sees, as the by-id link
+// names it.
+func (v *vol) serial() string {
+	s, n := v.pc[driver.PubSerial], 20
+	if l, err := strconv.Atoi(v.pc[driver.PubSerialLength]); err == nil && l > 0 {
+		n = l
+	}
+	if len(s) > n {
+		s = s[:n]
+	}
+	return s
 }

@@ -248,3 +248,37 @@ func diffLists(before, after []string) []string {
 	}
 	return d
 }
+
+// writeBlock tries to write one block through a raw block publish.
+func writeBlock(p string) error {
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(make([]byte, 4096), 0); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// deviceReadOnly reads the block device's read-only flag.
+func deviceReadOnly(dev string) (bool, error) {
+	f, err := os.Open(dev)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	ro, err := unix.IoctlGetInt(int(f.Fd()), unix.BLKROGET)
+	return ro != 0, err
+}
+
+// devOf is the device the simulator attached for v (its by-id link).
+func (sb *sandbox) devOf(t *testing.T, v *vol) string {
+	t.Helper()
+	dev, err := filepath.EvalSymlinks(filepath.Join(sb.scratch, "by-id", "virtio-"+v.serial()))
+	if err != nil {
+		t.Fatalf("device of %s: %v", v.id, err)
+	}
+	return dev
+}
