@@ -136,6 +136,10 @@ func (f *fakeOps) BindMount(source, target string, readOnly bool, options []stri
 	} else {
 		return fmt.Errorf("bind source %s does not exist", source)
 	}
+	if f.failMount {
+		f.dirs[target] = true
+		return fmt.Errorf("mount --bind %s %s: exit status 32", source, target)
+	}
 	if m, ok := f.mounts[target]; ok {
 		if m.device != dev {
 			return fmt.Errorf("%w: %s holds %s", node.ErrMountedElsewhere, target, m.device)

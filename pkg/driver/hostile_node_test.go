@@ -197,3 +197,26 @@ func TestNodeReadOnlyBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A failed stage or publish leaves neither a directory it created nor a
+// record, and the device's read-only flag as it was.
+func TestNodeFailedMountLeavesNoRecord(t *testing.T) {
+	e := newEnv(t, nil)
+	e.ops.addDisk("vdb", volA, GiB)
+	e.ops.failMount = true
+	_, err := e.d.NodeStageVolume(ctxT(t), stageReq(csicap.Mount("ext4"), pubCtx(volA, GiB), nil))
+	wantCode(t, err, codes.Internal)
+	_, err = e.d.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: target, VolumeCapability: csicap.Block(), PublishContext: pubCtx(volA, GiB), Readonly: true})
+	wantCode(t, err, codes.Internal)
+	for _, p := range []string{staging, target} {
+		if _, ok, _ := e.d.ledger.Get(p); ok {
+			t.Errorf("a failed call left a record of %s", p)
+		}
+		if e.ops.dirs[p] {
+			t.Errorf("a failed call left %s", p)
+		}
+	}
+	if e.ops.roDevs["/dev/vdb"] {
+		t.Error("a failed read-only publish left the device read-only")
+	}
+}

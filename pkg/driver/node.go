@@ -114,13 +114,17 @@ func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRe
 	if err != nil {
 		return nil, failed(err, "checking %s", staging)
 	}
+	// Recorded before it is mounted, as in NodePublishVolume.
+	if err := d.record(node.Record{Path: staging, VolumeID: volID, Kind: node.KindStage, Device: dev, Created: !existed}, prior, hadPrior); err != nil {
+		return nil, err
+	}
 	formatted, err := d.ops.FormatAndMount(ctx, dev, staging, fsType, mkfs, vc.GetMount().GetMountFlags())
 	if err != nil {
 		d.undoCreate(staging, existed)
+		if !hadPrior {
+			_ = d.ledger.Delete(staging)
+		}
 		return nil, failed(err, "mounting volume %s (%s) at %s", volID, dev, staging)
-	}
-	if err := d.record(node.Record{Path: staging, VolumeID: volID, Kind: node.KindStage, Device: dev, Created: !existed}, prior, hadPrior); err != nil {
-		return nil, err
 	}
 	// A volume expanded while detached comes back larger than its
 	// filesystem; a filesystem made just now fills its device.
@@ -242,15 +246,24 @@ func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolu
 		}
 		rec.ReadOnly, rec.SetRO = true, !was
 	}
-	if err := d.ops.BindMount(source, target, readOnly, flags); err != nil {
+	// Recorded before it is mounted: a crash in between leaves a record
+	// of nothing, which unpublish clears, never a mount without a record.
+	undo := func() {
 		d.undoCreate(target, existed)
 		if rec.SetRO {
 			_, _ = d.ops.SetDeviceReadOnly(rec.Device, false)
 		}
-		return nil, failed(err, "bind-mounting volume %s at %s", volID, target)
+		if !hadPrior {
+			_ = d.ledger.Delete(target)
+		}
 	}
 	if err := d.record(rec, prior, hadPrior); err != nil {
+		undo()
 		return nil, err
+	}
+	if err := d.ops.BindMount(source, target, readOnly, flags); err != nil {
+		undo()
+		return nil, failed(err, "bind-mounting volume %s at %s", volID, target)
 	}
 	klog.V(2).InfoS("Volume published", "volume", volID, "target", target, "readOnly", readOnly)
 	return &csi.NodePublishVolumeResponse{}, nil
