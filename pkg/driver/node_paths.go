@@ -30,7 +30,15 @@ func (d *Driver) openNodeState() error {
 	if state == "" {
 		state = filepath.Join(dirs[0], "plugins", d.cfg.Name, "node-state")
 	}
-	roots, err := node.NewRoots(dirs, []string{state})
+	// Inside the kubelet's directory, volumes go under pods/ and
+	// plugins/kubernetes.io/; the driver's own socket and state, and the
+	// kubelet's sockets, are never a place to mount.
+	exclude := []string{state}
+	for _, dir := range dirs {
+		exclude = append(exclude, filepath.Join(dir, "plugins", d.cfg.Name), filepath.Join(dir, "plugins_registry"),
+			filepath.Join(dir, "device-plugins"), filepath.Join(dir, "pod-resources"))
+	}
+	roots, err := node.NewRoots(dirs, exclude)
 	if err != nil {
 		return err
 	}

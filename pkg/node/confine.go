@@ -61,7 +61,7 @@ func (r Roots) Resolve(p string) (string, error) {
 	}
 	for _, x := range r.exclude {
 		if within(res, x) || res == x {
-			return "", fmt.Errorf("%w: %s is the driver's own state", ErrOutsideRoots, p)
+			return "", fmt.Errorf("%w: %s is inside %s, which is not for volumes", ErrOutsideRoots, p, x)
 		}
 	}
 	for _, d := range r.dirs {
