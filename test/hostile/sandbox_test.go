@@ -16,6 +16,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	mount "k8s.io/mount-utils"
+
+	"github.com/openblock-csi/openblock-csi/pkg/node/mountpath"
 )
 
 // guarded are host trees the hostile requests name; inside the namespace
@@ -219,33 +221,46 @@ func diffFingerprints(before, after map[string]string) []string {
 	return d
 }
 
-// mountTable is the namespace's mount table as comparable lines.
-func mountTable(t *testing.T) []string {
+// mountTable is the namespace's mount table as comparable lines, keyed by
+// line, valued by mount point.
+func mountTable(t *testing.T) map[string]string {
 	t.Helper()
 	infos, err := mount.ParseMountInfo("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	out := map[string]string{}
 	for _, mi := range infos {
-		out = append(out, fmt.Sprintf("%s %s %s %s %s", mi.MountPoint, mi.Source, mi.Root, mi.FsType, strings.Join(mi.MountOptions, ",")))
+		mp := mountpath.Unescape(mi.MountPoint)
+		out[fmt.Sprintf("%s %s %s %s %s", mp, mi.Source, mi.Root, mi.FsType, strings.Join(mi.MountOptions, ","))] = mp
 	}
-	sort.Strings(out)
 	return out
 }
 
-func diffLists(before, after []string) []string {
+// diffMounts lists mounts gone and new. A mount another test on the host
+// made under the temporary directory goes away in this namespace too when
+// that test removes its mount point (the kernel detaches mounts on a
+// removed directory in every namespace); those are not the driver's doing.
+func (sb *sandbox) diffMounts(before, after map[string]string) []string {
 	var d []string
-	for _, l := range before {
-		if !slices.Contains(after, l) {
-			d = append(d, "gone: "+l)
+	tmp := filepath.Clean(os.TempDir()) + "/"
+	for l, mp := range before {
+		if _, ok := after[l]; ok {
+			continue
 		}
+		if strings.HasPrefix(mp, tmp) && !strings.HasPrefix(mp, sb.scratch+"/") && mp != sb.scratch {
+			if _, err := os.Lstat(mp); errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+		}
+		d = append(d, "gone: "+l)
 	}
-	for _, l := range after {
-		if !slices.Contains(before, l) {
+	for l := range after {
+		if _, ok := before[l]; !ok {
 			d = append(d, "new: "+l)
 		}
 	}
+	sort.Strings(d)
 	return d
 }
 
