@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -35,6 +36,8 @@ type options struct {
 	nodeID            string
 	zone              string
 	byIDDir           string
+	kubeletDirs       dirList
+	nodeStateDir      string
 	httpEndpoint      string
 	waiterMode        string
 	metadataURL       string
@@ -60,6 +63,8 @@ func main() {
 	fs.StringVar(&o.nodeID, "node-id", "", "this node's server id (default: metadata service, config drive, then DMI product UUID)")
 	fs.StringVar(&o.zone, "zone", "", "this node's zone (default: from the metadata service or config drive)")
 	fs.StringVar(&o.byIDDir, "by-id-dir", node.DefaultByIDDir, "directory of udev by-id disk links")
+	fs.Var(&o.kubeletDirs, "kubelet-dir", "the kubelet's root directory; node calls act only on paths under it (repeat or comma-separate for more; default "+driver.DefaultKubeletDir+")")
+	fs.StringVar(&o.nodeStateDir, "node-state-dir", "", "where the node records what it mounted (default <kubelet-dir>/plugins/<driver name>/node-state)")
 	fs.StringVar(&o.httpEndpoint, "http-endpoint", "", "address for HTTP health and metrics (e.g. :8080); empty disables")
 	fs.StringVar(&o.waiterMode, "waiter-mode", string(cloud.WaitBatched), "how to wait for cloud operations: batched or per-volume")
 	fs.StringVar(&o.metadataURL, "metadata-url", metadata.DefaultServiceURL, "OpenStack metadata service URL; - disables it")
@@ -123,6 +128,7 @@ func run(ctx context.Context, o options) error {
 		klog.InfoS("Node identity", "nodeID", id.NodeID, "from", id.NodeIDSource, "zone", id.Zone, "zoneFrom", id.ZoneSource)
 		cfg.NodeID, cfg.Zone = id.NodeID, id.Zone
 		cfg.NodeOps = node.NewHost(node.HostConfig{ByIDDir: o.byIDDir})
+		cfg.KubeletDirs, cfg.StateDir = o.kubeletDirs, o.nodeStateDir
 		if cc != nil {
 			// The node needs no credentials, only what the config says
 			// about disks.
@@ -147,6 +153,20 @@ func run(ctx context.Context, o options) error {
 		}()
 	}
 	return d.Run(ctx, o.endpoint)
+}
+
+// dirList is a repeatable, comma-separable directory flag.
+type dirList []string
+
+func (l *dirList) String() string { return strings.Join(*l, ",") }
+
+func (l *dirList) Set(v string) error {
+	for _, d := range strings.Split(v, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			*l = append(*l, d)
+		}
+	}
+	return nil
 }
 
 // probe is /healthz: healthy while the driver's own Probe succeeds (in

@@ -25,6 +25,13 @@ var (
 	ErrUnavailable = errors.New("unavailable")
 	// ErrUnauthorized: credentials were refused.
 	ErrUnauthorized = errors.New("unauthorized")
+	// ErrForbidden: the credentials were accepted, but the cloud's policy
+	// does not let them perform this operation (a 403 that is not about
+	// who is asking).
+	ErrForbidden = errors.New("forbidden by policy")
+	// ErrAttachLimit: the server cannot take another disk (Nova's
+	// "maximum allowed number of disk devices").
+	ErrAttachLimit = errors.New("server disk limit reached")
 	// ErrUnsupported: the cloud does not offer the operation.
 	ErrUnsupported = errors.New("not supported")
 	// ErrFailed: the resource went to an error state.

@@ -174,6 +174,9 @@ func authFailure(err error, file, url, where string) Result {
 	case errors.Is(err, cloud.ErrUnauthorized):
 		res.Detail = "the cloud refused the credentials"
 		res.Fix = fmt.Sprintf("check %s of %s; the cloud answered: %s", where, file, said)
+	case errors.Is(err, cloud.ErrForbidden):
+		res.Detail = "the cloud accepted the credentials but its policy refused the call"
+		res.Fix = fmt.Sprintf("the account in %s needs the member role (or an API key with volume permissions); the cloud answered: %s", file, said)
 	case errors.Is(err, cloud.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		res.Fix = fmt.Sprintf("cannot reach %s: check the URL in %s, DNS, proxy settings, firewalls and (for https) the CA (ca-file)", url, file)
 	default:

@@ -279,3 +279,11 @@ func TestReportScrubsSecrets(t *testing.T) {
 		t.Errorf("want the secret masked on both lines: %q", out)
 	}
 }
+
+// A policy 403 is not reported as refused credentials.
+func TestAuthFailureForbiddenIsNotCredentials(t *testing.T) {
+	res := authFailure(cloud.Errorf(cloud.ErrForbidden, "Policy doesn't allow volume:get_all to be performed."), "cloud.conf", "http://x", "[Global]")
+	if res.Status != Fail || strings.Contains(res.Detail, "refused the credentials") || !strings.Contains(res.Detail, "policy") {
+		t.Errorf("authFailure(forbidden) = %+v", res)
+	}
+}

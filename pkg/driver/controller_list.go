@@ -250,6 +250,9 @@ func (d *Driver) ValidateVolumeCapabilities(ctx context.Context, req *csi.Valida
 	if len(req.GetVolumeCapabilities()) == 0 {
 		return nil, invalid("volume capabilities are missing")
 	}
+	if err := checkMountFlags(req.GetVolumeCapabilities()); err != nil {
+		return nil, err
+	}
 	if _, err := d.getVolume(ctx, id); err != nil {
 		return nil, err
 	}
@@ -273,11 +276,13 @@ func (d *Driver) ControllerExpandVolume(ctx context.Context, req *csi.Controller
 	if id == "" {
 		return nil, invalid("volume id is missing")
 	}
+	if d.caps.Expansion == cloud.ExpansionNone {
+		// Without EXPAND_VOLUME the spec's answer is Unimplemented,
+		// whatever else is wrong with the request.
+		return nil, status.Errorf(codes.Unimplemented, "volumes on %s cannot be resized", d.cloud.Name())
+	}
 	if req.GetCapacityRange() == nil {
 		return nil, invalid("capacity range is missing")
-	}
-	if d.caps.Expansion == cloud.ExpansionNone {
-		return nil, status.Errorf(codes.Unimplemented, "volumes on %s cannot be resized", d.cloud.Name())
 	}
 	if vc := req.GetVolumeCapability(); vc != nil {
 		if err := checkCapability(vc, d.caps.MultiAttach); err != nil {

@@ -26,6 +26,13 @@ func (d *Driver) ControllerPublishVolume(ctx context.Context, req *csi.Controlle
 	if err := checkCapability(req.GetVolumeCapability(), d.caps.MultiAttach); err != nil {
 		return nil, err
 	}
+	if req.GetReadonly() {
+		// PUBLISH_READONLY is not advertised: the supported clouds attach
+		// read-write only, and a read-only bind of a device node does not
+		// stop writes to the device. Saying OK would promise what no layer
+		// enforces. Read-only access modes are enforced by the node's mount.
+		return nil, invalid("readonly publish is not supported (PUBLISH_READONLY is not offered); use a read-only access mode or mount instead")
+	}
 	if !wellFormedID(volID) {
 		return nil, notFound("volume %s not found", volID)
 	}
@@ -64,8 +71,8 @@ func (d *Driver) ControllerPublishVolume(ctx context.Context, req *csi.Controlle
 		default:
 			return nil, failed(err, "attaching volume %s to node %s (status %s)", volID, nodeID, vol.RawStatus)
 		}
-	case errors.Is(err, cloud.ErrOutOfRange):
-		return nil, exhausted("node %s cannot take more volumes: %v", nodeID, err)
+	case errors.Is(err, cloud.ErrOutOfRange), errors.Is(err, cloud.ErrAttachLimit):
+		return nil, exhausted("node %s cannot take more volumes: the server's disk limit is reached: %v", nodeID, err)
 	default:
 		return nil, failed(err, "attaching volume %s to node %s", volID, nodeID)
 	}

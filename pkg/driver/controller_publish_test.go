@@ -116,3 +116,19 @@ func TestUnpublishGoneIsSuccess(t *testing.T) {
 	_, err := e.d.ControllerUnpublishVolume(ctxT(t), &csi.ControllerUnpublishVolumeRequest{})
 	wantCode(t, err, codes.InvalidArgument)
 }
+
+func TestControllerPublishReadonlyRefused(t *testing.T) {
+	e := newEnv(t, nil)
+	v := e.mustCreate(t, "ro", 1)
+	_, err := e.d.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{
+		VolumeId: v.GetVolumeId(), NodeId: testNode, VolumeCapability: csicap.Mount(""), Readonly: true,
+	})
+	wantCode(t, err, codes.InvalidArgument)
+	got, err := e.cloud.GetVolume(ctxT(t), v.GetVolumeId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Attachments) != 0 {
+		t.Errorf("refused readonly publish attached the volume: %+v", got.Attachments)
+	}
+}

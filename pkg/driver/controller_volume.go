@@ -269,6 +269,9 @@ func (d *Driver) resolveSource(ctx context.Context, cs *csi.VolumeContentSource)
 // pickZone chooses the zone: the StorageClass's availability parameter,
 // else the first preferred then requisite topology the cloud offers.
 func (d *Driver) pickZone(param string, tr *csi.TopologyRequirement) (string, error) {
+	if err := checkTopology(tr); err != nil {
+		return "", err
+	}
 	offered := func(z string) bool { return len(d.caps.Zones) == 0 || slices.Contains(d.caps.Zones, z) }
 	if param != "" {
 		if !offered(param) {

@@ -29,6 +29,10 @@ import (
 // DefaultName is the driver name registered with Kubernetes.
 const DefaultName = "block.csi.openblock.io"
 
+// DefaultKubeletDir is the kubelet's root directory: node RPCs act only on
+// paths under it unless Config.KubeletDirs says otherwise.
+const DefaultKubeletDir = "/var/lib/kubelet"
+
 // TopologyZoneKey is the topology segment key of a zone.
 const TopologyZoneKey = "topology.block.csi.openblock.io/zone"
 
@@ -77,6 +81,11 @@ type Config struct {
 	MaxVolumesPerNode int64
 	// SerialLength is used when a publish context does not carry one.
 	SerialLength int
+	// KubeletDirs are the only directories node RPCs act under (default
+	// DefaultKubeletDir); StateDir keeps the node's records of what it
+	// mounted (default <first KubeletDir>/plugins/<Name>/node-state).
+	KubeletDirs []string
+	StateDir    string
 
 	// AttachTimeout bounds how long an attach may stay in attaching before
 	// the driver detaches and reports failure (default 5 minutes).
@@ -100,6 +109,8 @@ type Driver struct {
 	waiter *cloud.Waiter
 	caps   cloud.Capabilities
 	ops    node.Ops
+	roots  node.Roots
+	ledger *node.Ledger
 
 	// inFlight holds the names and ids of operations under way; a second
 	// request on one of them gets Aborted.
@@ -153,6 +164,9 @@ func New(cfg Config) (*Driver, error) {
 		}
 		if cfg.NodeID == "" {
 			return nil, errors.New("node mode needs a node id")
+		}
+		if err := d.openNodeState(); err != nil {
+			return nil, err
 		}
 	}
 	return d, nil

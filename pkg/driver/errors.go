@@ -31,8 +31,10 @@ func codeOf(err error) codes.Code {
 		return codes.InvalidArgument
 	case errors.Is(err, cloud.ErrOutOfRange):
 		return codes.OutOfRange
-	case errors.Is(err, cloud.ErrQuotaExceeded):
+	case errors.Is(err, cloud.ErrQuotaExceeded), errors.Is(err, cloud.ErrAttachLimit):
 		return codes.ResourceExhausted
+	case errors.Is(err, cloud.ErrForbidden):
+		return codes.PermissionDenied
 	case errors.Is(err, cloud.ErrRateLimited), errors.Is(err, cloud.ErrUnavailable):
 		return codes.Unavailable
 	case errors.Is(err, cloud.ErrWrongState):
@@ -61,8 +63,13 @@ func failed(err error, format string, args ...any) error {
 		return err
 	}
 	msg := fmt.Sprintf(format, args...)
-	if errors.Is(err, cloud.ErrUnauthorized) {
+	switch {
+	case errors.Is(err, cloud.ErrUnauthorized):
 		msg += " (the cloud refused the driver's credentials; check the cloud config)"
+	case errors.Is(err, cloud.ErrForbidden):
+		msg += " (the cloud's policy does not allow this for the driver's account)"
+	case errors.Is(err, cloud.ErrAttachLimit):
+		msg += " (the server has reached its limit of attached disks)"
 	}
 	return status.Errorf(codeOf(err), "%s: %v", msg, err)
 }

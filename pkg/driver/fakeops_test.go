@@ -18,6 +18,10 @@ type fakeOps struct {
 	dirs    map[string]bool      // paths that exist without a mount
 	formats []string             // "device fs mkfsopts… | mountopts…" per FormatAndMount
 	resized []string
+	// failMount makes FormatAndMount create the mount point and then fail,
+	// as a mount(8) error does on the host.
+	failMount bool
+	roDevs    map[string]bool
 }
 
 type fakeDisk struct {
@@ -99,6 +103,10 @@ func (f *fakeOps) FormatAndMount(_ context.Context, device, target, fsType strin
 	if d.fs != "" && d.fs != fsType {
 		return false, fmt.Errorf("%w: %s holds %s", node.ErrFilesystemMismatch, device, d.fs)
 	}
+	f.dirs[target] = true
+	if f.failMount {
+		return false, fmt.Errorf("mount %s at %s: exit status 32", device, target)
+	}
 	formatted := d.fs == ""
 	if formatted {
 		d.fs, d.fsSize = fsType, d.size
@@ -128,7 +136,14 @@ func (f *fakeOps) BindMount(source, target string, readOnly bool, options []stri
 	} else {
 		return fmt.Errorf("bind source %s does not exist", source)
 	}
+	if f.failMount {
+		f.dirs[target] = true
+		return fmt.Errorf("mount --bind %s %s: exit status 32", source, target)
+	}
 	if m, ok := f.mounts[target]; ok {
+		if m.device != dev {
+			return fmt.Errorf("%w: %s holds %s", node.ErrMountedElsewhere, target, m.device)
+		}
 		if readOnly && !m.readOnly {
 			return fmt.Errorf("%w: %s is read-write", node.ErrMountedElsewhere, target)
 		}
@@ -138,12 +153,38 @@ func (f *fakeOps) BindMount(source, target string, readOnly bool, options []stri
 	return nil
 }
 
-func (f *fakeOps) Unmount(target string) error {
+func (f *fakeOps) SetDeviceReadOnly(device string, ro bool) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	delete(f.mounts, target)
-	delete(f.dirs, target)
+	if _, ok := f.disks[device]; !ok {
+		return false, fmt.Errorf("%s: no such device", device)
+	}
+	if f.roDevs == nil {
+		f.roDevs = map[string]bool{}
+	}
+	was := f.roDevs[device]
+	f.roDevs[device] = ro
+	return was, nil
+}
+
+func (f *fakeOps) UnmountTop(target string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.mounts[target]; ok {
+		delete(f.mounts, target)
+		f.dirs[target] = true // the mount point stays
+	}
 	return nil
+}
+
+func (f *fakeOps) RemoveIfEmpty(path string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.mounts[path]; ok || !f.dirs[path] {
+		return false, nil
+	}
+	delete(f.dirs, path)
+	return true, nil
 }
 
 func (f *fakeOps) MountState(target string) (node.MountState, error) {

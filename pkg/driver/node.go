@@ -17,10 +17,12 @@ type diskRef struct {
 	sizeBytes int64
 }
 
-func (d *Driver) diskRef(pc map[string]string) (diskRef, error) {
+func (d *Driver) diskRef(volID string, pc map[string]string) (diskRef, error) {
 	ref := diskRef{serial: pc[PubSerial], serialLen: d.cfg.SerialLength}
 	if ref.serial == "" {
-		return ref, invalid("publish context has no %q; was the volume published by this driver?", PubSerial)
+		// Only ControllerPublish makes a publish context: without one the
+		// volume is not attached here, or does not exist at all.
+		return ref, notFound("volume %s is not published to this node (the publish context has no %q)", volID, PubSerial)
 	}
 	if s := pc[PubSerialLength]; s != "" {
 		n, err := strconv.Atoi(s)
@@ -61,11 +63,12 @@ func (d *Driver) findDisk(ctx context.Context, volID string, ref diskRef) (strin
 }
 
 func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRequest) (*csi.NodeStageVolumeResponse, error) {
-	volID, staging, vc := req.GetVolumeId(), req.GetStagingTargetPath(), req.GetVolumeCapability()
+	volID, vc := req.GetVolumeId(), req.GetVolumeCapability()
 	if volID == "" {
 		return nil, invalid("volume id is missing")
 	}
-	if err := checkPath("staging target path", staging); err != nil {
+	staging, err := d.nodePath("staging target path", req.GetStagingTargetPath())
+	if err != nil {
 		return nil, err
 	}
 	if err := checkCapability(vc, true); err != nil {
@@ -75,7 +78,7 @@ func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRe
 		// Raw block: NodePublish binds the device itself.
 		return &csi.NodeStageVolumeResponse{}, nil
 	}
-	ref, err := d.diskRef(req.GetPublishContext())
+	ref, err := d.diskRef(volID, req.GetPublishContext())
 	if err != nil {
 		return nil, err
 	}
@@ -96,12 +99,31 @@ func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRe
 	}
 	defer d.inFlight.Delete("node/" + volID)
 
+	prior, hadPrior, err := d.checkClaim(volID, staging, node.KindStage)
+	if err != nil {
+		return nil, err
+	}
 	dev, err := d.findDisk(ctx, volID, ref)
 	if err != nil {
 		return nil, err
 	}
+	if err := d.refuseOtherMount(volID, staging, dev); err != nil {
+		return nil, err
+	}
+	existed, err := d.ops.PathExists(staging)
+	if err != nil {
+		return nil, failed(err, "checking %s", staging)
+	}
+	// Recorded before it is mounted, as in NodePublishVolume.
+	if err := d.record(node.Record{Path: staging, VolumeID: volID, Kind: node.KindStage, Device: dev, Created: !existed}, prior, hadPrior); err != nil {
+		return nil, err
+	}
 	formatted, err := d.ops.FormatAndMount(ctx, dev, staging, fsType, mkfs, vc.GetMount().GetMountFlags())
 	if err != nil {
+		d.undoCreate(staging, existed)
+		if !hadPrior {
+			_ = d.ledger.Delete(staging)
+		}
 		return nil, failed(err, "mounting volume %s (%s) at %s", volID, dev, staging)
 	}
 	// A volume expanded while detached comes back larger than its
@@ -123,36 +145,42 @@ func (d *Driver) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRe
 }
 
 func (d *Driver) NodeUnstageVolume(ctx context.Context, req *csi.NodeUnstageVolumeRequest) (*csi.NodeUnstageVolumeResponse, error) {
-	volID, staging := req.GetVolumeId(), req.GetStagingTargetPath()
+	volID := req.GetVolumeId()
 	if volID == "" {
 		return nil, invalid("volume id is missing")
 	}
-	if err := checkPath("staging target path", staging); err != nil {
+	staging, err := d.nodePath("staging target path", req.GetStagingTargetPath())
+	if err != nil {
 		return nil, err
 	}
 	if !d.inFlight.Insert("node/" + volID) {
 		return nil, aborted("volume " + volID)
 	}
 	defer d.inFlight.Delete("node/" + volID)
-	if err := d.ops.Unmount(staging); err != nil {
-		return nil, failed(err, "unmounting volume %s from %s", volID, staging)
+	if err := d.release(ctx, volID, staging, node.KindStage); err != nil {
+		return nil, err
 	}
 	return &csi.NodeUnstageVolumeResponse{}, nil
 }
 
 func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolumeRequest) (*csi.NodePublishVolumeResponse, error) {
-	volID, target, staging, vc := req.GetVolumeId(), req.GetTargetPath(), req.GetStagingTargetPath(), req.GetVolumeCapability()
+	volID, vc := req.GetVolumeId(), req.GetVolumeCapability()
 	if volID == "" {
 		return nil, invalid("volume id is missing")
 	}
-	if err := checkPath("target path", target); err != nil {
+	target, err := d.nodePath("target path", req.GetTargetPath())
+	if err != nil {
 		return nil, err
 	}
 	if err := checkCapability(vc, true); err != nil {
 		return nil, err
 	}
-	if err := checkPath("staging target path", staging); err != nil {
+	staging, err := d.nodePath("staging target path", req.GetStagingTargetPath())
+	if err != nil {
 		return nil, err
+	}
+	if target == staging {
+		return nil, invalid("target path and staging target path are both %s", target)
 	}
 	readOnly := req.GetReadonly() || readOnlyMode(vc)
 	if !d.inFlight.Insert("node/" + volID) {
@@ -160,28 +188,81 @@ func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolu
 	}
 	defer d.inFlight.Delete("node/" + volID)
 
-	if isBlock(vc) {
-		ref, err := d.diskRef(req.GetPublishContext())
-		if err != nil {
-			return nil, err
-		}
-		dev, err := d.findDisk(ctx, volID, ref)
-		if err != nil {
-			return nil, err
-		}
-		if err := d.ops.BindMount(dev, target, readOnly, nil); err != nil {
-			return nil, failed(err, "binding device %s of volume %s to %s", dev, volID, target)
-		}
-		return &csi.NodePublishVolumeResponse{}, nil
-	}
-	st, err := d.ops.MountState(staging)
+	prior, hadPrior, err := d.checkClaim(volID, target, node.KindPublish)
 	if err != nil {
-		return nil, failed(err, "inspecting staging path %s", staging)
+		return nil, err
 	}
-	if !st.Mounted || st.Corrupted {
-		return nil, precondition("volume %s is not staged at %s", volID, staging)
+	rec := node.Record{Path: target, VolumeID: volID, Kind: node.KindPublish, Block: isBlock(vc)}
+	source, flags := "", vc.GetMount().GetMountFlags()
+	if isBlock(vc) {
+		ref, err := d.diskRef(volID, req.GetPublishContext())
+		if err != nil {
+			return nil, err
+		}
+		if rec.Device, err = d.findDisk(ctx, volID, ref); err != nil {
+			return nil, err
+		}
+		if hadPrior && prior.ReadOnly != readOnly {
+			return nil, alreadyExists("volume %s is published at %s with read-only %v", volID, target, prior.ReadOnly)
+		}
+		if err := d.checkBlockMode(volID, target, rec.Device, readOnly); err != nil {
+			return nil, err
+		}
+		source, flags = rec.Device, nil
+	} else {
+		// The staging path must hold this volume by the node's own
+		// record: publishing another volume's staging path would hand
+		// its data to this volume's pod.
+		staged, ok, err := d.ledger.Get(staging)
+		if err != nil {
+			return nil, failed(err, "reading the node's record of %s", staging)
+		}
+		if !ok || staged.VolumeID != volID || staged.Kind != node.KindStage {
+			return nil, precondition("volume %s is not staged at %s", volID, staging)
+		}
+		st, err := d.ops.MountState(staging)
+		if err != nil {
+			return nil, failed(err, "inspecting staging path %s", staging)
+		}
+		if !st.Mounted || st.Corrupted || !node.SameDevice(st.Device, staged.Device) {
+			return nil, precondition("volume %s is not staged at %s", volID, staging)
+		}
+		rec.Device, rec.Staging, source = staged.Device, staging, staging
 	}
-	if err := d.ops.BindMount(staging, target, readOnly, vc.GetMount().GetMountFlags()); err != nil {
+	if err := d.refuseOtherMount(volID, target, rec.Device); err != nil {
+		return nil, err
+	}
+	existed, err := d.ops.PathExists(target)
+	if err != nil {
+		return nil, failed(err, "checking %s", target)
+	}
+	rec.Created = !existed
+	if rec.Block && readOnly {
+		// A read-only bind of a device node does not stop writes to the
+		// device; its read-only flag does.
+		was, err := d.ops.SetDeviceReadOnly(rec.Device, true)
+		if err != nil {
+			return nil, failed(err, "making %s read-only for volume %s", rec.Device, volID)
+		}
+		rec.ReadOnly, rec.SetRO = true, !was
+	}
+	// Recorded before it is mounted: a crash in between leaves a record
+	// of nothing, which unpublish clears, never a mount without a record.
+	undo := func() {
+		d.undoCreate(target, existed)
+		if rec.SetRO {
+			_, _ = d.ops.SetDeviceReadOnly(rec.Device, false)
+		}
+		if !hadPrior {
+			_ = d.ledger.Delete(target)
+		}
+	}
+	if err := d.record(rec, prior, hadPrior); err != nil {
+		undo()
+		return nil, err
+	}
+	if err := d.ops.BindMount(source, target, readOnly, flags); err != nil {
+		undo()
 		return nil, failed(err, "bind-mounting volume %s at %s", volID, target)
 	}
 	klog.V(2).InfoS("Volume published", "volume", volID, "target", target, "readOnly", readOnly)
@@ -189,19 +270,20 @@ func (d *Driver) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolu
 }
 
 func (d *Driver) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublishVolumeRequest) (*csi.NodeUnpublishVolumeResponse, error) {
-	volID, target := req.GetVolumeId(), req.GetTargetPath()
+	volID := req.GetVolumeId()
 	if volID == "" {
 		return nil, invalid("volume id is missing")
 	}
-	if err := checkPath("target path", target); err != nil {
+	target, err := d.nodePath("target path", req.GetTargetPath())
+	if err != nil {
 		return nil, err
 	}
 	if !d.inFlight.Insert("node/" + volID) {
 		return nil, aborted("volume " + volID)
 	}
 	defer d.inFlight.Delete("node/" + volID)
-	if err := d.ops.Unmount(target); err != nil {
-		return nil, failed(err, "unmounting volume %s from %s", volID, target)
+	if err := d.release(ctx, volID, target, node.KindPublish); err != nil {
+		return nil, err
 	}
 	return &csi.NodeUnpublishVolumeResponse{}, nil
 }

@@ -8,23 +8,25 @@ import (
 	"k8s.io/klog/v2"
 )
 
-// volumeAt checks a path that should hold a published volume. A path that
-// is not absolute or does not exist cannot hold one: NotFound.
-func (d *Driver) volumeAt(volID, path string) error {
+// volumeAt checks a path that should hold a published (or staged) volume
+// and returns it resolved: NotFound unless the node's record says volID
+// is there and the path still exists.
+func (d *Driver) volumeAt(volID, path string) (string, error) {
 	if path == "" {
-		return invalid("volume path is missing")
+		return "", invalid("volume path is missing")
 	}
-	if checkPath("volume path", path) != nil {
-		return notFound("volume %s is not at %q (not an absolute path)", volID, path)
-	}
-	ok, err := d.ops.PathExists(path)
+	res, _, err := d.volumeRecord(volID, path)
 	if err != nil {
-		return failed(err, "checking %s", path)
+		return "", err
+	}
+	ok, err := d.ops.PathExists(res)
+	if err != nil {
+		return "", failed(err, "checking %s", res)
 	}
 	if !ok {
-		return notFound("volume %s is not at %s: the path does not exist", volID, path)
+		return "", notFound("volume %s is not at %s: the path does not exist", volID, path)
 	}
-	return nil
+	return res, nil
 }
 
 func (d *Driver) NodeGetVolumeStats(ctx context.Context, req *csi.NodeGetVolumeStatsRequest) (*csi.NodeGetVolumeStatsResponse, error) {
@@ -32,7 +34,8 @@ func (d *Driver) NodeGetVolumeStats(ctx context.Context, req *csi.NodeGetVolumeS
 	if volID == "" {
 		return nil, invalid("volume id is missing")
 	}
-	if err := d.volumeAt(volID, path); err != nil {
+	path, err := d.volumeAt(volID, path)
+	if err != nil {
 		return nil, err
 	}
 	block, err := d.ops.IsBlockDevice(path)
@@ -73,11 +76,12 @@ func (d *Driver) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolume
 			return nil, err
 		}
 	}
-	if err := d.volumeAt(volID, path); err != nil {
+	path, err := d.volumeAt(volID, path)
+	if err != nil {
 		return nil, err
 	}
 	if sp := req.GetStagingTargetPath(); sp != "" {
-		if err := checkPath("staging target path", sp); err != nil {
+		if _, err := d.nodePath("staging target path", sp); err != nil {
 			return nil, err
 		}
 	}
@@ -113,7 +117,8 @@ func (d *Driver) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolume
 	return &csi.NodeExpandVolumeResponse{CapacityBytes: size}, nil
 }
 
-// NodeGetVolumeHealth looks at the paths it is given: a staging or publish
+// NodeGetVolumeHealth looks at the paths it is given, each of which must
+// be one the node recorded for this volume (else NotFound): a staging or publish
 // path that is missing, unmounted or corrupted makes the volume
 // inaccessible; a staging mount gone read-only (the kernel's answer to
 // filesystem errors, since the driver never stages read-only) degrades
@@ -137,6 +142,11 @@ func (d *Driver) NodeGetVolumeHealth(ctx context.Context, req *csi.NodeGetVolume
 		if err := checkPath("path", p.path); err != nil {
 			return nil, err
 		}
+		res, _, err := d.volumeRecord(volID, p.path)
+		if err != nil {
+			return nil, err
+		}
+		p.path = res
 		ok, err := d.ops.PathExists(p.path)
 		if err != nil {
 			return nil, failed(err, "checking %s", p.path)

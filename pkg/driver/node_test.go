@@ -76,7 +76,8 @@ func TestNodeStageValidation(t *testing.T) {
 		{"relative staging", &csi.NodeStageVolumeRequest{VolumeId: volA, StagingTargetPath: "a/b", VolumeCapability: csicap.Mount("")}, codes.InvalidArgument},
 		{"dotdot staging", &csi.NodeStageVolumeRequest{VolumeId: volA, StagingTargetPath: "/a/../etc", VolumeCapability: csicap.Mount("")}, codes.InvalidArgument},
 		{"no capability", &csi.NodeStageVolumeRequest{VolumeId: volA, StagingTargetPath: staging}, codes.InvalidArgument},
-		{"no serial", stageReq(csicap.Mount(""), map[string]string{"device": "/dev/mock"}, nil), codes.InvalidArgument},
+		// No serial: never published here, or no such volume at all.
+		{"no serial", stageReq(csicap.Mount(""), map[string]string{"device": "/dev/mock"}, nil), codes.NotFound},
 		{"bad size", stageReq(csicap.Mount(""), map[string]string{PubSerial: volA, PubSizeBytes: "lots"}, nil), codes.InvalidArgument},
 		{"bad fs", stageReq(csicap.Mount(""), pubCtx(volA, GiB), map[string]string{CtxFSType: "zfs"}), codes.InvalidArgument},
 		{"bad mkfs", stageReq(csicap.Mount(""), pubCtx(volA, GiB), map[string]string{CtxMkfsOptions: `-L 'x`}), codes.InvalidArgument},
@@ -210,17 +211,13 @@ func TestNodeExpandAndStatsErrors(t *testing.T) {
 func TestNodeVolumeHealth(t *testing.T) {
 	e := newEnv(t, nil)
 	e.ops.addDisk("vdb", volA, GiB)
-	h, err := e.d.NodeGetVolumeHealth(ctxT(t), &csi.NodeGetVolumeHealthRequest{VolumeId: volA, StagingTargetPath: staging})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st := h.GetVolumeHealth().GetHealthStatuses(); len(st) != 1 || st[0].GetStatus() != csi.VolumeHealthErrorType_INACCESSIBLE {
-		t.Fatalf("unstaged volume health = %v", st)
-	}
+	// A path the volume was never staged at does not hold it.
+	_, err := e.d.NodeGetVolumeHealth(ctxT(t), &csi.NodeGetVolumeHealthRequest{VolumeId: volA, StagingTargetPath: staging})
+	wantCode(t, err, codes.NotFound)
 	if _, err := e.d.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, GiB), nil)); err != nil {
 		t.Fatal(err)
 	}
-	h, _ = e.d.NodeGetVolumeHealth(ctxT(t), &csi.NodeGetVolumeHealthRequest{VolumeId: volA, StagingTargetPath: staging})
+	h, _ := e.d.NodeGetVolumeHealth(ctxT(t), &csi.NodeGetVolumeHealthRequest{VolumeId: volA, StagingTargetPath: staging})
 	if st := h.GetVolumeHealth().GetHealthStatuses(); len(st) != 0 {
 		t.Fatalf("healthy staged volume = %v", st)
 	}
@@ -230,6 +227,11 @@ func TestNodeVolumeHealth(t *testing.T) {
 	h, _ = e.d.NodeGetVolumeHealth(ctxT(t), &csi.NodeGetVolumeHealthRequest{VolumeId: volA, StagingTargetPath: staging})
 	if st := h.GetVolumeHealth().GetHealthStatuses(); len(st) != 1 || st[0].GetStatus() != csi.VolumeHealthErrorType_DEGRADED {
 		t.Fatalf("read-only staged volume health = %v", st)
+	}
+	delete(e.ops.mounts, staging) // the mount vanished under the driver
+	h, _ = e.d.NodeGetVolumeHealth(ctxT(t), &csi.NodeGetVolumeHealthRequest{VolumeId: volA, StagingTargetPath: staging})
+	if st := h.GetVolumeHealth().GetHealthStatuses(); len(st) != 1 || st[0].GetStatus() != csi.VolumeHealthErrorType_INACCESSIBLE {
+		t.Fatalf("staged volume whose mount is gone: health = %v", st)
 	}
 }
 

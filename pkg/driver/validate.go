@@ -9,6 +9,7 @@ import (
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 
+	"github.com/openblock-csi/openblock-csi/pkg/mountopt"
 	"github.com/openblock-csi/openblock-csi/pkg/node"
 )
 
@@ -89,6 +90,9 @@ func checkCapability(vc *csi.VolumeCapability, multiAttach bool) error {
 		if vc.GetMount().GetVolumeMountGroup() != "" {
 			return invalid("volume_mount_group is not supported; use fsGroup")
 		}
+		if err := mountopt.Check(vc.GetMount().GetMountFlags()); err != nil {
+			return invalid("%v", err)
+		}
 	default:
 		return invalid("volume capability must have access type block or mount")
 	}
@@ -113,6 +117,18 @@ func checkCapability(vc *csi.VolumeCapability, multiAttach bool) error {
 		return nil
 	}
 	return invalid("access mode %s is not supported", am.GetMode())
+}
+
+// checkMountFlags refuses any capability whose mount flags mountopt
+// rejects; ValidateVolumeCapabilities answers that with an error, not an
+// unconfirmed capability, since no volume could ever be mounted so.
+func checkMountFlags(vcs []*csi.VolumeCapability) error {
+	for _, vc := range vcs {
+		if err := mountopt.Check(vc.GetMount().GetMountFlags()); err != nil {
+			return invalid("%v", err)
+		}
+	}
+	return nil
 }
 
 func checkCapabilities(vcs []*csi.VolumeCapability, multiAttach bool) error {
@@ -164,4 +180,28 @@ func sizeRange(cr *csi.CapacityRange, floorGiB, minGiB, maxGiB int) (int, error)
 		return 0, outOfRange("%d GiB is too large", gib)
 	}
 	return int(gib), nil
+}
+
+// checkTopology refuses topology requirements the driver would otherwise
+// ignore: an empty segment map, or a key other than the driver's own. A
+// CO only ever sends the keys NodeGetInfo reported, so anything else is a
+// mistake that must not silently place a volume anywhere.
+func checkTopology(tr *csi.TopologyRequirement) error {
+	for _, list := range [][]*csi.Topology{tr.GetRequisite(), tr.GetPreferred()} {
+		for _, t := range list {
+			segs := t.GetSegments()
+			if len(segs) == 0 {
+				return invalid("a topology in the accessibility requirements has no segments")
+			}
+			for k, v := range segs {
+				if k != TopologyZoneKey {
+					return invalid("topology key %q is not known; the only key is %s", k, TopologyZoneKey)
+				}
+				if v == "" || strings.IndexFunc(v, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) || r == '/' }) >= 0 {
+					return invalid("topology %s=%q is not a zone name", k, v)
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -104,3 +104,36 @@ func (h *Host) PathExists(path string) (bool, error) {
 	}
 	return ok, err
 }
+
+// SetDeviceReadOnly implements Ops with BLKROSET; was is the flag before.
+// A regular file (tests without root) has no such flag and is left as it
+// is.
+func (h *Host) SetDeviceReadOnly(device string, ro bool) (bool, error) {
+	f, err := os.Open(device)
+	if err != nil {
+		return false, fmt.Errorf("open %s: %w", device, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	if !isBlock(fi) {
+		if h.cfg.AllowRegularFiles {
+			return false, nil
+		}
+		return false, fmt.Errorf("%s is not a block device", device)
+	}
+	was, err := unix.IoctlGetInt(int(f.Fd()), unix.BLKROGET)
+	if err != nil {
+		return false, fmt.Errorf("BLKROGET on %s: %w", device, err)
+	}
+	v := 0
+	if ro {
+		v = 1
+	}
+	if err := unix.IoctlSetPointerInt(int(f.Fd()), unix.BLKROSET, v); err != nil {
+		return was != 0, fmt.Errorf("BLKROSET %d on %s: %w", v, device, err)
+	}
+	return was != 0, nil
+}

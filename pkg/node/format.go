@@ -137,3 +137,7 @@ func rdev(fi os.FileInfo) uint64 {
 	}
 	return 0
 }
+
+// SameDevice reports whether a and b name one device (or file): equal
+// paths, one symlink target, or two device nodes of one device number.
+func SameDevice(a, b string) bool { return a != "" && b != "" && sameFile(a, b) }

@@ -14,8 +14,7 @@ import (
 	"github.com/openblock-csi/openblock-csi/pkg/node/mountpath"
 )
 
-// unmountAttempts covers a target mounted more than once (two racing
-// publishes): each CleanupMountPoint peels one layer.
+// unmountAttempts bounds how many layers Unmount peels off one path.
 const unmountAttempts = 3
 
 // BindMount implements Ops. A directory source gets a directory target, a
@@ -39,6 +38,17 @@ func (h *Host) BindMount(source, target string, readOnly bool, options []string)
 	if st.Mounted {
 		if st.Corrupted {
 			return fmt.Errorf("%w: %s is a corrupted mount; unmount it first", ErrMountedElsewhere, target)
+		}
+		want := source
+		if !isBlock(fi) {
+			src, err := h.MountState(source)
+			if err != nil {
+				return err
+			}
+			want = src.Device
+		}
+		if want == "" || !sameFile(st.Device, want) {
+			return fmt.Errorf("%w: %s has %s mounted, not %s", ErrMountedElsewhere, target, st.Device, source)
 		}
 		if readOnly && !st.ReadOnly {
 			return fmt.Errorf("%w: %s is mounted read-write, read-only requested", ErrMountedElsewhere, target)
@@ -81,18 +91,77 @@ func makeTarget(target string, dir bool) (bool, error) {
 	return true, f.Close()
 }
 
-// Unmount implements Ops. CleanupMountPoint with the extensive check sees
-// bind mounts within one filesystem, unmounts corrupted mounts without
-// stat'ing them, and removes the emptied directory or file.
-func (h *Host) Unmount(target string) error {
-	var err error
-	for range unmountAttempts {
-		if err = mount.CleanupMountPoint(target, h.mounter, true); err == nil {
-			return nil
-		}
-		klog.V(4).InfoS("Unmount attempt failed", "target", target, "err", err)
+// UnmountTop implements Ops: one umount of target, also of a corrupted
+// mount, which is never stat'ed first. Nothing is removed.
+func (h *Host) UnmountTop(target string) error {
+	if err := h.mounter.Unmount(target); err != nil {
+		return fmt.Errorf("unmount %s: %w", target, err)
 	}
-	return fmt.Errorf("unmount %s: %w", target, err)
+	return nil
+}
+
+// RemoveIfEmpty implements Ops. Only an empty directory or an empty
+// regular file that is not a mount point goes; anything else stays.
+func (h *Host) RemoveIfEmpty(path string) (bool, error) {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case fi.IsDir():
+	case fi.Mode().IsRegular() && fi.Size() == 0:
+	default:
+		return false, nil
+	}
+	st, err := h.MountState(path)
+	if err != nil {
+		return false, err
+	}
+	if st.Mounted {
+		return false, nil
+	}
+	if err := os.Remove(path); err != nil {
+		if errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
+}
+
+// Unmount peels every mount off target and then removes it if it is
+// empty; a missing target is success, one that keeps content is an error.
+// The CSI service does not use it: it unmounts only what its records
+// say is its own (UnmountTop, RemoveIfEmpty).
+func (h *Host) Unmount(target string) error {
+	for range unmountAttempts {
+		st, err := h.MountState(target)
+		if err != nil {
+			return err
+		}
+		if !st.Mounted {
+			break
+		}
+		if err := h.UnmountTop(target); err != nil {
+			klog.V(4).InfoS("Unmount attempt failed", "target", target, "err", err)
+		}
+	}
+	if st, err := h.MountState(target); err != nil || st.Mounted {
+		return fmt.Errorf("unmount %s: still mounted (%v)", target, err)
+	}
+	removed, err := h.RemoveIfEmpty(target)
+	if err != nil {
+		return err
+	}
+	if !removed {
+		if _, err := os.Lstat(target); err == nil {
+			return fmt.Errorf("%s is not empty; left in place", target)
+		}
+	}
+	return nil
 }
 
 // MountState implements Ops, from the mount table (MountInfoPath).

@@ -43,11 +43,21 @@ type Ops interface {
 	// DiskFormat returns the filesystem type on device ("" when blank).
 	DiskFormat(device string) (string, error)
 	// BindMount bind-mounts source (a directory or a device file) onto
-	// target, creating target (dir or file) as needed.
+	// target, creating target (dir or file) as needed. A target that is
+	// already a mount of the same device is left as it is; one of another
+	// device is ErrMountedElsewhere.
 	BindMount(source, target string, readOnly bool, options []string) error
-	// Unmount unmounts target if mounted (also a corrupted mount) and
-	// removes it; a missing target is success.
-	Unmount(target string) error
+	// SetDeviceReadOnly sets or clears the block device's read-only flag
+	// (what `blockdev --setro` sets), which stops writes through every
+	// opener of the device on this node; was is the flag before.
+	SetDeviceReadOnly(device string, ro bool) (was bool, err error)
+	// UnmountTop unmounts the topmost mount at target (also a corrupted
+	// one) and removes nothing.
+	UnmountTop(target string) error
+	// RemoveIfEmpty removes path if it is an empty directory or an empty
+	// regular file and not a mount point; anything else is left, and
+	// removed says which happened.
+	RemoveIfEmpty(path string) (removed bool, err error)
 	// MountState inspects target.
 	MountState(target string) (MountState, error)
 	// DeviceForMount returns the device mounted at target.

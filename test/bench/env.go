@@ -105,7 +105,7 @@ func (e *env) startDriver(ctx context.Context, binary, name, mode, waiter string
 		args = append(args, "--waiter-mode="+waiter)
 	}
 	p, err := harness.StartDriver(ctx, harness.DriverOptions{
-		Binary: binary, Dir: sockDir, CloudConfig: e.cfgPath, ByIDDir: e.byID,
+		Binary: binary, Dir: sockDir, CloudConfig: e.cfgPath, ByIDDir: e.byID, KubeletDir: e.dir,
 		Mode: mode, ExtraArgs: args, Stdout: logFile, Stderr: logFile,
 	})
 	if err != nil {

@@ -102,7 +102,7 @@ func TestNodeDaemonSet(t *testing.T) {
 		t.Fatalf("no plugin container in %v", containerNames(spec))
 	}
 	args := strList(plugin["args"])
-	for _, a := range []string{"--mode=node", "--endpoint=unix:///csi/csi.sock", "--by-id-dir=/dev/disk/by-id", "--http-endpoint=:8081"} {
+	for _, a := range []string{"--mode=node", "--endpoint=unix:///csi/csi.sock", "--by-id-dir=/dev/disk/by-id", "--kubelet-dir=/var/lib/kubelet", "--http-endpoint=:8081"} {
 		if !contains(args, a) {
 			t.Errorf("node plugin args %v lack %s", args, a)
 		}

@@ -72,7 +72,7 @@ func run(backendName, binary string, keep bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	drv, err := harness.StartDriver(ctx, harness.DriverOptions{
-		Binary: binary, Dir: work, CloudConfig: cfgPath, ByIDDir: byID, Zone: backend.Zone,
+		Binary: binary, Dir: work, CloudConfig: cfgPath, ByIDDir: byID, KubeletDir: work, Zone: backend.Zone,
 		Stdout: logFile, Stderr: logFile,
 	})
 	if err != nil {

@@ -28,12 +28,15 @@ type DriverOptions struct {
 	Dir         string // where the socket lives
 	CloudConfig string
 	ByIDDir     string
-	Mode        string // all, controller, node
-	NodeID      string
-	Zone        string // the node's zone; the metadata service is never asked
-	ExtraArgs   []string
-	Stdout      *os.File // nil: discard
-	Stderr      *os.File
+	// KubeletDir is where node calls may act (--kubelet-dir); a test
+	// passes its own work directory.
+	KubeletDir string
+	Mode       string // all, controller, node
+	NodeID     string
+	Zone       string // the node's zone; the metadata service is never asked
+	ExtraArgs  []string
+	Stdout     *os.File // nil: discard
+	Stderr     *os.File
 }
 
 // StartDriver starts the binary and waits until its socket accepts gRPC.
@@ -61,6 +64,9 @@ func StartDriver(ctx context.Context, o DriverOptions) (*DriverProcess, error) {
 	}
 	if o.ByIDDir != "" {
 		args = append(args, "--by-id-dir="+o.ByIDDir)
+	}
+	if o.KubeletDir != "" {
+		args = append(args, "--kubelet-dir="+o.KubeletDir)
 	}
 	args = append(args, o.ExtraArgs...)
 	cmd := exec.Command(o.Binary, args...)

@@ -198,7 +198,7 @@ func runSetup(t *testing.T, bin string, v *vault, s setup) map[string]string {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	p, err := harness.StartDriver(ctx, harness.DriverOptions{
-		Binary: bin, Dir: work, CloudConfig: cfgPath, ByIDDir: byID, Mode: "all",
+		Binary: bin, Dir: work, CloudConfig: cfgPath, ByIDDir: byID, Mode: "all", KubeletDir: work,
 		Stdout: logFile, Stderr: logFile,
 		ExtraArgs: []string{"-v=10", "--http-endpoint=" + metricsAddr, "--metadata-url=-", "--zone=" + b.Zone},
 	})

@@ -82,7 +82,7 @@ func startWith(t *testing.T, simCfg cloudsim.Config, api int, hostOpts ...func(*
 	}
 	d, err := driver.New(driver.Config{
 		Mode: driver.ModeAll, Cloud: c, Waiter: w, NodeID: nodeID, Zone: "nova",
-		NodeOps: node.NewHost(hostCfg),
+		NodeOps: node.NewHost(hostCfg), KubeletDirs: []string{tmp},
 	})
 	if err != nil {
 		cancel()

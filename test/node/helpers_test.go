@@ -61,7 +61,7 @@ func newEnv(t *testing.T) *env {
 		PollInterval:        50 * time.Millisecond,
 		UdevTriggerInterval: -1, // the host's udev is not ours to poke
 	})
-	d, err := driver.New(driver.Config{Mode: driver.ModeNode, NodeOps: host, NodeID: "node-test"})
+	d, err := driver.New(driver.Config{Mode: driver.ModeNode, NodeOps: host, NodeID: "node-test", KubeletDirs: []string{root}})
 	if err != nil {
 		t.Fatalf("driver.New: %v", err)
 	}
@@ -232,13 +232,34 @@ func (e *env) mustTeardown(t *testing.T, v *volume) {
 	if err := e.unstage(t, v); err != nil {
 		t.Fatalf("NodeUnstageVolume: %v", err)
 	}
+	checkReleased(t, v)
+}
+
+// checkReleased checks that nothing is mounted at v's paths any more, that
+// the target the plugin created is gone, and that a staging directory
+// kubelet created is still there, empty: the plugin removes only what it
+// made. It then removes that directory, as kubelet does.
+func checkReleased(t *testing.T, v *volume) {
+	t.Helper()
 	for _, p := range []string{v.target, v.staging} {
 		if n := mountCount(t, p); n != 0 {
 			t.Fatalf("%s still mounted %d times after teardown", p, n)
 		}
-		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
-			t.Fatalf("%s left behind after teardown: %v", p, err)
-		}
+	}
+	if _, err := os.Lstat(v.target); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("%s left behind after teardown: %v", v.target, err)
+	}
+	// Absent when a second stage after a teardown created it: then the
+	// plugin made it and removed it.
+	entries, err := os.ReadDir(v.staging)
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	if err != nil || len(entries) != 0 {
+		t.Fatalf("staging directory: %v, %d entries; want it empty or gone", err, len(entries))
+	}
+	if err := os.Remove(v.staging); err != nil {
+		t.Fatal(err)
 	}
 }
 

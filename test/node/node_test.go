@@ -179,14 +179,7 @@ func TestNodeCallsIdempotent(t *testing.T) {
 			t.Fatalf("NodeUnstageVolume #%d: %v", i+1, err)
 		}
 	}
-	for _, p := range []string{v.target, v.staging} {
-		if n := mountCount(t, p); n != 0 {
-			t.Fatalf("%s still mounted after teardown", p)
-		}
-		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
-			t.Fatalf("%s left behind: %v", p, err)
-		}
-	}
+	checkReleased(t, v)
 }
 
 // The disk goes away under a staged, published volume (detached by the
@@ -218,14 +211,7 @@ func TestUnstageAfterDeviceVanished(t *testing.T) {
 	if err := e.unstage(t, v); err != nil {
 		t.Fatalf("NodeUnstageVolume after the disk vanished: %v", err)
 	}
-	for _, p := range []string{v.target, v.staging} {
-		if n := mountCount(t, p); n != 0 {
-			t.Fatalf("%s still mounted", p)
-		}
-		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
-			t.Fatalf("%s left behind: %v", p, err)
-		}
-	}
+	checkReleased(t, v)
 	if loopBacking(dev) == backing {
 		t.Fatalf("%s still bound to %s after the last unmount", dev, backing)
 	}

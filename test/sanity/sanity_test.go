@@ -194,7 +194,7 @@ func TestSanityBackend(t *testing.T) {
 	host := node.NewHost(node.HostConfig{ByIDDir: byID, FindTimeout: 20 * time.Second, PollInterval: 50 * time.Millisecond, UdevTriggerInterval: -1})
 	d, err := driver.New(driver.Config{
 		Version: "sanity", Mode: driver.ModeAll, Cloud: c, Waiter: w,
-		NodeOps: host, NodeID: nodeID, Zone: zone,
+		NodeOps: host, NodeID: nodeID, Zone: zone, KubeletDirs: []string{tmp},
 	})
 	if err != nil {
 		t.Fatal(err)

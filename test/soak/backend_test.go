@@ -155,7 +155,7 @@ func newEnv(t *testing.T, b harness.Backend, bin string, seed int64, rateLimit f
 		}
 		t.Cleanup(func() { nodeLog.Close() })
 		e.node, err = harness.StartDriver(ctx, harness.DriverOptions{
-			Binary: bin, Dir: filepath.Join(work, "node"), CloudConfig: e.cfgPath, ByIDDir: e.byID,
+			Binary: bin, Dir: filepath.Join(work, "node"), CloudConfig: e.cfgPath, ByIDDir: e.byID, KubeletDir: work,
 			Mode: "node", Stdout: nodeLog, Stderr: nodeLog,
 			ExtraArgs: []string{"--zone=" + b.Zone, "--metadata-url=-", "-v=2"},
 		})

@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
@@ -14,7 +15,11 @@ import (
 )
 
 // NewCloud builds the provider the cloud config's [BlockStorage] backend
-// names: Cinder (authenticating against Keystone now) or Lunanode.
+// names: Cinder (authenticating against Keystone now) or Lunanode (one
+// signed listing now). Both fail here when the cloud refuses the
+// credentials, so a controller with a wrong secret exits at start, naming
+// the cause, instead of answering Unauthenticated on every call; other
+// faults at start are left to Probe and the calls' own retries.
 // rec, when not nil, receives every cloud API call for metrics.
 func NewCloud(ctx context.Context, cc *cloudconfig.Config, userAgent string, rec *metrics.Recorder) (cloud.Cloud, error) {
 	switch cc.BlockStorage.Backend {
@@ -40,6 +45,9 @@ func NewCloud(ctx context.Context, cc *cloudconfig.Config, userAgent string, rec
 		c, err := lunanode.New(lc)
 		if err != nil {
 			return nil, err
+		}
+		if _, err := c.ListVolumes(ctx, cloud.ListOptions{Limit: 1}); errors.Is(err, cloud.ErrUnauthorized) {
+			return nil, fmt.Errorf("lunanode: the API refused the api-id and api-key in the cloud config: %w", err)
 		}
 		return c, nil
 	}

@@ -32,6 +32,7 @@ func TestErrorKind(t *testing.T) {
 		"quota exceeded":                                  cloud.ErrQuotaExceeded,
 		"authentication failed: invalid signature":        cloud.ErrUnauthorized,
 		"Invalid API ID or key":                           cloud.ErrUnauthorized,
+		"permission denied for api_partialkey":            cloud.ErrForbidden,
 		"nonce was already used":                          cloud.ErrUnauthorized,
 		"new size must be larger than the current size":   cloud.ErrOutOfRange,
 		"size must be at least the snapshot size (10 GB)": cloud.ErrOutOfRange,
@@ -104,7 +105,8 @@ func TestHTTPStatusKinds(t *testing.T) {
 		want   error
 	}{
 		{"rate limited", 429, ``, map[string]string{"Retry-After": "7"}, cloud.ErrRateLimited},
-		{"forbidden", 403, `forbidden`, nil, cloud.ErrUnauthorized},
+		{"forbidden", 403, `forbidden`, nil, cloud.ErrForbidden},
+		{"forbidden bad key", 403, `{"success":"no","error":"authentication failed"}`, nil, cloud.ErrUnauthorized},
 		{"not json", 200, `<html>proxy</html>`, nil, cloud.ErrUnavailable},
 		{"wrong url", 404, `not here`, nil, cloud.ErrInvalid},
 	}

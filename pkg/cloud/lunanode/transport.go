@@ -135,8 +135,16 @@ func decodeResponse(handler string, resp *http.Response, data []byte, out any) e
 		return &cloud.Error{Kind: cloud.ErrUnavailable, Message: fmt.Sprintf("%s: HTTP %d%s", handler, resp.StatusCode, errSuffix(env.Error)), HTTPStatus: resp.StatusCode}
 	case resp.StatusCode == http.StatusTooManyRequests:
 		return &cloud.Error{Kind: cloud.ErrRateLimited, Message: handler + ": HTTP 429" + errSuffix(env.Error), HTTPStatus: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+	case resp.StatusCode == http.StatusUnauthorized:
 		return &cloud.Error{Kind: cloud.ErrUnauthorized, Message: fmt.Sprintf("%s: HTTP %d%s", handler, resp.StatusCode, errSuffix(env.Error)), HTTPStatus: resp.StatusCode}
+	case resp.StatusCode == http.StatusForbidden:
+		// A 403 is about credentials only when its text says so; else it
+		// is a refusal of this operation (a partial API key, policy).
+		kind := cloud.ErrForbidden
+		if errorKind(env.Error) == cloud.ErrUnauthorized {
+			kind = cloud.ErrUnauthorized
+		}
+		return &cloud.Error{Kind: kind, Message: fmt.Sprintf("%s: HTTP %d%s", handler, resp.StatusCode, errSuffix(env.Error)), HTTPStatus: resp.StatusCode}
 	case jsonErr != nil && resp.StatusCode >= 300:
 		return &cloud.Error{Kind: cloud.ErrInvalid, Message: fmt.Sprintf("%s: HTTP %d", handler, resp.StatusCode), HTTPStatus: resp.StatusCode}
 	case jsonErr != nil:
@@ -174,8 +182,11 @@ func errorKind(msg string) error {
 		return false
 	}
 	switch {
-	case has("authentication", "signature", "nonce", "api_id", "api id", "api key", "api_partialkey", "permission denied", "not authorized", "unauthorized"):
+	case has("authentication", "signature", "nonce", "api_id", "api id", "api key", "unauthorized"):
 		return cloud.ErrUnauthorized
+	case has("api_partialkey", "permission denied", "not authorized", "not permitted"):
+		// The key is known but may not do this.
+		return cloud.ErrForbidden
 	case has("not found", "does not exist", "doesn't exist", "no such", "not attached"):
 		return cloud.ErrNotFound
 	case has("quota", "limit", "insufficient credit", "insufficient funds", "credit"):

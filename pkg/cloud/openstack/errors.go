@@ -126,6 +126,15 @@ func isQuotaMessage(msg string) bool {
 	return false
 }
 
+// isAttachLimitMessage tells Nova's TooManyDiskDevices 403 ("The maximum
+// allowed number of disk devices (26) to attach to a single instance has
+// been exceeded.", older releases "Maximum number of volumes ...") from a
+// policy refusal.
+func isAttachLimitMessage(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "number of disk devices") || strings.Contains(m, "maximum number of volumes")
+}
+
 // isWrongStateMessage tells a 400 about the resource's state (attached,
 // has snapshots, still creating) from a malformed request.
 func isWrongStateMessage(msg string) bool {
@@ -216,8 +225,19 @@ func mapResponse(op string, code int, body []byte, hdr http.Header, cause error)
 	switch {
 	case code == http.StatusNotFound:
 		e.Kind = cloud.ErrNotFound
-	case code == http.StatusUnauthorized, code == http.StatusForbidden:
+	case code == http.StatusUnauthorized:
 		e.Kind = cloud.ErrUnauthorized
+	case code == http.StatusForbidden:
+		// Keystone answers bad credentials with 401; a 403 comes from
+		// policy or a limit, never from who is asking.
+		switch {
+		case isAttachLimitMessage(msg):
+			e.Kind = cloud.ErrAttachLimit
+		case isQuotaMessage(msg):
+			e.Kind = cloud.ErrQuotaExceeded
+		default:
+			e.Kind = cloud.ErrForbidden
+		}
 	case code == http.StatusRequestEntityTooLarge || code == http.StatusTooManyRequests:
 		if isQuotaMessage(msg) {
 			e.Kind = cloud.ErrQuotaExceeded
