@@ -266,23 +266,20 @@ func (d *Driver) resolveSource(ctx context.Context, cs *csi.VolumeContentSource)
 	return source{}, 0, invalid("unknown volume content source")
 }
 
-// pickZone chooses the zone: the StorageClass's availability parameter,
-// else the first preferred then requisite topology the cloud offers.
+// pickZone chooses the zone. Where the request carries topology, it
+// decides: the first preferred zone the cloud offers (under
+// WaitForFirstConsumer, the zone of the node the scheduler chose), else the
+// first such requisite zone. The StorageClass's availability parameter is
+// the zone only for a request without topology; with topology it must still
+// name an offered zone, but a volume in it could not be attached to the
+// chosen node, so it does not override the node's zone.
 func (d *Driver) pickZone(param string, tr *csi.TopologyRequirement) (string, error) {
 	if err := checkTopology(tr); err != nil {
 		return "", err
 	}
 	offered := func(z string) bool { return len(d.caps.Zones) == 0 || slices.Contains(d.caps.Zones, z) }
-	if param != "" {
-		if !offered(param) {
-			return "", invalid("availability zone %q is not one of %v", param, d.caps.Zones)
-		}
-		if req := tr.GetRequisite(); len(req) > 0 && !slices.ContainsFunc(req, func(t *csi.Topology) bool {
-			return t.GetSegments()[TopologyZoneKey] == param
-		}) {
-			return "", invalid("availability zone %q is not among the requisite topologies", param)
-		}
-		return param, nil
+	if param != "" && !offered(param) {
+		return "", invalid("availability zone %q is not one of %v", param, d.caps.Zones)
 	}
 	var seen []string
 	for _, list := range [][]*csi.Topology{tr.GetPreferred(), tr.GetRequisite()} {
@@ -300,7 +297,7 @@ func (d *Driver) pickZone(param string, tr *csi.TopologyRequirement) (string, er
 	if len(seen) > 0 {
 		return "", invalid("none of the requested zones %v is offered by the cloud (%v)", seen, d.caps.Zones)
 	}
-	return "", nil
+	return param, nil
 }
 
 func (d *Driver) csiVolume(v *cloud.Volume, p volumeParams, cs *csi.VolumeContentSource) *csi.Volume {

@@ -132,6 +132,40 @@ func TestCreateVolumeZoneFromTopology(t *testing.T) {
 	wantCode(t, err, codes.InvalidArgument)
 }
 
+// Under WaitForFirstConsumer the first preferred topology is the zone of
+// the node the scheduler chose: a StorageClass availability parameter must
+// not move the volume away from it, or the pod's node could not attach it.
+// Without topology the parameter is the zone.
+func TestCreateVolumeNodeZoneWinsOverAvailabilityParameter(t *testing.T) {
+	e := newEnv(t, nil)
+	req := createReq("wffc", 1)
+	req.Parameters = map[string]string{ParamAvailability: "nova"}
+	req.AccessibilityRequirements = &csi.TopologyRequirement{
+		Requisite: []*csi.Topology{{Segments: map[string]string{TopologyZoneKey: "nova"}}, {Segments: map[string]string{TopologyZoneKey: "az2"}}},
+		Preferred: []*csi.Topology{{Segments: map[string]string{TopologyZoneKey: "az2"}}, {Segments: map[string]string{TopologyZoneKey: "nova"}}},
+	}
+	resp, err := e.d.CreateVolume(ctxT(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z := resp.GetVolume().GetAccessibleTopology()[0].GetSegments()[TopologyZoneKey]; z != "az2" {
+		t.Errorf("zone = %s, want az2, the selected node's", z)
+	}
+	if v, _ := e.cloud.GetVolume(ctxT(t), resp.GetVolume().GetVolumeId()); v == nil || v.Zone != "az2" {
+		t.Errorf("cloud volume %+v, want it created in az2", v)
+	}
+
+	req = createReq("immediate-no-topology", 1)
+	req.Parameters = map[string]string{ParamAvailability: "nova"}
+	resp, err = e.d.CreateVolume(ctxT(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z := resp.GetVolume().GetAccessibleTopology()[0].GetSegments()[TopologyZoneKey]; z != "nova" {
+		t.Errorf("zone = %s, want nova, the parameter's", z)
+	}
+}
+
 func TestCreateVolumeErrorStateLeavesNoVolume(t *testing.T) {
 	e := newEnv(t, nil)
 	e.cloud.FailNextCreates(1)

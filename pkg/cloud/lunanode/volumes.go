@@ -11,8 +11,9 @@ import (
 )
 
 // CreateVolume creates an empty volume or one from a snapshot (volume/create).
-// Name becomes the label; Description, Metadata and VolumeType are dropped
-// (LunaNode has none of them). A volume from a snapshot is created in the
+// Name becomes the label; Description and Metadata are dropped (LunaNode
+// has neither). LunaNode has no volume types, so a type asked for is
+// refused rather than silently ignored. A volume from a snapshot is created in the
 // snapshot's region. The returned volume is "creating"; its serial
 // (identification) is known once GetVolume reports it.
 func (c *Cloud) CreateVolume(ctx context.Context, req cloud.CreateVolumeRequest) (*cloud.Volume, error) {
@@ -27,6 +28,9 @@ func (c *Cloud) CreateVolume(ctx context.Context, req cloud.CreateVolumeRequest)
 	}
 	if req.BackupID != "" {
 		return nil, cloud.Errorf(cloud.ErrUnsupported, "LunaNode has no backups")
+	}
+	if req.VolumeType != "" {
+		return nil, cloud.Errorf(cloud.ErrInvalid, "volume type %q: LunaNode volumes have no types; leave the StorageClass's type parameter out", req.VolumeType)
 	}
 	region := req.Zone
 	params := map[string]string{

@@ -7,6 +7,7 @@ package openstack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -215,7 +216,19 @@ func (c *Cloud) CreateVolume(ctx context.Context, req cloud.CreateVolumeRequest)
 		return nil, err
 	}
 	v, err := c.volume.createVolume(ctx, req)
-	return v, mapError(op, err)
+	return v, unknownTypeIsInvalid(req.VolumeType, mapError(op, err))
+}
+
+// unknownTypeIsInvalid: Cinder answers a create naming a type it does not
+// have with 404, like a missing source; but the type is a parameter the
+// user wrote, not a resource the request refers to, so it is invalid input.
+func unknownTypeIsInvalid(volumeType string, err error) error {
+	var ce *cloud.Error
+	if volumeType == "" || !errors.As(err, &ce) || !errors.Is(ce.Kind, cloud.ErrNotFound) ||
+		!strings.Contains(strings.ToLower(strings.ReplaceAll(ce.Message, " ", "")), "volumetype") {
+		return err
+	}
+	return cloud.Errorf(cloud.ErrInvalid, "volume type %q is not offered by the cloud: %s", volumeType, ce.Message)
 }
 
 func (c *Cloud) checkCreate(op string, req *cloud.CreateVolumeRequest) error {
