@@ -110,6 +110,10 @@ type Global struct {
 
 	// EndpointType is public (default), internal or admin.
 	EndpointType string
+
+	// Source says where the credentials came from: "[Global]", or the
+	// clouds.yaml file and cloud ([Global] use-clouds).
+	Source string
 }
 
 // BlockStorage is this driver's view of the block storage service.

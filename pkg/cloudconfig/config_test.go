@@ -42,6 +42,7 @@ func TestCinderCSIExample(t *testing.T) {
 		TenantID:     "c869168a828847f39f7f06edd7305637",
 		Region:       "RegionOne",
 		EndpointType: EndpointPublic,
+		Source:       "[Global]",
 	}
 	if !reflect.DeepEqual(c.Global, want) {
 		t.Errorf("Global = %+v\nwant   %+v", c.Global, want)

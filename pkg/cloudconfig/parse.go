@@ -166,7 +166,11 @@ func (p *parser) global(s *ini.Section, g *Global) {
 		set[canonical] = v.key
 		*dst = v.raw
 	}
+	clouds := cloudsSettings{set: map[string]bool{}}
 	for _, v := range p.values(s, secGlobal, secret) {
+		if v.raw != "" {
+			clouds.set[canonicalGlobalKey(v.key)] = true
+		}
 		switch v.key {
 		case "auth-url":
 			g.AuthURL = v.raw
@@ -218,7 +222,13 @@ func (p *parser) global(s *ini.Section, g *Global) {
 				continue
 			}
 			assign(value{section: v.section, key: v.key, raw: et}, "endpoint-type", &g.EndpointType)
-		case "trust-id", "trustee-id", "trustee-password", "cert-file", "key-file", "use-clouds", "clouds-file", "cloud":
+		case "use-clouds":
+			clouds.use = p.boolean(v)
+		case "clouds-file":
+			clouds.file = v.raw
+		case "cloud":
+			clouds.name = v.raw
+		case "trust-id", "trustee-id", "trustee-password", "cert-file", "key-file":
 			// Accepting these silently would authenticate differently
 			// from what the operator expects.
 			if v.raw != "" {
@@ -229,9 +239,36 @@ func (p *parser) global(s *ini.Section, g *Global) {
 			// talk to Cinder, so they are ignored.
 		}
 	}
+	g.Source = "[Global]"
+	switch {
+	case clouds.use:
+		p.applyClouds(clouds, g)
+	case clouds.file != "" || clouds.name != "":
+		p.fail(secGlobal, "use-clouds", "clouds-file and cloud are read only with use-clouds = true")
+	}
 	if g.EndpointType == "" {
 		g.EndpointType = EndpointPublic
 	}
+}
+
+// canonicalGlobalKey folds [Global]'s aliases (project-id for tenant-id,
+// ...) into one name.
+func canonicalGlobalKey(k string) string {
+	switch k {
+	case "user-name":
+		return "username"
+	case "project-id":
+		return "tenant-id"
+	case "project-name":
+		return "tenant-name"
+	case "project-domain-id":
+		return "tenant-domain-id"
+	case "project-domain-name":
+		return "tenant-domain-name"
+	case "os-endpoint-type":
+		return "endpoint-type"
+	}
+	return k
 }
 
 func (p *parser) blockStorage(f *ini.File, b *BlockStorage) {

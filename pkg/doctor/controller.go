@@ -43,6 +43,9 @@ func controllerChecks(ctx context.Context, opts Options, r *report) {
 	if cfg.BlockStorage.Profile != "" && backend == cloudconfig.BackendCinder {
 		detail += ", profile " + cfg.BlockStorage.Profile
 	}
+	if backend == cloudconfig.BackendCinder && cfg.Global.Source != "" {
+		detail += ", credentials from " + cfg.Global.Source
+	}
 	r.add(Result{Status: Pass, Name: "cloud config", Detail: detail})
 
 	var c cloud.Cloud

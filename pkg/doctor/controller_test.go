@@ -76,6 +76,35 @@ func TestControllerAllPassKeystoneV3(t *testing.T) {
 	}
 }
 
+// Credentials kept in clouds.yaml, as OpenStack users keep them: the
+// doctor passes every check and says where the credentials came from.
+func TestControllerCloudsYAML(t *testing.T) {
+	base := startSim(t, cloudsim.Config{})
+	clouds := filepath.Join(t.TempDir(), "clouds.yaml")
+	writeFile(t, clouds, fmt.Sprintf(`clouds:
+  mycloud:
+    auth:
+      auth_url: %s/identity/v3
+      username: ops
+      password: "%s"
+      project_name: demo
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: RegionOne
+`, base, goodPassword), 0o600)
+	file := cloudConf(t, "[Global]\nuse-clouds = true\nclouds-file = "+clouds+"\ncloud = mycloud\n[BlockStorage]\nattach-limit = 25\n")
+	out, lines, ok := run(t, Options{CloudConfig: file})
+	if !ok {
+		t.Error("ok = false, want true")
+	}
+	expect(t, lines, "cloud config", Pass, "credentials from clouds.yaml "+clouds+`, cloud "mycloud"`)
+	expect(t, lines, "authentication", Pass, "Keystone v3")
+	expect(t, lines, "quota", Pass)
+	if strings.Contains(out, goodPassword) {
+		t.Error("output contains the password")
+	}
+}
+
 func TestControllerWrongPassword(t *testing.T) {
 	base := startSim(t, cloudsim.Config{})
 	file := cloudConf(t, v3Conf(base, badPassword, ""))
