@@ -109,21 +109,17 @@ func (h *Host) PathExists(path string) (bool, error) {
 // A regular file (tests without root) has no such flag and is left as it
 // is.
 func (h *Host) SetDeviceReadOnly(device string, ro bool) (bool, error) {
-	f, err := os.Open(device)
-	if err != nil {
-		return false, fmt.Errorf("open %s: %w", device, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
+	f, block, err := openDevice(device)
 	if err != nil {
 		return false, err
 	}
-	if !isBlock(fi) {
+	if !block {
 		if h.cfg.AllowRegularFiles {
 			return false, nil
 		}
 		return false, fmt.Errorf("%s is not a block device", device)
 	}
+	defer f.Close()
 	was, err := unix.IoctlGetInt(int(f.Fd()), unix.BLKROGET)
 	if err != nil {
 		return false, fmt.Errorf("BLKROGET on %s: %w", device, err)
