@@ -39,6 +39,14 @@ type User struct {
 	Roles    []string `json:"roles"`
 }
 
+// Account is a user with one project, given by name.
+type Account struct {
+	Name     string
+	Password string
+	Project  string
+	Roles    []string
+}
+
 // Project (tenant).
 type Project struct {
 	ID       string `json:"id"`
@@ -124,9 +132,13 @@ type Config struct {
 	// is derived from each request's Host.
 	PublicURL string
 
-	Servers        []Server
-	Users          []User
-	Projects       []Project
+	Servers  []Server
+	Users    []User
+	Projects []Project
+	// Accounts add users (each with its project, created if missing) to
+	// Users and Projects, defaults included: suites such as Tempest need
+	// several tenants of their own.
+	Accounts       []Account
 	AppCredentials []AppCredential
 	VolumeTypes    []VolumeType
 	Zones          []string
@@ -278,6 +290,17 @@ func (c *Config) resolve() (profile, timing.Profile, error) {
 				Projects: []string{AltProject}, Roles: []string{"member", "reader"}},
 		}
 	}
+	for _, a := range c.Accounts {
+		if c.project(a.Project) == nil {
+			c.Projects = append(c.Projects, Project{ID: a.Project, Name: a.Project, DomainID: DefaultDomainID})
+		}
+		roles := a.Roles
+		if len(roles) == 0 {
+			roles = []string{"member", "reader"}
+		}
+		c.Users = append(c.Users, User{ID: a.Name, Name: a.Name, Password: a.Password, DomainID: DefaultDomainID,
+			Projects: []string{a.Project}, Roles: roles})
+	}
 	if len(c.AppCredentials) == 0 {
 		c.AppCredentials = []AppCredential{{ID: DefaultAppCredID, Name: "demo", Secret: DefaultPassword,
 			UserID: DefaultUser, ProjectID: DefaultProject}}
@@ -305,6 +328,15 @@ func (c *Config) resolve() (profile, timing.Profile, error) {
 		c.Servers = append(c.Servers, Server{ID: c.LocalServerID, Name: "local", Zone: p.defaultZone})
 	}
 	return p, tp, nil
+}
+
+func (c *Config) project(id string) *Project {
+	for i := range c.Projects {
+		if c.Projects[i].ID == id {
+			return &c.Projects[i]
+		}
+	}
+	return nil
 }
 
 func (c *Config) server(id string) *Server {
