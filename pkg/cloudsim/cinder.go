@@ -179,7 +179,7 @@ func (s *Sim) postVolume(c *call) {
 	if c.ver == 1 {
 		code = 200
 	}
-	c.json(code, map[string]any{"volume": c.volumeView(v)})
+	c.json(code, map[string]any{"volume": c.volumeView(v, viewChange)})
 }
 
 func (s *Sim) getVolume(c *call) {
@@ -190,7 +190,7 @@ func (s *Sim) getVolume(c *call) {
 		c.fail(e)
 		return
 	}
-	c.json(200, map[string]any{"volume": c.volumeView(v)})
+	c.json(200, map[string]any{"volume": c.volumeView(v, viewShow)})
 }
 
 func (s *Sim) putVolume(c *call) {
@@ -234,7 +234,7 @@ func (s *Sim) putVolume(c *call) {
 	}
 	v.UpdatedAt = now()
 	c.persist()
-	c.json(200, map[string]any{"volume": c.volumeView(v)})
+	c.json(200, map[string]any{"volume": c.volumeView(v, viewChange)})
 }
 
 func (s *Sim) delVolume(c *call) {
@@ -421,7 +421,7 @@ func (s *Sim) putSnapshot(c *call) {
 	}
 	sn.UpdatedAt = now()
 	c.persist()
-	c.json(200, map[string]any{"snapshot": c.snapshotView(sn, true)})
+	c.json(200, map[string]any{"snapshot": c.snapshotView(sn, false)})
 }
 
 func (s *Sim) delSnapshot(c *call) {

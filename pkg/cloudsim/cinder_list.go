@@ -283,7 +283,7 @@ var volumeListing = listing[*Volume]{
 	sortKeys: volumeSortKeys,
 	view: func(c *call, v *Volume, detail bool) any {
 		if detail {
-			return c.volumeView(v)
+			return c.volumeView(v, viewShow)
 		}
 		return c.volumeSummary(v)
 	},

@@ -26,11 +26,13 @@ type Volume struct {
 	BackupID    string            `json:"backup_id,omitempty"`
 	ImageRef    string            `json:"image_ref,omitempty"`
 	Metadata    map[string]string `json:"metadata"`
-	Attachments []*Attachment     `json:"attachments"`
-	Multiattach bool              `json:"multiattach"`
-	Bootable    bool              `json:"bootable"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	// ImageMetadata is volume_image_metadata (os-set_image_metadata).
+	ImageMetadata map[string]string `json:"image_metadata,omitempty"`
+	Attachments   []*Attachment     `json:"attachments"`
+	Multiattach   bool              `json:"multiattach"`
+	Bootable      bool              `json:"bootable"`
+	CreatedAt     time.Time         `json:"created_at"`
+	UpdatedAt     time.Time         `json:"updated_at"`
 	// PrevStatus is where a temporary state (backing-up, uploading) returns to.
 	PrevStatus string `json:"prev_status,omitempty"`
 	// NewSize is the target of an extend in progress.
@@ -170,6 +172,9 @@ func copyMeta(m map[string]string) map[string]string {
 func (v *Volume) clone() Volume {
 	c := *v
 	c.Metadata = copyMeta(v.Metadata)
+	if v.ImageMetadata != nil {
+		c.ImageMetadata = copyMeta(v.ImageMetadata)
+	}
 	c.Attachments = nil
 	for _, a := range v.Attachments {
 		c.Attachments = append(c.Attachments, &Attachment{ID: a.ID, ServerID: a.ServerID, Device: a.Device,
