@@ -185,7 +185,7 @@ func (s *Sim) postVolume(c *call) {
 func (s *Sim) getVolume(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, e := s.volume(c.project, c.r.PathValue("id"))
+	v, e := s.volume(c.scope(), c.r.PathValue("id"))
 	if e != nil {
 		c.fail(e)
 		return
@@ -213,7 +213,7 @@ func (s *Sim) putVolume(c *call) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, e := s.volume(c.project, c.r.PathValue("id"))
+	v, e := s.volume(c.scope(), c.r.PathValue("id"))
 	if e != nil {
 		c.fail(e)
 		return
@@ -286,7 +286,7 @@ func (c *call) metadataOp(meta *map[string]string) (changed bool, e *apiError) {
 func (s *Sim) volumeMetadata(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, e := s.volume(c.project, c.r.PathValue("id"))
+	v, e := s.volume(c.scope(), c.r.PathValue("id"))
 	if e != nil {
 		c.fail(e)
 		return
@@ -305,7 +305,7 @@ func (s *Sim) volumeMetadata(c *call) {
 func (s *Sim) snapshotMetadata(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sn, e := s.snapshot(c.project, c.r.PathValue("id"))
+	sn, e := s.snapshot(c.scope(), c.r.PathValue("id"))
 	if e != nil {
 		c.fail(e)
 		return
@@ -376,7 +376,7 @@ func (s *Sim) postSnapshot(c *call) {
 func (s *Sim) getSnapshot(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sn, e := s.snapshot(c.project, c.r.PathValue("id"))
+	sn, e := s.snapshot(c.scope(), c.r.PathValue("id"))
 	if e != nil {
 		c.fail(e)
 		return
@@ -403,7 +403,7 @@ func (s *Sim) putSnapshot(c *call) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sn, e := s.snapshot(c.project, c.r.PathValue("id"))
+	sn, e := s.snapshot(c.scope(), c.r.PathValue("id"))
 	if e != nil {
 		c.fail(e)
 		return
@@ -470,7 +470,7 @@ func (s *Sim) postBackup(c *call) {
 func (s *Sim) getBackup(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, e := s.backup(c.project, c.r.PathValue("id"))
+	b, e := s.backup(c.scope(), c.r.PathValue("id"))
 	if e != nil {
 		c.fail(e)
 		return

@@ -25,7 +25,7 @@ func (s *Sim) volumeAction(c *call) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, e := s.volume(c.project, c.r.PathValue("id"))
+	v, e := s.volume(c.scope(), c.r.PathValue("id"))
 	if e != nil {
 		c.fail(e)
 		return
@@ -39,7 +39,19 @@ func (s *Sim) volumeAction(c *call) {
 	c.json(code, resp)
 }
 
+// scope is the project whose resources the call may name: an admin may name
+// any project's (Cinder's admin context), "" here.
+func (c *call) scope() string {
+	if c.isAdmin() {
+		return ""
+	}
+	return c.project
+}
+
 func (c *call) isAdmin() bool {
+	if c.tok == nil {
+		return false
+	}
 	u := c.s.userByID(c.tok.UserID)
 	if u == nil {
 		return false

@@ -78,9 +78,11 @@ func (s *Sim) checkBackupQuota(project string, addGB int) *apiError {
 	return nil
 }
 
+// volume, snapshot and backup find a resource of project, or of any project
+// when project is "" (an admin's scope, see call.scope).
 func (s *Sim) volume(project, id string) (*Volume, *apiError) {
 	v := s.st.Volumes[id]
-	if v == nil || v.ProjectID != project {
+	if v == nil || (project != "" && v.ProjectID != project) {
 		return nil, errNotFound("Volume %s could not be found.", id)
 	}
 	return v, nil
@@ -88,7 +90,7 @@ func (s *Sim) volume(project, id string) (*Volume, *apiError) {
 
 func (s *Sim) snapshot(project, id string) (*Snapshot, *apiError) {
 	sn := s.st.Snapshots[id]
-	if sn == nil || sn.ProjectID != project {
+	if sn == nil || (project != "" && sn.ProjectID != project) {
 		return nil, errNotFound("Snapshot %s could not be found.", id)
 	}
 	return sn, nil
@@ -96,7 +98,7 @@ func (s *Sim) snapshot(project, id string) (*Snapshot, *apiError) {
 
 func (s *Sim) backup(project, id string) (*Backup, *apiError) {
 	b := s.st.Backups[id]
-	if b == nil || b.ProjectID != project {
+	if b == nil || (project != "" && b.ProjectID != project) {
 		return nil, errNotFound("Backup %s could not be found.", id)
 	}
 	return b, nil
@@ -172,7 +174,7 @@ func (s *Sim) createVolume(c *call, req volumeRequest) (*Volume, *apiError) {
 	srcKind, srcID, srcSize, srcZone := "", "", 0, ""
 	switch {
 	case req.SnapshotID != "":
-		sn, e := s.snapshot(c.project, req.SnapshotID)
+		sn, e := s.snapshot(c.scope(), req.SnapshotID)
 		if e != nil {
 			return nil, e
 		}
@@ -185,7 +187,7 @@ func (s *Sim) createVolume(c *call, req volumeRequest) (*Volume, *apiError) {
 			v.VolumeType = ov.VolumeType
 		}
 	case req.SourceVolID != "":
-		src, e := s.volume(c.project, req.SourceVolID)
+		src, e := s.volume(c.scope(), req.SourceVolID)
 		if e != nil {
 			return nil, e
 		}
@@ -196,7 +198,7 @@ func (s *Sim) createVolume(c *call, req volumeRequest) (*Volume, *apiError) {
 		srcKind, srcID, srcSize, srcZone = disk.KindVolumes, src.ID, src.Size, src.Zone
 		v.VolumeType = src.VolumeType
 	case req.BackupID != "":
-		b, e := s.backup(c.project, req.BackupID)
+		b, e := s.backup(c.scope(), req.BackupID)
 		if e != nil {
 			return nil, e
 		}
@@ -277,7 +279,7 @@ func (s *Sim) scheduleVolumeCreate(id string) {
 }
 
 func (s *Sim) deleteVolume(c *call, id string) *apiError {
-	v, e := s.volume(c.project, id)
+	v, e := s.volume(c.scope(), id)
 	if e != nil {
 		return e
 	}
@@ -384,7 +386,7 @@ type snapshotRequest struct {
 }
 
 func (s *Sim) createSnapshot(c *call, req snapshotRequest) (*Snapshot, *apiError) {
-	v, e := s.volume(c.project, req.VolumeID)
+	v, e := s.volume(c.scope(), req.VolumeID)
 	if e != nil {
 		return nil, e
 	}
@@ -422,7 +424,7 @@ func (s *Sim) scheduleSnapshotCreate(id string) {
 }
 
 func (s *Sim) deleteSnapshot(c *call, id string) *apiError {
-	sn, e := s.snapshot(c.project, id)
+	sn, e := s.snapshot(c.scope(), id)
 	if e != nil {
 		return e
 	}
@@ -458,7 +460,7 @@ type backupRequest struct {
 }
 
 func (s *Sim) createBackup(c *call, req backupRequest) (*Backup, *apiError) {
-	v, e := s.volume(c.project, req.VolumeID)
+	v, e := s.volume(c.scope(), req.VolumeID)
 	if e != nil {
 		return nil, e
 	}
@@ -518,7 +520,7 @@ func (s *Sim) scheduleBackupCreate(id string) {
 }
 
 func (s *Sim) deleteBackup(c *call, id string) *apiError {
-	b, e := s.backup(c.project, id)
+	b, e := s.backup(c.scope(), id)
 	if e != nil {
 		return e
 	}
@@ -545,7 +547,7 @@ func (s *Sim) deleteBackup(c *call, id string) *apiError {
 }
 
 func (s *Sim) restoreBackup(c *call, backupID, volumeID, name string) (*Volume, *Backup, *apiError) {
-	b, e := s.backup(c.project, backupID)
+	b, e := s.backup(c.scope(), backupID)
 	if e != nil {
 		return nil, nil, e
 	}
@@ -554,7 +556,7 @@ func (s *Sim) restoreBackup(c *call, backupID, volumeID, name string) (*Volume, 
 	}
 	var v *Volume
 	if volumeID != "" {
-		if v, e = s.volume(c.project, volumeID); e != nil {
+		if v, e = s.volume(c.scope(), volumeID); e != nil {
 			return nil, nil, e
 		}
 		if v.Status != "available" {
@@ -634,7 +636,7 @@ func (s *Sim) nextDevice(serverID string) string {
 }
 
 func (s *Sim) attachVolume(c *call, srv *Server, volumeID string) (*Attachment, *apiError) {
-	v, e := s.volume(c.project, volumeID)
+	v, e := s.volume(c.scope(), volumeID)
 	if e != nil {
 		return nil, e
 	}
