@@ -52,6 +52,7 @@ func (s *Sim) cinderRoutes(mux *http.ServeMux) {
 	h("GET "+p+"/backups/{id}", s.getBackup)
 	h("DELETE "+p+"/backups/{id}", s.delBackup)
 	h("POST "+p+"/backups/{id}/restore", s.restore)
+	s.cinderItemRoutes(h)
 	h("GET "+p+"/limits", s.limits)
 	h("GET "+p+"/os-availability-zone", s.availabilityZones)
 }
@@ -240,7 +241,14 @@ func (s *Sim) putVolume(c *call) {
 func (s *Sim) delVolume(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.deleteVolume(c, c.r.PathValue("id"))
+	var cascade jsonBool
+	if q := c.r.URL.Query().Get("cascade"); q != "" {
+		if err := cascade.UnmarshalJSON([]byte(q)); err != nil {
+			c.fail(errBadRequest("Invalid input received: Invalid value '%s' for cascade.", q))
+			return
+		}
+	}
+	e := s.deleteVolume(c, c.r.PathValue("id"), bool(cascade))
 	if e != nil {
 		c.fail(e)
 		return
@@ -339,12 +347,12 @@ func (b *jsonBool) UnmarshalJSON(d []byte) error {
 func (s *Sim) postSnapshot(c *call) {
 	var body struct {
 		Snapshot *struct {
-			VolumeID           string            `json:"volume_id"`
+			VolumeID           *string           `json:"volume_id"`
 			Name               *string           `json:"name"`
 			DisplayName        *string           `json:"display_name"`
 			Description        *string           `json:"description"`
 			DisplayDescription *string           `json:"display_description"`
-			Force              jsonBool          `json:"force"`
+			Force              *jsonBool         `json:"force"`
 			Metadata           map[string]string `json:"metadata"`
 		} `json:"snapshot"`
 	}
@@ -352,15 +360,25 @@ func (s *Sim) postSnapshot(c *call) {
 		c.fail(e)
 		return
 	}
-	if body.Snapshot == nil || body.Snapshot.VolumeID == "" {
+	if body.Snapshot == nil {
 		c.fail(errBadRequest("Missing required element 'snapshot' in request body."))
 		return
 	}
 	b := body.Snapshot
+	if b.VolumeID == nil || *b.VolumeID == "" {
+		// Cinder looks the volume up before validating the rest.
+		c.fail(errNotFound("Volume None could not be found."))
+		return
+	}
+	var force *bool
+	if b.Force != nil {
+		f := bool(*b.Force)
+		force = &f
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sn, e := s.createSnapshot(c, snapshotRequest{VolumeID: b.VolumeID, Name: pick(b.Name, b.DisplayName),
-		Description: pick(b.Description, b.DisplayDescription), Force: bool(b.Force), Metadata: b.Metadata})
+	sn, e := s.createSnapshot(c, snapshotRequest{VolumeID: *b.VolumeID, Name: pick(b.Name, b.DisplayName),
+		Description: pick(b.Description, b.DisplayDescription), Force: force, Metadata: b.Metadata})
 	if e != nil {
 		c.fail(e)
 		return
@@ -440,10 +458,12 @@ func (s *Sim) postBackup(c *call) {
 	var body struct {
 		Backup *struct {
 			VolumeID    string   `json:"volume_id"`
+			SnapshotID  *string  `json:"snapshot_id"`
 			Name        *string  `json:"name"`
 			Description *string  `json:"description"`
 			Container   *string  `json:"container"`
 			Force       jsonBool `json:"force"`
+			Incremental jsonBool `json:"incremental"`
 		} `json:"backup"`
 	}
 	if e := c.decode(&body); e != nil {
@@ -458,7 +478,7 @@ func (s *Sim) postBackup(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	bk, e := s.createBackup(c, backupRequest{VolumeID: b.VolumeID, Name: pick(b.Name), Description: pick(b.Description),
-		Container: pick(b.Container), Force: bool(b.Force)})
+		Container: pick(b.Container), Force: bool(b.Force), SnapshotID: pick(b.SnapshotID), Incremental: bool(b.Incremental)})
 	if e != nil {
 		c.fail(e)
 		return

@@ -62,6 +62,19 @@ func (c *call) volumeSummary(v *Volume) map[string]any {
 	return map[string]any{"id": v.ID, "links": c.links("volumes", v.ID), "name": nullable(v.Name)}
 }
 
+// volumeMetadata is the volume's metadata with the read-only flag, as
+// Cinder merges that admin metadata into what it shows.
+func volumeMetadata(v *Volume) map[string]string {
+	m := copyMeta(v.Metadata)
+	if v.ReadOnly != nil {
+		m["readonly"] = "False"
+		if *v.ReadOnly {
+			m["readonly"] = "True"
+		}
+	}
+	return m
+}
+
 // viewKind says which answer a view is for: Cinder's extensions (the
 // os-vol-*-attr and os-extended-snapshot-attributes fields) extend show and
 // detail only, never the answer to a create or an update.
@@ -86,7 +99,7 @@ func (c *call) volumeView(v *Volume, kind viewKind) map[string]any {
 		"created_at":        ts(v.CreatedAt),
 		"attachments":       c.attachmentViews(v),
 		"bootable":          boolString(v.Bootable),
-		"metadata":          copyMeta(v.Metadata),
+		"metadata":          volumeMetadata(v),
 		"snapshot_id":       nullable(v.SnapshotID),
 		"source_volid":      nullable(v.SourceVolID),
 		"volume_type":       v.VolumeType,
@@ -175,6 +188,9 @@ func (c *call) snapshotView(sn *Snapshot, detail bool) map[string]any {
 		if sn.Status == "available" {
 			progress = "100%"
 		}
+		if sn.Progress != "" {
+			progress = sn.Progress
+		}
 		m["os-extended-snapshot-attributes:progress"] = progress
 		m["os-extended-snapshot-attributes:project_id"] = sn.ProjectID
 	}
@@ -186,7 +202,7 @@ func (c *call) backupSummary(b *Backup) map[string]any {
 }
 
 func (c *call) backupView(b *Backup) map[string]any {
-	return map[string]any{
+	m := map[string]any{
 		"id":                    b.ID,
 		"links":                 c.links("backups", b.ID),
 		"name":                  nullable(b.Name),
@@ -202,9 +218,13 @@ func (c *call) backupView(b *Backup) map[string]any {
 		"data_timestamp":        ts(b.CreatedAt),
 		"fail_reason":           nullable(b.FailReason),
 		"object_count":          (b.Size*1024 + 49) / 50,
-		"is_incremental":        false,
-		"has_dependent_backups": false,
+		"is_incremental":        b.Incremental,
+		"has_dependent_backups": c.s.hasDependentBackups(b.ID),
 	}
+	if c.microAtLeast(43) {
+		m["metadata"] = copyMeta(b.Metadata)
+	}
+	return m
 }
 
 func (c *call) typeView(t *VolumeType) map[string]any {

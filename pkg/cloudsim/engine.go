@@ -278,13 +278,28 @@ func (s *Sim) scheduleVolumeCreate(id string) {
 	})
 }
 
-func (s *Sim) deleteVolume(c *call, id string) *apiError {
+// deleteVolume deletes a volume; with cascade its snapshots too, when
+// none of them is busy.
+func (s *Sim) deleteVolume(c *call, id string, cascade bool) *apiError {
 	v, e := s.volume(c.scope(), id)
 	if e != nil {
 		return e
 	}
-	if !deletableVolume[v.Status] || len(v.Attachments) > 0 || s.hasSnapshots(v.ID) {
+	if !deletableVolume[v.Status] || len(v.Attachments) > 0 || (!cascade && s.hasSnapshots(v.ID)) {
 		return errBadRequest(msgDeleteVolume)
+	}
+	if cascade {
+		for _, sn := range s.st.Snapshots {
+			if sn.VolumeID == v.ID && sn.Status != "available" && sn.Status != "error" {
+				return errBadRequest("Invalid volume: Snapshot %s cannot be deleted when its status is %s.", sn.ID, sn.Status)
+			}
+		}
+		for _, sn := range s.st.Snapshots {
+			if sn.VolumeID == v.ID {
+				sn.Status, sn.UpdatedAt = "deleting", now()
+				s.scheduleSnapshotDelete(sn.ID)
+			}
+		}
 	}
 	v.Status = "deleting"
 	v.UpdatedAt = now()
@@ -381,7 +396,7 @@ func restingStatus(v *Volume) string {
 
 type snapshotRequest struct {
 	VolumeID, Name, Description string
-	Force                       bool
+	Force                       *bool // nil: not given
 	Metadata                    map[string]string
 }
 
@@ -390,8 +405,17 @@ func (s *Sim) createSnapshot(c *call, req snapshotRequest) (*Snapshot, *apiError
 	if e != nil {
 		return nil, e
 	}
+	// From 3.66 Cinder snapshots in-use volumes without force, and
+	// refuses force=false.
+	force := req.Force != nil && *req.Force
+	if c.microAtLeast(66) {
+		if req.Force != nil && !*req.Force {
+			return nil, errBadRequest("Invalid input received: Setting the force flag to false is not supported since microversion 3.66.")
+		}
+		force = true
+	}
 	ok := v.Status == "available" ||
-		(v.Status == "in-use" && req.Force && s.prof.rules.SnapshotInUse == SnapshotInUseForce)
+		(v.Status == "in-use" && force && s.prof.rules.SnapshotInUse == SnapshotInUseForce)
 	if !ok {
 		return nil, errBadRequest("Invalid volume: Volume %s status must be available, but current status is: %s.", v.ID, v.Status)
 	}
@@ -455,8 +479,8 @@ func (s *Sim) scheduleSnapshotDelete(id string) {
 }
 
 type backupRequest struct {
-	VolumeID, Name, Description, Container string
-	Force                                  bool
+	VolumeID, SnapshotID, Name, Description, Container string
+	Force, Incremental                                 bool
 }
 
 func (s *Sim) createBackup(c *call, req backupRequest) (*Backup, *apiError) {
@@ -473,16 +497,38 @@ func (s *Sim) createBackup(c *call, req backupRequest) (*Backup, *apiError) {
 	default:
 		return nil, errBadRequest("Invalid volume: Volume to be backed up must be available or in-use, but the current status is \"%s\".", v.Status)
 	}
+	srcKind, srcID := disk.KindVolumes, v.ID
+	if req.SnapshotID != "" {
+		sn, e := s.snapshot(c.scope(), req.SnapshotID)
+		if e != nil {
+			return nil, e
+		}
+		if sn.VolumeID != v.ID {
+			return nil, errBadRequest("Invalid snapshot: Snapshot %s is not a snapshot of volume %s.", sn.ID, v.ID)
+		}
+		if sn.Status != "available" {
+			return nil, errBadRequest("Invalid snapshot: Snapshot to be backed up must be available, but the current status is \"%s\".", sn.Status)
+		}
+		srcKind, srcID = disk.KindSnapshots, sn.ID
+	}
+	parent := ""
+	if req.Incremental {
+		parent = s.latestBackup(c.project, v.ID)
+		if parent == "" {
+			return nil, errBadRequest("Invalid backup: No backups available to do an incremental backup.")
+		}
+	}
 	if e := s.checkBackupQuota(c.project, v.Size); e != nil {
 		return nil, e
 	}
 	if req.Container == "" {
 		req.Container = "volumebackups"
 	}
-	b := &Backup{ID: newID(), ProjectID: c.project, VolumeID: v.ID, Name: req.Name, Description: req.Description,
-		Status: "creating", Size: v.Size, Zone: v.Zone, Container: req.Container, CreatedAt: now()}
+	b := &Backup{ID: newID(), ProjectID: c.project, VolumeID: v.ID, SnapshotID: req.SnapshotID, Name: req.Name,
+		Description: req.Description, Status: "creating", Size: v.Size, Zone: v.Zone, Container: req.Container,
+		ParentID: parent, Incremental: parent != "", VolumeMetadata: copyMeta(v.Metadata), CreatedAt: now()}
 	b.UpdatedAt = b.CreatedAt
-	if err := s.store.Copy(disk.KindVolumes, v.ID, disk.KindBackups, b.ID, int64(v.Size)*gib); err != nil {
+	if err := s.store.Copy(srcKind, srcID, disk.KindBackups, b.ID, int64(v.Size)*gib); err != nil {
 		return nil, errInternal(err.Error())
 	}
 	s.st.Backups[b.ID] = b
@@ -527,6 +573,9 @@ func (s *Sim) deleteBackup(c *call, id string) *apiError {
 	if b.Status != "available" && b.Status != "error" {
 		return errBadRequest("Invalid backup: Backup status must be available or error")
 	}
+	if s.hasDependentBackups(b.ID) {
+		return errBadRequest("Invalid backup: Incremental backups exist for this backup.")
+	}
 	b.Status = "deleting"
 	b.UpdatedAt = now()
 	s.later(OpBackupDelete, s.durs.Delete, func() {
@@ -565,6 +614,12 @@ func (s *Sim) restoreBackup(c *call, backupID, volumeID, name string) (*Volume, 
 		if v.Size < b.Size {
 			return nil, nil, errBadRequest("Invalid volume: volume size %d is too small to restore backup of size %d.", v.Size, b.Size)
 		}
+		if v.Metadata == nil {
+			v.Metadata = map[string]string{}
+		}
+		for k, val := range b.VolumeMetadata {
+			v.Metadata[k] = val
+		}
 	} else {
 		if e := s.checkQuota(c.project, 1, 0, b.Size); e != nil {
 			return nil, nil, e
@@ -573,7 +628,7 @@ func (s *Sim) restoreBackup(c *call, backupID, volumeID, name string) (*Volume, 
 			name = "restore_backup_" + b.ID
 		}
 		v = &Volume{ID: newID(), ProjectID: c.project, UserID: c.tok.UserID, Name: name, Size: b.Size,
-			Zone: s.prof.defaultZone, VolumeType: s.prof.defaultType, Metadata: map[string]string{},
+			Zone: s.prof.defaultZone, VolumeType: s.prof.defaultType, Metadata: copyMeta(b.VolumeMetadata),
 			Attachments: []*Attachment{}, CreatedAt: now()}
 		s.st.Volumes[v.ID] = v
 	}

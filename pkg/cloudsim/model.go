@@ -31,8 +31,10 @@ type Volume struct {
 	Attachments   []*Attachment     `json:"attachments"`
 	Multiattach   bool              `json:"multiattach"`
 	Bootable      bool              `json:"bootable"`
-	CreatedAt     time.Time         `json:"created_at"`
-	UpdatedAt     time.Time         `json:"updated_at"`
+	// ReadOnly is os-update_readonly_flag's admin metadata (nil: never set).
+	ReadOnly  *bool     `json:"readonly,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 	// PrevStatus is where a temporary state (backing-up, uploading) returns to.
 	PrevStatus string `json:"prev_status,omitempty"`
 	// NewSize is the target of an extend in progress.
@@ -62,25 +64,35 @@ type Snapshot struct {
 	Status      string            `json:"status"`
 	Size        int               `json:"size"`
 	Metadata    map[string]string `json:"metadata"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	// Progress is what os-update_snapshot_status last set ("" : by status).
+	Progress  string    `json:"progress,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Backup is a full copy of a volume, independent of it once created.
 type Backup struct {
-	ID          string    `json:"id"`
-	ProjectID   string    `json:"project_id"`
-	VolumeID    string    `json:"volume_id"`
-	SnapshotID  string    `json:"snapshot_id,omitempty"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Status      string    `json:"status"`
-	Size        int       `json:"size"`
-	Zone        string    `json:"availability_zone"`
-	Container   string    `json:"container"`
-	FailReason  string    `json:"fail_reason,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          string `json:"id"`
+	ProjectID   string `json:"project_id"`
+	VolumeID    string `json:"volume_id"`
+	SnapshotID  string `json:"snapshot_id,omitempty"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Status      string `json:"status"`
+	Size        int    `json:"size"`
+	Zone        string `json:"availability_zone"`
+	Container   string `json:"container"`
+	FailReason  string `json:"fail_reason,omitempty"`
+	// Metadata is the backup's own (3.43).
+	Metadata map[string]string `json:"metadata,omitempty"`
+	// ParentID is the backup an incremental one builds on.
+	ParentID    string `json:"parent_id,omitempty"`
+	Incremental bool   `json:"incremental,omitempty"`
+	// VolumeMetadata is the source volume's metadata, which a restore
+	// puts back (Cinder's backup drivers keep it with the data).
+	VolumeMetadata map[string]string `json:"volume_metadata,omitempty"`
+	CreatedAt      time.Time         `json:"created_at"`
+	UpdatedAt      time.Time         `json:"updated_at"`
 	// RestoreTo is the volume a restore in progress writes to.
 	RestoreTo string `json:"restore_to,omitempty"`
 }
