@@ -23,8 +23,7 @@ func (s *Sim) cinderRoutes(mux *http.ServeMux) {
 		s.register(mux, FaceCinder, pat, false, s.volumeVersion)
 	}
 	p := "/volume/{ver}/{project}"
-	h("GET "+p+"/types", s.listTypes)
-	h("GET "+p+"/types/{id}", s.getType)
+	s.typeRoutes(h)
 	h("GET "+p+"/volumes", volumeListing.handler(s, false))
 	h("GET "+p+"/volumes/detail", volumeListing.handler(s, true))
 	h("POST "+p+"/volumes", s.postVolume)
@@ -91,27 +90,6 @@ func (s *Sim) cinderVersioned(fn handlerFunc) handlerFunc {
 		}
 		fn(c)
 	}
-}
-
-func (s *Sim) listTypes(c *call) {
-	out := []any{}
-	for i := range s.prof.types {
-		out = append(out, c.typeView(&s.prof.types[i]))
-	}
-	c.json(200, map[string]any{"volume_types": out})
-}
-
-func (s *Sim) getType(c *call) {
-	id := c.r.PathValue("id")
-	if id == "default" {
-		id = ""
-	}
-	t, e := s.volumeType(id)
-	if e != nil {
-		c.fail(errNotFound("Volume type %s could not be found.", c.r.PathValue("id")))
-		return
-	}
-	c.json(200, map[string]any{"volume_type": c.typeView(t)})
 }
 
 // pick returns the first non-empty string (v2 name, v1 display_name).

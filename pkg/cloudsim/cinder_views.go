@@ -103,7 +103,7 @@ func (c *call) volumeView(v *Volume, kind viewKind) map[string]any {
 		"snapshot_id":       nullable(v.SnapshotID),
 		"source_volid":      nullable(v.SourceVolID),
 		"volume_type":       v.VolumeType,
-		"encrypted":         false,
+		"encrypted":         c.s.encrypted(v.VolumeType),
 		"multiattach":       v.Multiattach,
 	}
 	admin := c.isAdmin()
@@ -225,15 +225,4 @@ func (c *call) backupView(b *Backup) map[string]any {
 		m["metadata"] = copyMeta(b.Metadata)
 	}
 	return m
-}
-
-func (c *call) typeView(t *VolumeType) map[string]any {
-	specs := map[string]any{}
-	for k, v := range t.ExtraSpecs {
-		specs[k] = v
-	}
-	return map[string]any{
-		"id": t.ID, "name": t.Name, "description": nullable(t.Description), "extra_specs": specs,
-		"os-volume-type-access:is_public": true, "is_public": true, "qos_specs_id": nil,
-	}
 }

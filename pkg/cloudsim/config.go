@@ -69,6 +69,20 @@ type VolumeType struct {
 	Name        string            `json:"name"`
 	Description string            `json:"description"`
 	ExtraSpecs  map[string]string `json:"extra_specs"`
+	// Private types are seen only by admins and the projects in Access.
+	Private    bool            `json:"private,omitempty"`
+	Access     []string        `json:"access,omitempty"`
+	Encryption *TypeEncryption `json:"encryption,omitempty"`
+}
+
+// TypeEncryption is a volume type's encryption spec.
+type TypeEncryption struct {
+	ID              string `json:"encryption_id"`
+	Provider        string `json:"provider"`
+	ControlLocation string `json:"control_location"`
+	Cipher          string `json:"cipher,omitempty"`
+	KeySize         *int   `json:"key_size,omitempty"`
+	CreatedAt       string `json:"created_at"`
 }
 
 // Quota per project. A negative value means unlimited.

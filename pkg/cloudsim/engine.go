@@ -104,19 +104,6 @@ func (s *Sim) backup(project, id string) (*Backup, *apiError) {
 	return b, nil
 }
 
-func (s *Sim) volumeType(nameOrID string) (*VolumeType, *apiError) {
-	if nameOrID == "" {
-		nameOrID = s.prof.defaultType
-	}
-	for i := range s.prof.types {
-		t := &s.prof.types[i]
-		if t.Name == nameOrID || t.ID == nameOrID {
-			return t, nil
-		}
-	}
-	return nil, errNotFound("Volume type with name %s could not be found.", nameOrID)
-}
-
 func (s *Sim) validZone(z string) bool {
 	for _, x := range s.prof.zones {
 		if x == z {
@@ -238,9 +225,9 @@ func (s *Sim) createVolume(c *call, req volumeRequest) (*Volume, *apiError) {
 		return nil, errBadRequest("Invalid input received: Availability zone '%s' is invalid.", v.Zone)
 	}
 	if req.VolumeType != "" || v.VolumeType == "" {
-		t, e := s.volumeType(req.VolumeType)
+		t, e := s.visibleType(c, req.VolumeType)
 		if e != nil {
-			return nil, e
+			return nil, errNotFound("Volume type with name %s could not be found.", req.VolumeType)
 		}
 		v.VolumeType = t.Name
 	}

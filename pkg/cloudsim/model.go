@@ -113,6 +113,11 @@ type state struct {
 	Snapshots map[string]*Snapshot `json:"snapshots"`
 	Backups   map[string]*Backup   `json:"backups"`
 	Images    map[string]*Image    `json:"images"`
+	// Types are the volume types made or changed through the API; they
+	// shadow the profile's of the same id.
+	Types map[string]*VolumeType `json:"types,omitempty"`
+	// DeletedTypes are profile types deleted through the API.
+	DeletedTypes map[string]bool `json:"deleted_types,omitempty"`
 	// TokenKey signs tokens so they stay valid across restarts.
 	TokenKey []byte `json:"token_key"`
 }
