@@ -52,6 +52,7 @@ func (s *Sim) cinderRoutes(mux *http.ServeMux) {
 	h("DELETE "+p+"/backups/{id}", s.delBackup)
 	h("POST "+p+"/backups/{id}/restore", s.restore)
 	s.cinderItemRoutes(h)
+	s.quotaRoutes(h)
 	h("GET "+p+"/limits", s.limits)
 	h("GET "+p+"/os-availability-zone", s.availabilityZones)
 }
@@ -517,8 +518,8 @@ func (s *Sim) restore(c *call) {
 func (s *Sim) limits(c *call) {
 	s.mu.Lock()
 	u := s.usage(c.project)
+	q := s.quotaOf(c.project)
 	s.mu.Unlock()
-	q := s.prof.quota
 	maxVol, maxSnap := q.Volumes, q.Snapshots
 	if q.VolumesAndSnapshots > 0 {
 		if maxVol < 0 || maxVol > q.VolumesAndSnapshots {

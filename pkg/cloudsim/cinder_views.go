@@ -128,7 +128,8 @@ func (c *call) volumeView(v *Volume, kind viewKind) map[string]any {
 	if admin {
 		m["migration_status"] = nil
 		if kind == viewShow {
-			m["os-vol-host-attr:host"] = "sim@" + v.VolumeType + "#" + v.Zone
+			// One backend serves every type, so a retype keeps the host.
+			m["os-vol-host-attr:host"] = "sim@" + c.s.prof.name + "#" + v.Zone
 			m["os-vol-mig-status-attr:migstat"] = nil
 			m["os-vol-mig-status-attr:name_id"] = nil
 		}

@@ -48,7 +48,7 @@ func (s *Sim) usage(project string) usage {
 
 // checkQuota answers 413 the way Cinder's quota engine does.
 func (s *Sim) checkQuota(project string, addVolumes, addSnapshots, addGB int) *apiError {
-	q, u := s.prof.quota, s.usage(project)
+	q, u := s.quotaOf(project), s.usage(project)
 	if addVolumes > 0 && q.Volumes >= 0 && u.volumes+addVolumes > q.Volumes {
 		return errOverLimit(fmt.Sprintf("VolumeLimitExceeded: Maximum number of volumes allowed (%d) exceeded for quota 'volumes'.", q.Volumes))
 	}
@@ -68,7 +68,7 @@ func (s *Sim) checkQuota(project string, addVolumes, addSnapshots, addGB int) *a
 }
 
 func (s *Sim) checkBackupQuota(project string, addGB int) *apiError {
-	q, u := s.prof.quota, s.usage(project)
+	q, u := s.quotaOf(project), s.usage(project)
 	if q.Backups >= 0 && u.backups+1 > q.Backups {
 		return errOverLimit(fmt.Sprintf("BackupLimitExceeded: Maximum number of backups allowed (%d) exceeded", q.Backups))
 	}
@@ -231,6 +231,9 @@ func (s *Sim) createVolume(c *call, req volumeRequest) (*Volume, *apiError) {
 		}
 		v.VolumeType = t.Name
 	}
+	if e := s.perVolumeLimit(c.project, size); e != nil {
+		return nil, e
+	}
 	if e := s.checkQuota(c.project, 1, 0, size); e != nil {
 		return nil, e
 	}
@@ -338,7 +341,10 @@ func (s *Sim) extendVolume(c *call, v *Volume, newSize int) *apiError {
 	if e := s.checkSize(newSize); e != nil {
 		return e
 	}
-	if e := s.checkQuota(c.project, 0, 0, newSize-v.Size); e != nil {
+	if e := s.perVolumeLimit(v.ProjectID, newSize); e != nil {
+		return e
+	}
+	if e := s.checkQuota(v.ProjectID, 0, 0, newSize-v.Size); e != nil {
 		return e
 	}
 	v.PrevStatus, v.Status, v.NewSize = v.Status, "extending", newSize

@@ -116,6 +116,9 @@ type state struct {
 	// Types are the volume types made or changed through the API; they
 	// shadow the profile's of the same id.
 	Types map[string]*VolumeType `json:"types,omitempty"`
+	// Quotas are projects' own limits; QuotaClass changes the defaults.
+	Quotas     map[string]map[string]int `json:"quotas,omitempty"`
+	QuotaClass map[string]int            `json:"quota_class,omitempty"`
 	// DeletedTypes are profile types deleted through the API.
 	DeletedTypes map[string]bool `json:"deleted_types,omitempty"`
 	// TokenKey signs tokens so they stay valid across restarts.
