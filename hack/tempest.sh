@@ -78,27 +78,36 @@ for run in $runs; do
   chmod 600 "$dir/accounts.yaml"
 
   # Tests the skip list leaves out count as skipped.
-  list() { (cd "$dir/w" && tempest run --list-tests --regex "$regex" "$@" 2>/dev/null | grep -c '^[a-z_]*\.api\.volume'); }
-  listed=$(list --exclude-list "$repo/hack/tempest/skips.txt")
-  excluded=$(( $(list) - listed ))
+  list() { (cd "$dir/w" && tempest run --list-tests --regex "$regex" "$@" 2>/dev/null | grep '^[a-z_]*\.api\.volume' | sed 's/\[.*//'); }
+  list --exclude-list "$repo/hack/tempest/skips.txt" >"$dir/listed"
+  excluded=$(( $(list | wc -l) - $(wc -l <"$dir/listed") ))
   (cd "$dir/w" && tempest run --regex "$regex" --exclude-list "$repo/hack/tempest/skips.txt" \
     --concurrency "$concurrency" >"$dir/run.log" 2>&1)
   rc=$?
   cleanup
-  n() { grep -E "^ - $1: [0-9]+" "$dir/run.log" | tail -1 | grep -oE '[0-9]+$' || echo 0; }
-  passed=$(n Passed); failed=$(n Failed); skipped=$(n Skipped)
-  ran=$((passed + failed + skipped))
-  # A class whose setUpClass fails reports one failure for all its tests:
-  # count each of them as failed.
-  [ $((listed - passed - skipped)) -gt "$failed" ] && failed=$((listed - passed - skipped))
-  if [ "$ran" -eq 0 ]; then
+  # One line per test; a class whose setUpClass fails or is skipped
+  # reports one line for all its tests: count each of them.
+  read -r passed failed skipped < <(awk -v listed="$dir/listed" '
+    BEGIN { while ((getline t < listed) > 0) { n = split(t, p, "."); cls = substr(t, 1, length(t) - length(p[n]) - 1); count[cls]++ } }
+    /^\{[0-9]+\} / {
+      res = ($0 ~ /\.\.\. ok$/) ? "p" : ($0 ~ /\.\.\. FAILED$/) ? "f" : ($0 ~ /\.\.\. SKIPPED/) ? "s" : ""
+      if (res == "") next
+      w = 1
+      if (match($0, /^\{[0-9]+\} (setUpClass|tearDownClass) \(/)) {
+        if ($0 ~ /tearDownClass/) { if (res == "f") r["f"]++; next }
+        c = $0; sub(/^\{[0-9]+\} setUpClass \(/, "", c); sub(/\).*$/, "", c); w = count[c] ? count[c] : 1
+      }
+      r[res] += w
+    }
+    END { printf "%d %d %d\n", r["p"], r["f"], r["s"] }' "$dir/run.log")
+  if [ $((passed + failed + skipped)) -eq 0 ]; then
     echo "tempest $run: no test ran:" >&2
     tail -20 "$dir/run.log" >&2
     status=1
     continue
   fi
   if [ "$failed" -gt 0 ]; then
-    grep -E '^\{[0-9]+\} .* \.\.\. FAILED' "$dir/run.log" | sed -E 's/^\{[0-9]+\} /  FAILED /; s/ \[[^]]*\] \.\.\. FAILED$//' | sort
+    grep -E '^\{[0-9]+\} .* \.\.\. FAILED$' "$dir/run.log" | sed -E 's/^\{[0-9]+\} /  FAILED /; s/\[[^]]*\]//g; s/ +\.\.\. FAILED$//' | sort
   fi
   echo "tempest $profile/$face: $passed passed, $failed failed, $((skipped + excluded)) skipped"
   [ "$rc" -ne 0 ] && status=1

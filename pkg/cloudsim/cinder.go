@@ -53,6 +53,7 @@ func (s *Sim) cinderRoutes(mux *http.ServeMux) {
 	h("POST "+p+"/backups/{id}/restore", s.restore)
 	s.cinderItemRoutes(h)
 	s.quotaRoutes(h)
+	s.miscRoutes(h)
 	h("GET "+p+"/limits", s.limits)
 	h("GET "+p+"/os-availability-zone", s.availabilityZones)
 }

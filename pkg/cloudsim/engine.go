@@ -259,9 +259,13 @@ func (s *Sim) scheduleVolumeCreate(id string) {
 		if v == nil || v.Status != "creating" {
 			return
 		}
-		if s.faults.takeFailure(OpCreate) {
+		switch {
+		case !s.backendFits(v.VolumeType):
 			v.Status = "error"
-		} else {
+			s.addMessage(v, msgNoValidBackend)
+		case s.faults.takeFailure(OpCreate):
+			v.Status = "error"
+		default:
 			v.Status = "available"
 		}
 		v.UpdatedAt = now()

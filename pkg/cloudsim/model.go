@@ -107,6 +107,18 @@ type Image struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// Message is a user message: why an asynchronous operation failed.
+type Message struct {
+	ID           string    `json:"id"`
+	ProjectID    string    `json:"project_id"`
+	ResourceType string    `json:"resource_type"`
+	ResourceUUID string    `json:"resource_uuid"`
+	EventID      string    `json:"event_id"`
+	UserMessage  string    `json:"user_message"`
+	RequestID    string    `json:"request_id"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
 // state is everything the simulator persists.
 type state struct {
 	Volumes   map[string]*Volume   `json:"volumes"`
@@ -116,6 +128,8 @@ type state struct {
 	// Types are the volume types made or changed through the API; they
 	// shadow the profile's of the same id.
 	Types map[string]*VolumeType `json:"types,omitempty"`
+	// Messages are Cinder's user messages (3.3), by id.
+	Messages map[string]*Message `json:"messages,omitempty"`
 	// Quotas are projects' own limits; QuotaClass changes the defaults.
 	Quotas     map[string]map[string]int `json:"quotas,omitempty"`
 	QuotaClass map[string]int            `json:"quota_class,omitempty"`
