@@ -178,6 +178,7 @@ func (s *Sim) keystoneRoutes(mux *http.ServeMux) {
 	s.handle(mux, FaceKeystone, "POST /identity/v3/auth/tokens", s.tokensV3)
 	s.handle(mux, FaceKeystone, "GET /identity/v3/auth/tokens", s.validateV3)
 	s.handle(mux, FaceKeystone, "HEAD /identity/v3/auth/tokens", s.validateV3)
+	s.keystoneAdminRoutes(mux)
 }
 
 func (s *Sim) v3VersionDoc(base string) map[string]any {

@@ -73,3 +73,27 @@ func TestBackupExportImport(t *testing.T) {
 	}
 	c.waitBackup(m["id"].(string), "available")
 }
+
+// Keystone's admin API: the domain lookup and projects Tempest makes.
+func TestKeystoneProjects(t *testing.T) {
+	_, admin := start(t, cloudsim.Config{})
+	user := login(t, admin.base, cloudsim.AltUser, cloudsim.DefaultPassword, cloudsim.AltProject)
+	r := admin.raw("GET", "/identity/v3/domains?name=Default", "")
+	if d, _ := r.body["domains"].([]any); r.code != 200 || len(d) != 1 || str(d[0].(map[string]any), "id") != "default" {
+		t.Fatalf("domains: %d %s", r.code, r.raw)
+	}
+	if r := user.raw("POST", "/identity/v3/projects", `{"project":{"name":"p9"}}`); r.code != 403 {
+		t.Fatalf("user creates project: %d", r.code)
+	}
+	r = admin.raw("POST", "/identity/v3/projects", `{"project":{"name":"p9","domain_id":"default"}}`)
+	id := str(obj(r.body, "project"), "id")
+	if r.code != 201 || id == "" {
+		t.Fatalf("create project: %d %s", r.code, r.raw)
+	}
+	if r := admin.raw("POST", "/identity/v3/projects", `{"project":{"name":"p9"}}`); r.code != 409 {
+		t.Fatalf("duplicate project: %d", r.code)
+	}
+	if r := admin.raw("DELETE", "/identity/v3/projects/"+id, ""); r.code != 204 {
+		t.Fatalf("delete project: %d", r.code)
+	}
+}
