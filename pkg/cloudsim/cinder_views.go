@@ -36,9 +36,14 @@ func boolString(b bool) string {
 	return "false"
 }
 
+// attachmentViews lists the attachments Cinder shows: those attached (or
+// being detached), not one still attaching.
 func (c *call) attachmentViews(v *Volume) []any {
 	out := []any{}
 	for _, a := range v.Attachments {
+		if a.Status == "attaching" {
+			continue
+		}
 		m := map[string]any{"id": v.ID, "volume_id": v.ID, "server_id": a.ServerID, "device": a.Device}
 		if c.ver >= 2 {
 			m["attachment_id"] = a.ID

@@ -102,3 +102,26 @@ func TestSnapshotUpdateView(t *testing.T) {
 		t.Fatalf("show lacks progress: %v", s)
 	}
 }
+
+// While a volume is attaching its view lists no attachment yet.
+func TestAttachingShowsNoAttachment(t *testing.T) {
+	sim, c := start(t, cloudsim.Config{})
+	id := c.createVolume(map[string]any{"size": 1})
+	c.waitVolume(id, "available")
+	sim.SetFaults(cloudsim.Faults{Stuck: []string{cloudsim.OpAttach}})
+	if r := c.attach(cloudsim.DefaultServerID, id); r.code != 200 {
+		t.Fatalf("attach: %d %s", r.code, r.raw)
+	}
+	v := c.waitVolume(id, "attaching")
+	if a := v["attachments"].([]any); len(a) != 0 {
+		t.Fatalf("attaching volume lists %v", a)
+	}
+	sim.SetFaults(cloudsim.Faults{})
+	id2 := c.createVolume(map[string]any{"size": 1})
+	c.waitVolume(id2, "available")
+	c.attach(cloudsim.DefaultServerID, id2)
+	v = c.waitVolume(id2, "in-use")
+	if a := v["attachments"].([]any); len(a) != 1 || str(a[0].(map[string]any), "attached_at") == "" {
+		t.Fatalf("in-use volume attachments: %v", a)
+	}
+}
