@@ -175,6 +175,8 @@ type profile struct {
 	rules       Rules
 	rateLimit   float64
 	computeVer  string // path element of the catalog's compute endpoint
+	// volumeFaces are the Cinder API versions the catalog lists.
+	volumeFaces []int
 }
 
 // ProfileRules returns the rules of a named profile, for tests that want to
@@ -206,7 +208,8 @@ func lookupProfile(name string) (profile, error) {
 			quota:       generousQuota,
 			rules: Rules{MinSizeGB: 1, SnapshotInUse: SnapshotInUseForce, Extend: true, ExtendInUse: true,
 				MaxVolumesPerServer: 26, SameZoneAttach: false, BackupInUse: true},
-			computeVer: "v2.1",
+			computeVer:  "v2.1",
+			volumeFaces: []int{1, 2, 3},
 		}, nil
 	case "nhn":
 		return profile{
@@ -220,7 +223,8 @@ func lookupProfile(name string) (profile, error) {
 			quota:       generousQuota,
 			rules: Rules{MinSizeGB: 1, SnapshotInUse: SnapshotInUseForce, Extend: true, ExtendInUse: true,
 				MaxVolumesPerServer: 26, SameZoneAttach: true, BackupInUse: true},
-			computeVer: "v2",
+			computeVer:  "v2",
+			volumeFaces: []int{2},
 		}, nil
 	case "helion":
 		return profile{
@@ -233,8 +237,9 @@ func lookupProfile(name string) (profile, error) {
 			quota:       Quota{Volumes: -1, Snapshots: -1, Gigabytes: 3000, Backups: -1, BackupGigabytes: -1, VolumesAndSnapshots: 10},
 			rules: Rules{MinSizeGB: 1, MaxSizeGB: 2047, SnapshotInUse: SnapshotInUseNever, Extend: false,
 				MaxVolumesPerServer: 26, SameZoneAttach: true, BackupInUse: false},
-			rateLimit:  1,
-			computeVer: "v2",
+			rateLimit:   1,
+			computeVer:  "v2",
+			volumeFaces: []int{1},
 		}, nil
 	}
 	return profile{}, fmt.Errorf("unknown profile %q (want generic, nhn or helion)", name)

@@ -31,8 +31,9 @@ func TestKeystoneV2CatalogAndV3AppCredential(t *testing.T) {
 		}
 		urls[svc["type"].(string)] = ep["publicURL"].(string)
 	}
-	if urls["volumev2"] != base+"/volume/v2/demo" || urls["volume"] != base+"/volume/v1/demo" ||
-		urls["volumev3"] != base+"/volume/v3/demo" || urls["compute"] != base+"/compute/v2/demo" {
+	// NHN Cloud's document is Cinder v2 only: its catalog lists no v1 or v3.
+	if urls["volumev2"] != base+"/volume/v2/demo" || urls["volume"] != "" ||
+		urls["volumev3"] != "" || urls["block-storage"] != "" || urls["compute"] != base+"/compute/v2/demo" {
 		t.Fatalf("catalog urls: %v", urls)
 	}
 	// The v2 token works on the catalog's volumev2 URL: NHN's types.
@@ -61,13 +62,13 @@ func TestKeystoneV2CatalogAndV3AppCredential(t *testing.T) {
 		svc := s.(map[string]any)
 		for _, e := range svc["endpoints"].([]any) {
 			ep := e.(map[string]any)
-			if svc["type"] == "block-storage" && ep["interface"] == "internal" && ep["region_id"] == cloudsim.DefaultRegion {
-				found = ep["url"] == base+"/volume/v3/demo"
+			if svc["type"] == "volumev2" && ep["interface"] == "internal" && ep["region_id"] == cloudsim.DefaultRegion {
+				found = ep["url"] == base+"/volume/v2/demo"
 			}
 		}
 	}
 	if !found {
-		t.Fatalf("no internal block-storage endpoint in %v", tok["catalog"])
+		t.Fatalf("no internal volumev2 endpoint in %v", tok["catalog"])
 	}
 	// Versions.
 	if r := c.raw("GET", "/identity", ""); r.code != 300 || !strings.Contains(r.raw, "/identity/v3/") {
