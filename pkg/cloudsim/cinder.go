@@ -107,7 +107,7 @@ func pick(a ...*string) string {
 func (s *Sim) postVolume(c *call) {
 	var body struct {
 		Volume *struct {
-			Size               *json.Number      `json:"size"`
+			Size               json.RawMessage   `json:"size"`
 			Name               *string           `json:"name"`
 			DisplayName        *string           `json:"display_name"`
 			Description        *string           `json:"description"`
@@ -139,10 +139,14 @@ func (s *Sim) postVolume(c *call) {
 	if c.ver == 3 && microAtLeast(c.micro, 3, 47) {
 		req.BackupID = pick(b.BackupID)
 	}
-	if b.Size != nil && b.Size.String() != "" {
-		n, err := b.Size.Int64()
-		if err != nil {
-			c.fail(errBadRequest("Invalid input received: Volume size '%s' must be an integer and greater than 0", b.Size.String()))
+	if len(b.Size) > 0 && string(b.Size) != "null" {
+		// Cinder takes a number or a numeric string, and says so in its
+		// own words for anything else.
+		var num json.Number
+		raw := strings.Trim(string(b.Size), `"`)
+		n, err := json.Number(raw).Int64()
+		if json.Unmarshal([]byte(raw), &num) != nil || err != nil {
+			c.fail(errBadRequest("Invalid input received: Volume size '%s' must be an integer and greater than 0", raw))
 			return
 		}
 		size := int(n)
@@ -530,16 +534,17 @@ func (s *Sim) limits(c *call) {
 			maxSnap = q.VolumesAndSnapshots
 		}
 	}
-	c.json(200, map[string]any{"limits": map[string]any{
-		"rate": []any{},
-		"absolute": map[string]any{
-			"maxTotalVolumes": maxVol, "totalVolumesUsed": u.volumes,
-			"maxTotalVolumeGigabytes": q.Gigabytes, "totalGigabytesUsed": u.gigabytes,
-			"maxTotalSnapshots": maxSnap, "totalSnapshotsUsed": u.snapshots,
-			"maxTotalBackups": q.Backups, "totalBackupsUsed": u.backups,
-			"maxTotalBackupGigabytes": q.BackupGigabytes, "totalBackupGigabytesUsed": u.backupGB,
-		},
-	}})
+	abs := map[string]any{
+		"maxTotalVolumes": maxVol, "totalVolumesUsed": u.volumes,
+		"maxTotalVolumeGigabytes": q.Gigabytes, "totalGigabytesUsed": u.gigabytes,
+		"maxTotalSnapshots": maxSnap, "totalSnapshotsUsed": u.snapshots,
+		"maxTotalBackups": q.Backups, "totalBackupsUsed": u.backups,
+		"maxTotalBackupGigabytes": q.BackupGigabytes, "totalBackupGigabytesUsed": u.backupGB,
+	}
+	if s.prof.limitsMaxOnly {
+		abs = map[string]any{"maxTotalVolumes": maxVol, "maxTotalVolumeGigabytes": q.Gigabytes}
+	}
+	c.json(200, map[string]any{"limits": map[string]any{"rate": []any{}, "absolute": abs}})
 }
 
 func (s *Sim) availabilityZones(c *call) {

@@ -177,6 +177,12 @@ type profile struct {
 	computeVer  string // path element of the catalog's compute endpoint
 	// volumeFaces are the Cinder API versions the catalog lists.
 	volumeFaces []int
+	// rateLimitHint: a rate-limit 413 carries retryAfter and Retry-After.
+	rateLimitHint bool
+	// firstDevice is the first advisory device name Nova hands out.
+	firstDevice string
+	// limitsMaxOnly: /limits reports maxima only (seed 004's example).
+	limitsMaxOnly bool
 }
 
 // ProfileRules returns the rules of a named profile, for tests that want to
@@ -209,7 +215,7 @@ func lookupProfile(name string) (profile, error) {
 			rules: Rules{MinSizeGB: 1, SnapshotInUse: SnapshotInUseForce, Extend: true, ExtendInUse: true,
 				MaxVolumesPerServer: 26, SameZoneAttach: false, BackupInUse: true},
 			computeVer:  "v2.1",
-			volumeFaces: []int{1, 2, 3},
+			volumeFaces: []int{1, 2, 3}, rateLimitHint: true, firstDevice: "/dev/vdb",
 		}, nil
 	case "nhn":
 		return profile{
@@ -224,7 +230,7 @@ func lookupProfile(name string) (profile, error) {
 			rules: Rules{MinSizeGB: 1, SnapshotInUse: SnapshotInUseForce, Extend: true, ExtendInUse: true,
 				MaxVolumesPerServer: 26, SameZoneAttach: true, BackupInUse: true},
 			computeVer:  "v2",
-			volumeFaces: []int{2},
+			volumeFaces: []int{2}, rateLimitHint: true, firstDevice: "/dev/vdb",
 		}, nil
 	case "helion":
 		return profile{
@@ -237,9 +243,11 @@ func lookupProfile(name string) (profile, error) {
 			quota:       Quota{Volumes: -1, Snapshots: -1, Gigabytes: 3000, Backups: -1, BackupGigabytes: -1, VolumesAndSnapshots: 10},
 			rules: Rules{MinSizeGB: 1, MaxSizeGB: 2047, SnapshotInUse: SnapshotInUseNever, Extend: false,
 				MaxVolumesPerServer: 26, SameZoneAttach: true, BackupInUse: false},
-			rateLimit:   1,
-			computeVer:  "v2",
-			volumeFaces: []int{1},
+			rateLimit:  1,
+			computeVer: "v2",
+			// Seed 004: the guest names disks from /dev/vdc on; its 413
+			// body has no retryAfter; its /limits shows maxima only.
+			volumeFaces: []int{1}, firstDevice: "/dev/vdc", limitsMaxOnly: true,
 		}, nil
 	}
 	return profile{}, fmt.Errorf("unknown profile %q (want generic, nhn or helion)", name)

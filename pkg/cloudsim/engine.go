@@ -243,14 +243,32 @@ func (s *Sim) createVolume(c *call, req volumeRequest) (*Volume, *apiError) {
 	} else {
 		err = s.store.Create(disk.KindVolumes, v.ID, int64(size)*gib)
 	}
-	if err != nil {
-		return nil, errInternal(err.Error())
-	}
 	v.CreatedAt = now()
 	v.UpdatedAt = v.CreatedAt
 	s.st.Volumes[v.ID] = v
+	if err != nil {
+		// The host cannot hold it (a file-size limit, a full disk): a
+		// cloud takes the request and the volume ends in error, as when
+		// no backend has the capacity. The host's error stays here.
+		klog.ErrorS(err, "cloudsim: no room for volume image", "volume", v.ID, "size", size)
+		_ = s.store.Delete(disk.KindVolumes, v.ID)
+		s.failCreate(v.ID)
+		return v, nil
+	}
 	s.scheduleVolumeCreate(v.ID)
 	return v, nil
+}
+
+const msgNoCapacity = "schedule allocate volume:Could not find any available weighted backend. Insufficient free space for volume creation."
+
+// failCreate ends a volume's creation in error with a user message.
+func (s *Sim) failCreate(id string) {
+	s.later(OpCreate, s.durs.Create, func() {
+		if v := s.st.Volumes[id]; v != nil && v.Status == "creating" {
+			v.Status, v.UpdatedAt = "error", now()
+			s.addMessage(v, msgNoCapacity)
+		}
+	})
 }
 
 func (s *Sim) scheduleVolumeCreate(id string) {
@@ -679,7 +697,11 @@ func (s *Sim) nextDevice(serverID string) string {
 	for _, a := range s.attachmentsOf(serverID) {
 		used[a.Device] = true
 	}
-	for ch := 'b'; ch <= 'z'; ch++ {
+	first := 'b'
+	if d := s.prof.firstDevice; len(d) == len("/dev/vdb") {
+		first = rune(d[len(d)-1])
+	}
+	for ch := first; ch <= 'z'; ch++ {
 		if d := "/dev/vd" + string(ch); !used[d] {
 			return d
 		}
