@@ -54,6 +54,7 @@ func (s *Sim) cinderRoutes(mux *http.ServeMux) {
 	s.cinderItemRoutes(h)
 	s.quotaRoutes(h)
 	s.miscRoutes(h)
+	s.attachmentRoutes(h)
 	h("GET "+p+"/limits", s.limits)
 	h("GET "+p+"/os-availability-zone", s.availabilityZones)
 }

@@ -37,11 +37,11 @@ func boolString(b bool) string {
 }
 
 // attachmentViews lists the attachments Cinder shows: those attached (or
-// being detached), not one still attaching.
+// being detached), not one reserved or still attaching.
 func (c *call) attachmentViews(v *Volume) []any {
 	out := []any{}
 	for _, a := range v.Attachments {
-		if a.Status == "attaching" {
+		if a.Status != "attached" && a.Status != "detaching" {
 			continue
 		}
 		m := map[string]any{"id": v.ID, "volume_id": v.ID, "server_id": a.ServerID, "device": a.Device}
