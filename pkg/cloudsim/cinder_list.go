@@ -269,8 +269,12 @@ func (l listing[T]) handler(s *Sim, detail bool) handlerFunc {
 // admin with all_tenants=1 every project (or the one named by project_id).
 func (c *call) listScope() func(string) bool {
 	q := c.r.URL.Query()
-	var all jsonBool
-	if q.Has("all_tenants") && (q.Get("all_tenants") == "" || all.UnmarshalJSON([]byte(q.Get("all_tenants"))) == nil && bool(all)) && c.isAdmin() {
+	all := q.Has("all_tenants")
+	if v := q.Get("all_tenants"); v != "" {
+		var b jsonBool
+		all = b.UnmarshalJSON([]byte(v)) == nil && bool(b)
+	}
+	if all && c.isAdmin() {
 		if p := q.Get("project_id"); p != "" {
 			return func(got string) bool { return got == p }
 		}
