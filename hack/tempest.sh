@@ -15,12 +15,21 @@ regex="${TEMPEST_REGEX:-^(tempest\.api\.volume|cinder_tempest_plugin\.api\.volum
 
 if ! command -v tempest >/dev/null || ! /usr/bin/python3 -c 'import cinder_tempest_plugin' 2>/dev/null; then
   echo "tempest: installing python3-tempest and cinder-tempest-plugin" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-tempest cinder-tempest-plugin >/dev/null || exit 1
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q python3-tempest cinder-tempest-plugin >/dev/null ||
+    { apt-get update -qq && apt-get install -y -q python3-tempest cinder-tempest-plugin >/dev/null; } || exit 1
 fi
 
 ws=$(mktemp -d -t openblock-tempest.XXXXXX)
 sim_pid=""
+tempest_pid=""
 cleanup() {
+  # The tempest run is a process group of its own (setsid): stop all of it.
+  if [ -n "$tempest_pid" ]; then
+    kill -- -"$tempest_pid" 2>/dev/null
+    wait "$tempest_pid" 2>/dev/null
+  fi
+  tempest_pid=""
   if [ -n "$sim_pid" ]; then
     kill "$sim_pid" 2>/dev/null
     wait "$sim_pid" 2>/dev/null
@@ -52,12 +61,13 @@ for run in $runs; do
   esac
   dir="$ws/$profile-$face"
   mkdir -p "$dir/sim" "$dir/logs"
+  # The accounts of accounts.yaml, in a file: no password on a command line.
+  (umask 077; printf '%s\n' "tempest1:$password:tempest1" "tempest2:$password:tempest2" \
+    "tempest3:$password:tempest3" "tempest4:$password:tempest4" \
+    "tempest-admin1:$password:tempest-admin:admin,member,reader" \
+    "tempest-admin2:$password:tempest-admin:admin,member,reader" >"$dir/sim-accounts")
   "$ws/openblock-cloudsim" --listen 127.0.0.1:0 --state-dir "$dir/sim" --profile "$profile" \
-    --account "tempest1:$password:tempest1" --account "tempest2:$password:tempest2" \
-    --account "tempest3:$password:tempest3" --account "tempest4:$password:tempest4" \
-    --account "tempest-admin1:$password:tempest-admin:admin,member,reader" \
-    --account "tempest-admin2:$password:tempest-admin:admin,member,reader" \
-    >"$dir/sim.out" 2>"$dir/sim.log" &
+    --accounts-file "$dir/sim-accounts" >"$dir/sim.out" 2>"$dir/sim.log" &
   sim_pid=$!
   base=""
   for _ in $(seq 100); do
@@ -74,16 +84,19 @@ for run in $runs; do
   (cd "$dir" && tempest init --workspace-path "$ws/workspaces.yaml" --name "$profile-$face" "$dir/w" >/dev/null 2>&1) || { echo "tempest init failed" >&2; exit 1; }
   sed -e "s|@WORKSPACE@|$dir|g" -e "s|@BASE@|$base|g" -e "s|@CATALOG@|$catalog|g" \
     hack/tempest/tempest.conf.in | awk -v m="$micro" '$0=="@MICROVERSIONS@"{print m; next} {print}' >"$dir/w/etc/tempest.conf"
-  sed -e "s|@PASSWORD@|$password|g" hack/tempest/accounts.yaml.in >"$dir/accounts.yaml"
-  chmod 600 "$dir/accounts.yaml"
+  (umask 077; sed -e "s|@PASSWORD@|$password|g" hack/tempest/accounts.yaml.in >"$dir/accounts.yaml")
 
   # Tests the skip list leaves out count as skipped.
   list() { (cd "$dir/w" && tempest run --list-tests --regex "$regex" "$@" 2>/dev/null | grep '^[a-z_]*\.api\.volume' | sed 's/\[.*//'); }
   list --exclude-list "$repo/hack/tempest/skips.txt" >"$dir/listed"
   excluded=$(( $(list | wc -l) - $(wc -l <"$dir/listed") ))
-  (cd "$dir/w" && tempest run --regex "$regex" --exclude-list "$repo/hack/tempest/skips.txt" \
-    --concurrency "$concurrency" >"$dir/run.log" 2>&1)
+  # In the background and waited for, so that a signal stops it at once.
+  (cd "$dir/w" && exec setsid tempest run --regex "$regex" --exclude-list "$repo/hack/tempest/skips.txt" \
+    --concurrency "$concurrency" >"$dir/run.log" 2>&1) &
+  tempest_pid=$!
+  wait "$tempest_pid"
   rc=$?
+  tempest_pid=""
   cleanup
   # One line per test; a class whose setUpClass fails or is skipped
   # reports one line for all its tests: count each of them.

@@ -59,6 +59,25 @@ func (a *accountFlags) Set(v string) error {
 	return nil
 }
 
+// readFile adds the accounts of a file, one a line; blank lines and lines
+// starting with # are skipped.
+func (a *accountFlags) readFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if err := a.Set(line); err != nil {
+			return fmt.Errorf("line %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
 type listFlag []string
 
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
@@ -97,6 +116,7 @@ func main() {
 	flag.StringVar(&cfg.DefaultZone, "default-zone", "", "default availability zone (default: the profile's)")
 	flag.Var(&servers, "server", "server id[:zone[:name]] (repeatable; default: one server per zone)")
 	flag.Var(&accounts, "account", "extra account name:password:project[:role,role] (repeatable; default roles member,reader)")
+	accountsFile := flag.String("accounts-file", "", "file of extra accounts, one name:password:project[:role,role] a line (keeps passwords off the command line)")
 	flag.Var(&zones, "zones", "comma-separated availability zones (default: the profile's)")
 	flag.IntVar(&faults.LatencyMS, "latency-ms", 0, "extra latency added to every API call")
 	flag.IntVar(&faults.JitterMS, "jitter-ms", 0, "random extra latency 0..N ms")
@@ -110,6 +130,11 @@ func main() {
 	flag.Parse()
 
 	cfg.Servers = servers
+	if *accountsFile != "" {
+		if err := accounts.readFile(*accountsFile); err != nil {
+			klog.Fatalf("cloudsim: --accounts-file: %v", err)
+		}
+	}
 	cfg.Accounts = accounts
 	cfg.Zones = zones
 	cfg.TokenTTL = *tokenTTL
