@@ -60,7 +60,8 @@ for run in $runs; do
     *) echo "tempest: unknown face $face (v2 or v3)" >&2; exit 2 ;;
   esac
   dir="$ws/$profile-$face"
-  mkdir -p "$dir/sim" "$dir/logs"
+  # Tempest's lock directory and temporary files stay in the workspace.
+  mkdir -p "$dir/sim" "$dir/logs" "$dir/tmp"
   # The accounts of accounts.yaml, in a file: no password on a command line.
   (umask 077; printf '%s\n' "tempest1:$password:tempest1" "tempest2:$password:tempest2" \
     "tempest3:$password:tempest3" "tempest4:$password:tempest4" \
@@ -81,17 +82,17 @@ for run in $runs; do
     tail -5 "$dir/sim.log" >&2
     exit 1
   fi
-  (cd "$dir" && tempest init --workspace-path "$ws/workspaces.yaml" --name "$profile-$face" "$dir/w" >/dev/null 2>&1) || { echo "tempest init failed" >&2; exit 1; }
+  (cd "$dir" && TMPDIR="$dir/tmp" tempest init --workspace-path "$ws/workspaces.yaml" --name "$profile-$face" "$dir/w" >/dev/null 2>&1) || { echo "tempest init failed" >&2; exit 1; }
   sed -e "s|@WORKSPACE@|$dir|g" -e "s|@BASE@|$base|g" -e "s|@CATALOG@|$catalog|g" \
     hack/tempest/tempest.conf.in | awk -v m="$micro" '$0=="@MICROVERSIONS@"{print m; next} {print}' >"$dir/w/etc/tempest.conf"
   (umask 077; sed -e "s|@PASSWORD@|$password|g" hack/tempest/accounts.yaml.in >"$dir/accounts.yaml")
 
   # Tests the skip list leaves out count as skipped.
-  list() { (cd "$dir/w" && tempest run --list-tests --regex "$regex" "$@" 2>/dev/null | grep '^[a-z_]*\.api\.volume' | sed 's/\[.*//'); }
+  list() { (cd "$dir/w" && TMPDIR="$dir/tmp" tempest run --list-tests --regex "$regex" "$@" 2>/dev/null | grep '^[a-z_]*\.api\.volume' | sed 's/\[.*//'); }
   list --exclude-list "$repo/hack/tempest/skips.txt" >"$dir/listed"
   excluded=$(( $(list | wc -l) - $(wc -l <"$dir/listed") ))
   # In the background and waited for, so that a signal stops it at once.
-  (cd "$dir/w" && exec setsid tempest run --regex "$regex" --exclude-list "$repo/hack/tempest/skips.txt" \
+  (cd "$dir/w" && TMPDIR="$dir/tmp" exec setsid tempest run --regex "$regex" --exclude-list "$repo/hack/tempest/skips.txt" \
     --concurrency "$concurrency" >"$dir/run.log" 2>&1) &
   tempest_pid=$!
   wait "$tempest_pid"
