@@ -15,7 +15,7 @@ export PATH := $(TOOLS_BIN):$(PATH):/usr/local/sbin:/usr/sbin:/sbin
 SOAK_MINUTES ?= 2
 FUZZTIME ?= 30s
 
-.PHONY: all build test demo sanity bench soak fuzz lint tools clean e2e image
+.PHONY: all build test demo sanity bench soak fuzz lint tools clean e2e image tempest
 
 all: build
 
@@ -41,6 +41,11 @@ demo: build
 
 sanity:
 	./hack/sanity.sh $(BACKENDS)
+
+# OpenStack Tempest's volume API tests against the simulator: Cinder v3 on
+# the generic profile, v2 on nhn (TEMPEST_RUNS to choose). See hack/tempest.sh.
+tempest:
+	./hack/tempest.sh
 
 bench: build
 	$(GO) run ./test/bench --driver $(BIN)/openblock-csi

@@ -41,6 +41,43 @@ func (s *serverFlags) Set(v string) error {
 	return nil
 }
 
+// accountFlags collects repeated --account name:password:project[:role,role].
+type accountFlags []cloudsim.Account
+
+func (a *accountFlags) String() string { return fmt.Sprint(len(*a), " accounts") }
+
+func (a *accountFlags) Set(v string) error {
+	parts := strings.SplitN(v, ":", 4)
+	if len(parts) < 3 || parts[0] == "" || parts[2] == "" {
+		return errors.New("want name:password:project[:role,role]")
+	}
+	acc := cloudsim.Account{Name: parts[0], Password: parts[1], Project: parts[2]}
+	if len(parts) == 4 {
+		acc.Roles = strings.Split(parts[3], ",")
+	}
+	*a = append(*a, acc)
+	return nil
+}
+
+// readFile adds the accounts of a file, one a line; blank lines and lines
+// starting with # are skipped.
+func (a *accountFlags) readFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if err := a.Set(line); err != nil {
+			return fmt.Errorf("line %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
 type listFlag []string
 
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
@@ -59,6 +96,7 @@ func main() {
 		cfg       cloudsim.Config
 		listen    = flag.String("listen", "127.0.0.1:8776", "address to listen on")
 		servers   serverFlags
+		accounts  accountFlags
 		zones     listFlag
 		faults    cloudsim.Faults
 		quota     cloudsim.Quota
@@ -77,6 +115,8 @@ func main() {
 	flag.StringVar(&cfg.PublicURL, "public-url", "", "base URL for catalogs and links (default: from each request's Host)")
 	flag.StringVar(&cfg.DefaultZone, "default-zone", "", "default availability zone (default: the profile's)")
 	flag.Var(&servers, "server", "server id[:zone[:name]] (repeatable; default: one server per zone)")
+	flag.Var(&accounts, "account", "extra account name:password:project[:role,role] (repeatable; default roles member,reader)")
+	accountsFile := flag.String("accounts-file", "", "file of extra accounts, one name:password:project[:role,role] a line (keeps passwords off the command line)")
 	flag.Var(&zones, "zones", "comma-separated availability zones (default: the profile's)")
 	flag.IntVar(&faults.LatencyMS, "latency-ms", 0, "extra latency added to every API call")
 	flag.IntVar(&faults.JitterMS, "jitter-ms", 0, "random extra latency 0..N ms")
@@ -90,6 +130,12 @@ func main() {
 	flag.Parse()
 
 	cfg.Servers = servers
+	if *accountsFile != "" {
+		if err := accounts.readFile(*accountsFile); err != nil {
+			klog.Fatalf("cloudsim: --accounts-file: %v", err)
+		}
+	}
+	cfg.Accounts = accounts
 	cfg.Zones = zones
 	cfg.TokenTTL = *tokenTTL
 	faults.Stuck = stuck

@@ -23,8 +23,7 @@ func (s *Sim) cinderRoutes(mux *http.ServeMux) {
 		s.register(mux, FaceCinder, pat, false, s.volumeVersion)
 	}
 	p := "/volume/{ver}/{project}"
-	h("GET "+p+"/types", s.listTypes)
-	h("GET "+p+"/types/{id}", s.getType)
+	s.typeRoutes(h)
 	h("GET "+p+"/volumes", volumeListing.handler(s, false))
 	h("GET "+p+"/volumes/detail", volumeListing.handler(s, true))
 	h("POST "+p+"/volumes", s.postVolume)
@@ -52,6 +51,10 @@ func (s *Sim) cinderRoutes(mux *http.ServeMux) {
 	h("GET "+p+"/backups/{id}", s.getBackup)
 	h("DELETE "+p+"/backups/{id}", s.delBackup)
 	h("POST "+p+"/backups/{id}/restore", s.restore)
+	s.cinderItemRoutes(h)
+	s.quotaRoutes(h)
+	s.miscRoutes(h)
+	s.attachmentRoutes(h)
 	h("GET "+p+"/limits", s.limits)
 	h("GET "+p+"/os-availability-zone", s.availabilityZones)
 }
@@ -92,27 +95,6 @@ func (s *Sim) cinderVersioned(fn handlerFunc) handlerFunc {
 	}
 }
 
-func (s *Sim) listTypes(c *call) {
-	out := []any{}
-	for i := range s.prof.types {
-		out = append(out, c.typeView(&s.prof.types[i]))
-	}
-	c.json(200, map[string]any{"volume_types": out})
-}
-
-func (s *Sim) getType(c *call) {
-	id := c.r.PathValue("id")
-	if id == "default" {
-		id = ""
-	}
-	t, e := s.volumeType(id)
-	if e != nil {
-		c.fail(errNotFound("Volume type %s could not be found.", c.r.PathValue("id")))
-		return
-	}
-	c.json(200, map[string]any{"volume_type": c.typeView(t)})
-}
-
 // pick returns the first non-empty string (v2 name, v1 display_name).
 func pick(a ...*string) string {
 	for _, s := range a {
@@ -126,7 +108,7 @@ func pick(a ...*string) string {
 func (s *Sim) postVolume(c *call) {
 	var body struct {
 		Volume *struct {
-			Size               *json.Number      `json:"size"`
+			Size               json.RawMessage   `json:"size"`
 			Name               *string           `json:"name"`
 			DisplayName        *string           `json:"display_name"`
 			Description        *string           `json:"description"`
@@ -158,10 +140,14 @@ func (s *Sim) postVolume(c *call) {
 	if c.ver == 3 && microAtLeast(c.micro, 3, 47) {
 		req.BackupID = pick(b.BackupID)
 	}
-	if b.Size != nil && b.Size.String() != "" {
-		n, err := b.Size.Int64()
-		if err != nil {
-			c.fail(errBadRequest("Invalid input received: Volume size '%s' must be an integer and greater than 0", b.Size.String()))
+	if len(b.Size) > 0 && string(b.Size) != "null" {
+		// Cinder takes a number or a numeric string, and says so in its
+		// own words for anything else.
+		var num json.Number
+		raw := strings.Trim(string(b.Size), `"`)
+		n, err := json.Number(raw).Int64()
+		if json.Unmarshal([]byte(raw), &num) != nil || err != nil {
+			c.fail(errBadRequest("Invalid input received: Volume size '%s' must be an integer and greater than 0", raw))
 			return
 		}
 		size := int(n)
@@ -179,18 +165,18 @@ func (s *Sim) postVolume(c *call) {
 	if c.ver == 1 {
 		code = 200
 	}
-	c.json(code, map[string]any{"volume": c.volumeView(v)})
+	c.json(code, map[string]any{"volume": c.volumeView(v, viewChange)})
 }
 
 func (s *Sim) getVolume(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, e := s.volume(c.project, c.r.PathValue("id"))
+	v, e := s.volume(c.scope(), c.r.PathValue("id"))
 	if e != nil {
 		c.fail(e)
 		return
 	}
-	c.json(200, map[string]any{"volume": c.volumeView(v)})
+	c.json(200, map[string]any{"volume": c.volumeView(v, viewShow)})
 }
 
 func (s *Sim) putVolume(c *call) {
@@ -213,7 +199,7 @@ func (s *Sim) putVolume(c *call) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, e := s.volume(c.project, c.r.PathValue("id"))
+	v, e := s.volume(c.scope(), c.r.PathValue("id"))
 	if e != nil {
 		c.fail(e)
 		return
@@ -234,13 +220,20 @@ func (s *Sim) putVolume(c *call) {
 	}
 	v.UpdatedAt = now()
 	c.persist()
-	c.json(200, map[string]any{"volume": c.volumeView(v)})
+	c.json(200, map[string]any{"volume": c.volumeView(v, viewChange)})
 }
 
 func (s *Sim) delVolume(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.deleteVolume(c, c.r.PathValue("id"))
+	var cascade jsonBool
+	if q := c.r.URL.Query().Get("cascade"); q != "" {
+		if err := cascade.UnmarshalJSON([]byte(q)); err != nil {
+			c.fail(errBadRequest("Invalid input received: Invalid value '%s' for cascade.", q))
+			return
+		}
+	}
+	e := s.deleteVolume(c, c.r.PathValue("id"), bool(cascade))
 	if e != nil {
 		c.fail(e)
 		return
@@ -286,7 +279,7 @@ func (c *call) metadataOp(meta *map[string]string) (changed bool, e *apiError) {
 func (s *Sim) volumeMetadata(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, e := s.volume(c.project, c.r.PathValue("id"))
+	v, e := s.volume(c.scope(), c.r.PathValue("id"))
 	if e != nil {
 		c.fail(e)
 		return
@@ -305,7 +298,7 @@ func (s *Sim) volumeMetadata(c *call) {
 func (s *Sim) snapshotMetadata(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sn, e := s.snapshot(c.project, c.r.PathValue("id"))
+	sn, e := s.snapshot(c.scope(), c.r.PathValue("id"))
 	if e != nil {
 		c.fail(e)
 		return
@@ -339,12 +332,12 @@ func (b *jsonBool) UnmarshalJSON(d []byte) error {
 func (s *Sim) postSnapshot(c *call) {
 	var body struct {
 		Snapshot *struct {
-			VolumeID           string            `json:"volume_id"`
+			VolumeID           *string           `json:"volume_id"`
 			Name               *string           `json:"name"`
 			DisplayName        *string           `json:"display_name"`
 			Description        *string           `json:"description"`
 			DisplayDescription *string           `json:"display_description"`
-			Force              jsonBool          `json:"force"`
+			Force              *jsonBool         `json:"force"`
 			Metadata           map[string]string `json:"metadata"`
 		} `json:"snapshot"`
 	}
@@ -352,15 +345,25 @@ func (s *Sim) postSnapshot(c *call) {
 		c.fail(e)
 		return
 	}
-	if body.Snapshot == nil || body.Snapshot.VolumeID == "" {
+	if body.Snapshot == nil {
 		c.fail(errBadRequest("Missing required element 'snapshot' in request body."))
 		return
 	}
 	b := body.Snapshot
+	if b.VolumeID == nil || *b.VolumeID == "" {
+		// Cinder looks the volume up before validating the rest.
+		c.fail(errNotFound("Volume None could not be found."))
+		return
+	}
+	var force *bool
+	if b.Force != nil {
+		f := bool(*b.Force)
+		force = &f
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sn, e := s.createSnapshot(c, snapshotRequest{VolumeID: b.VolumeID, Name: pick(b.Name, b.DisplayName),
-		Description: pick(b.Description, b.DisplayDescription), Force: bool(b.Force), Metadata: b.Metadata})
+	sn, e := s.createSnapshot(c, snapshotRequest{VolumeID: *b.VolumeID, Name: pick(b.Name, b.DisplayName),
+		Description: pick(b.Description, b.DisplayDescription), Force: force, Metadata: b.Metadata})
 	if e != nil {
 		c.fail(e)
 		return
@@ -376,7 +379,7 @@ func (s *Sim) postSnapshot(c *call) {
 func (s *Sim) getSnapshot(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sn, e := s.snapshot(c.project, c.r.PathValue("id"))
+	sn, e := s.snapshot(c.scope(), c.r.PathValue("id"))
 	if e != nil {
 		c.fail(e)
 		return
@@ -403,7 +406,7 @@ func (s *Sim) putSnapshot(c *call) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sn, e := s.snapshot(c.project, c.r.PathValue("id"))
+	sn, e := s.snapshot(c.scope(), c.r.PathValue("id"))
 	if e != nil {
 		c.fail(e)
 		return
@@ -421,7 +424,7 @@ func (s *Sim) putSnapshot(c *call) {
 	}
 	sn.UpdatedAt = now()
 	c.persist()
-	c.json(200, map[string]any{"snapshot": c.snapshotView(sn, true)})
+	c.json(200, map[string]any{"snapshot": c.snapshotView(sn, false)})
 }
 
 func (s *Sim) delSnapshot(c *call) {
@@ -440,10 +443,12 @@ func (s *Sim) postBackup(c *call) {
 	var body struct {
 		Backup *struct {
 			VolumeID    string   `json:"volume_id"`
+			SnapshotID  *string  `json:"snapshot_id"`
 			Name        *string  `json:"name"`
 			Description *string  `json:"description"`
 			Container   *string  `json:"container"`
 			Force       jsonBool `json:"force"`
+			Incremental jsonBool `json:"incremental"`
 		} `json:"backup"`
 	}
 	if e := c.decode(&body); e != nil {
@@ -458,7 +463,7 @@ func (s *Sim) postBackup(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	bk, e := s.createBackup(c, backupRequest{VolumeID: b.VolumeID, Name: pick(b.Name), Description: pick(b.Description),
-		Container: pick(b.Container), Force: bool(b.Force)})
+		Container: pick(b.Container), Force: bool(b.Force), SnapshotID: pick(b.SnapshotID), Incremental: bool(b.Incremental)})
 	if e != nil {
 		c.fail(e)
 		return
@@ -470,7 +475,7 @@ func (s *Sim) postBackup(c *call) {
 func (s *Sim) getBackup(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, e := s.backup(c.project, c.r.PathValue("id"))
+	b, e := s.backup(c.scope(), c.r.PathValue("id"))
 	if e != nil {
 		c.fail(e)
 		return
@@ -519,8 +524,8 @@ func (s *Sim) restore(c *call) {
 func (s *Sim) limits(c *call) {
 	s.mu.Lock()
 	u := s.usage(c.project)
+	q := s.quotaOf(c.project)
 	s.mu.Unlock()
-	q := s.prof.quota
 	maxVol, maxSnap := q.Volumes, q.Snapshots
 	if q.VolumesAndSnapshots > 0 {
 		if maxVol < 0 || maxVol > q.VolumesAndSnapshots {
@@ -530,16 +535,17 @@ func (s *Sim) limits(c *call) {
 			maxSnap = q.VolumesAndSnapshots
 		}
 	}
-	c.json(200, map[string]any{"limits": map[string]any{
-		"rate": []any{},
-		"absolute": map[string]any{
-			"maxTotalVolumes": maxVol, "totalVolumesUsed": u.volumes,
-			"maxTotalVolumeGigabytes": q.Gigabytes, "totalGigabytesUsed": u.gigabytes,
-			"maxTotalSnapshots": maxSnap, "totalSnapshotsUsed": u.snapshots,
-			"maxTotalBackups": q.Backups, "totalBackupsUsed": u.backups,
-			"maxTotalBackupGigabytes": q.BackupGigabytes, "totalBackupGigabytesUsed": u.backupGB,
-		},
-	}})
+	abs := map[string]any{
+		"maxTotalVolumes": maxVol, "totalVolumesUsed": u.volumes,
+		"maxTotalVolumeGigabytes": q.Gigabytes, "totalGigabytesUsed": u.gigabytes,
+		"maxTotalSnapshots": maxSnap, "totalSnapshotsUsed": u.snapshots,
+		"maxTotalBackups": q.Backups, "totalBackupsUsed": u.backups,
+		"maxTotalBackupGigabytes": q.BackupGigabytes, "totalBackupGigabytesUsed": u.backupGB,
+	}
+	if s.prof.limitsMaxOnly {
+		abs = map[string]any{"maxTotalVolumes": maxVol, "maxTotalVolumeGigabytes": q.Gigabytes}
+	}
+	c.json(200, map[string]any{"limits": map[string]any{"rate": []any{}, "absolute": abs}})
 }
 
 func (s *Sim) availabilityZones(c *call) {

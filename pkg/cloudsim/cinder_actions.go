@@ -25,7 +25,7 @@ func (s *Sim) volumeAction(c *call) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, e := s.volume(c.project, c.r.PathValue("id"))
+	v, e := s.volume(c.scope(), c.r.PathValue("id"))
 	if e != nil {
 		c.fail(e)
 		return
@@ -39,7 +39,19 @@ func (s *Sim) volumeAction(c *call) {
 	c.json(code, resp)
 }
 
+// scope is the project whose resources the call may name: an admin may name
+// any project's (Cinder's admin context), "" here.
+func (c *call) scope() string {
+	if c.isAdmin() {
+		return ""
+	}
+	return c.project
+}
+
 func (c *call) isAdmin() bool {
+	if c.tok == nil {
+		return false
+	}
 	u := c.s.userByID(c.tok.UserID)
 	if u == nil {
 		return false
@@ -182,7 +194,7 @@ func (s *Sim) runAction(c *call, v *Volume, name string, arg json.RawMessage) (i
 		data := map[string]any{"device_path": s.store.Path("volumes", v.ID), "volume_id": v.ID, "access_mode": "rw"}
 		return 200, map[string]any{"connection_info": map[string]any{"driver_volume_type": "local", "data": data}}, nil
 
-	case "os-terminate_connection", "os-update_readonly_flag":
+	case "os-terminate_connection":
 		return 202, nil, nil
 
 	case "os-set_bootable":
@@ -226,6 +238,9 @@ func (s *Sim) runAction(c *call, v *Volume, name string, arg json.RawMessage) (i
 		v.Status = "deleting"
 		s.scheduleVolumeDelete(v.ID)
 		return 202, nil, nil
+	}
+	if code, resp, e, ok := s.moreVolumeActions(c, v, name, arg); ok {
+		return code, resp, e
 	}
 	return 0, nil, errBadRequest("There is no such action: %s", name)
 }

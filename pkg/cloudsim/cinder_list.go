@@ -1,6 +1,7 @@
 package cloudsim
 
 import (
+	"encoding/json"
 	"net/url"
 	"sort"
 	"strconv"
@@ -121,7 +122,9 @@ func page[T any](c *call, items []T, id func(T) string, field func(T, string) an
 		}
 	}
 	var links []any
-	if len(items) > limit {
+	// Cinder links a next page whenever a page is full, even if it is the
+	// last one.
+	if len(items) >= limit && (limit > 0 || len(items) > 0) {
 		items = items[:limit]
 		nq := url.Values{}
 		for k, v := range q {
@@ -235,10 +238,11 @@ func (l listing[T]) handler(s *Sim, detail bool) handlerFunc {
 	}
 	return func(c *call) {
 		keep := l.match(c)
+		inScope := c.listScope()
 		s.mu.Lock()
 		var items []T
 		for _, it := range l.all(s.st) {
-			if l.project(it) == c.project && keep(it) {
+			if inScope(l.project(it)) && keep(it) {
 				items = append(items, it)
 			}
 		}
@@ -261,6 +265,44 @@ func (l listing[T]) handler(s *Sim, detail bool) handlerFunc {
 	}
 }
 
+// listScope says which projects a listing shows: the caller's, or for an
+// admin with all_tenants=1 every project (or the one named by project_id).
+func (c *call) listScope() func(string) bool {
+	q := c.r.URL.Query()
+	all := q.Has("all_tenants")
+	if v := q.Get("all_tenants"); v != "" {
+		var b jsonBool
+		all = b.UnmarshalJSON([]byte(v)) == nil && bool(b)
+	}
+	if all && c.isAdmin() {
+		if p := q.Get("project_id"); p != "" {
+			return func(got string) bool { return got == p }
+		}
+		return func(string) bool { return true }
+	}
+	return func(got string) bool { return got == c.project }
+}
+
+// metadataFilter is ?metadata={"k":"v"}: every pair must be in the item's
+// metadata. A value that is not a JSON object matches nothing.
+func metadataFilter(q url.Values) func(map[string]string) bool {
+	if !q.Has("metadata") {
+		return func(map[string]string) bool { return true }
+	}
+	var want map[string]string
+	if err := json.Unmarshal([]byte(q.Get("metadata")), &want); err != nil {
+		return func(map[string]string) bool { return false }
+	}
+	return func(m map[string]string) bool {
+		for k, v := range want {
+			if got, ok := m[k]; !ok || got != v {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 // queryMatch is true when the query has no key or its value equals got.
 func queryMatch(q url.Values, key, got string) bool {
 	return !q.Has(key) || q.Get(key) == got
@@ -273,8 +315,9 @@ var volumeListing = listing[*Volume]{
 	match: func(c *call) func(*Volume) bool {
 		q := c.r.URL.Query()
 		name, byName := c.nameFilter()
+		meta := metadataFilter(q)
 		return func(v *Volume) bool {
-			return (!byName || v.Name == name) && queryMatch(q, "status", v.Status) &&
+			return (!byName || v.Name == name) && queryMatch(q, "status", v.Status) && meta(v.Metadata) &&
 				(q.Get("availability_zone") == "" || v.Zone == q.Get("availability_zone"))
 		}
 	},
@@ -283,7 +326,7 @@ var volumeListing = listing[*Volume]{
 	sortKeys: volumeSortKeys,
 	view: func(c *call, v *Volume, detail bool) any {
 		if detail {
-			return c.volumeView(v)
+			return c.volumeView(v, viewShow)
 		}
 		return c.volumeSummary(v)
 	},
@@ -296,8 +339,9 @@ var snapshotListing = listing[*Snapshot]{
 	match: func(c *call) func(*Snapshot) bool {
 		q := c.r.URL.Query()
 		name, byName := c.nameFilter()
+		meta := metadataFilter(q)
 		return func(sn *Snapshot) bool {
-			return (!byName || sn.Name == name) && queryMatch(q, "status", sn.Status) && queryMatch(q, "volume_id", sn.VolumeID)
+			return meta(sn.Metadata) && (!byName || sn.Name == name) && queryMatch(q, "status", sn.Status) && queryMatch(q, "volume_id", sn.VolumeID)
 		}
 	},
 	id:       func(sn *Snapshot) string { return sn.ID },

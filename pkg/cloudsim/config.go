@@ -39,6 +39,14 @@ type User struct {
 	Roles    []string `json:"roles"`
 }
 
+// Account is a user with one project, given by name.
+type Account struct {
+	Name     string
+	Password string
+	Project  string
+	Roles    []string
+}
+
 // Project (tenant).
 type Project struct {
 	ID       string `json:"id"`
@@ -61,6 +69,20 @@ type VolumeType struct {
 	Name        string            `json:"name"`
 	Description string            `json:"description"`
 	ExtraSpecs  map[string]string `json:"extra_specs"`
+	// Private types are seen only by admins and the projects in Access.
+	Private    bool            `json:"private,omitempty"`
+	Access     []string        `json:"access,omitempty"`
+	Encryption *TypeEncryption `json:"encryption,omitempty"`
+}
+
+// TypeEncryption is a volume type's encryption spec.
+type TypeEncryption struct {
+	ID              string `json:"encryption_id"`
+	Provider        string `json:"provider"`
+	ControlLocation string `json:"control_location"`
+	Cipher          string `json:"cipher,omitempty"`
+	KeySize         *int   `json:"key_size,omitempty"`
+	CreatedAt       string `json:"created_at"`
 }
 
 // Quota per project. A negative value means unlimited.
@@ -124,9 +146,13 @@ type Config struct {
 	// is derived from each request's Host.
 	PublicURL string
 
-	Servers        []Server
-	Users          []User
-	Projects       []Project
+	Servers  []Server
+	Users    []User
+	Projects []Project
+	// Accounts add users (each with its project, created if missing) to
+	// Users and Projects, defaults included: suites such as Tempest need
+	// several tenants of their own.
+	Accounts       []Account
 	AppCredentials []AppCredential
 	VolumeTypes    []VolumeType
 	Zones          []string
@@ -149,6 +175,14 @@ type profile struct {
 	rules       Rules
 	rateLimit   float64
 	computeVer  string // path element of the catalog's compute endpoint
+	// volumeFaces are the Cinder API versions the catalog lists.
+	volumeFaces []int
+	// rateLimitHint: a rate-limit 413 carries retryAfter and Retry-After.
+	rateLimitHint bool
+	// firstDevice is the first advisory device name Nova hands out.
+	firstDevice string
+	// limitsMaxOnly: /limits reports maxima only (seed 004's example).
+	limitsMaxOnly bool
 }
 
 // ProfileRules returns the rules of a named profile, for tests that want to
@@ -180,7 +214,8 @@ func lookupProfile(name string) (profile, error) {
 			quota:       generousQuota,
 			rules: Rules{MinSizeGB: 1, SnapshotInUse: SnapshotInUseForce, Extend: true, ExtendInUse: true,
 				MaxVolumesPerServer: 26, SameZoneAttach: false, BackupInUse: true},
-			computeVer: "v2.1",
+			computeVer:  "v2.1",
+			volumeFaces: []int{1, 2, 3}, rateLimitHint: true, firstDevice: "/dev/vdb",
 		}, nil
 	case "nhn":
 		return profile{
@@ -194,7 +229,8 @@ func lookupProfile(name string) (profile, error) {
 			quota:       generousQuota,
 			rules: Rules{MinSizeGB: 1, SnapshotInUse: SnapshotInUseForce, Extend: true, ExtendInUse: true,
 				MaxVolumesPerServer: 26, SameZoneAttach: true, BackupInUse: true},
-			computeVer: "v2",
+			computeVer:  "v2",
+			volumeFaces: []int{2}, rateLimitHint: true, firstDevice: "/dev/vdb",
 		}, nil
 	case "helion":
 		return profile{
@@ -209,6 +245,9 @@ func lookupProfile(name string) (profile, error) {
 				MaxVolumesPerServer: 26, SameZoneAttach: true, BackupInUse: false},
 			rateLimit:  1,
 			computeVer: "v2",
+			// Seed 004: the guest names disks from /dev/vdc on; its 413
+			// body has no retryAfter; its /limits shows maxima only.
+			volumeFaces: []int{1}, firstDevice: "/dev/vdc", limitsMaxOnly: true,
 		}, nil
 	}
 	return profile{}, fmt.Errorf("unknown profile %q (want generic, nhn or helion)", name)
@@ -278,6 +317,17 @@ func (c *Config) resolve() (profile, timing.Profile, error) {
 				Projects: []string{AltProject}, Roles: []string{"member", "reader"}},
 		}
 	}
+	for _, a := range c.Accounts {
+		if c.project(a.Project) == nil {
+			c.Projects = append(c.Projects, Project{ID: a.Project, Name: a.Project, DomainID: DefaultDomainID})
+		}
+		roles := a.Roles
+		if len(roles) == 0 {
+			roles = []string{"member", "reader"}
+		}
+		c.Users = append(c.Users, User{ID: a.Name, Name: a.Name, Password: a.Password, DomainID: DefaultDomainID,
+			Projects: []string{a.Project}, Roles: roles})
+	}
 	if len(c.AppCredentials) == 0 {
 		c.AppCredentials = []AppCredential{{ID: DefaultAppCredID, Name: "demo", Secret: DefaultPassword,
 			UserID: DefaultUser, ProjectID: DefaultProject}}
@@ -305,6 +355,15 @@ func (c *Config) resolve() (profile, timing.Profile, error) {
 		c.Servers = append(c.Servers, Server{ID: c.LocalServerID, Name: "local", Zone: p.defaultZone})
 	}
 	return p, tp, nil
+}
+
+func (c *Config) project(id string) *Project {
+	for i := range c.Projects {
+		if c.Projects[i].ID == id {
+			return &c.Projects[i]
+		}
+	}
+	return nil
 }
 
 func (c *Config) server(id string) *Server {

@@ -48,7 +48,7 @@ func (s *Sim) usage(project string) usage {
 
 // checkQuota answers 413 the way Cinder's quota engine does.
 func (s *Sim) checkQuota(project string, addVolumes, addSnapshots, addGB int) *apiError {
-	q, u := s.prof.quota, s.usage(project)
+	q, u := s.quotaOf(project), s.usage(project)
 	if addVolumes > 0 && q.Volumes >= 0 && u.volumes+addVolumes > q.Volumes {
 		return errOverLimit(fmt.Sprintf("VolumeLimitExceeded: Maximum number of volumes allowed (%d) exceeded for quota 'volumes'.", q.Volumes))
 	}
@@ -68,7 +68,7 @@ func (s *Sim) checkQuota(project string, addVolumes, addSnapshots, addGB int) *a
 }
 
 func (s *Sim) checkBackupQuota(project string, addGB int) *apiError {
-	q, u := s.prof.quota, s.usage(project)
+	q, u := s.quotaOf(project), s.usage(project)
 	if q.Backups >= 0 && u.backups+1 > q.Backups {
 		return errOverLimit(fmt.Sprintf("BackupLimitExceeded: Maximum number of backups allowed (%d) exceeded", q.Backups))
 	}
@@ -78,9 +78,11 @@ func (s *Sim) checkBackupQuota(project string, addGB int) *apiError {
 	return nil
 }
 
+// volume, snapshot and backup find a resource of project, or of any project
+// when project is "" (an admin's scope, see call.scope).
 func (s *Sim) volume(project, id string) (*Volume, *apiError) {
 	v := s.st.Volumes[id]
-	if v == nil || v.ProjectID != project {
+	if v == nil || (project != "" && v.ProjectID != project) {
 		return nil, errNotFound("Volume %s could not be found.", id)
 	}
 	return v, nil
@@ -88,7 +90,7 @@ func (s *Sim) volume(project, id string) (*Volume, *apiError) {
 
 func (s *Sim) snapshot(project, id string) (*Snapshot, *apiError) {
 	sn := s.st.Snapshots[id]
-	if sn == nil || sn.ProjectID != project {
+	if sn == nil || (project != "" && sn.ProjectID != project) {
 		return nil, errNotFound("Snapshot %s could not be found.", id)
 	}
 	return sn, nil
@@ -96,23 +98,10 @@ func (s *Sim) snapshot(project, id string) (*Snapshot, *apiError) {
 
 func (s *Sim) backup(project, id string) (*Backup, *apiError) {
 	b := s.st.Backups[id]
-	if b == nil || b.ProjectID != project {
+	if b == nil || (project != "" && b.ProjectID != project) {
 		return nil, errNotFound("Backup %s could not be found.", id)
 	}
 	return b, nil
-}
-
-func (s *Sim) volumeType(nameOrID string) (*VolumeType, *apiError) {
-	if nameOrID == "" {
-		nameOrID = s.prof.defaultType
-	}
-	for i := range s.prof.types {
-		t := &s.prof.types[i]
-		if t.Name == nameOrID || t.ID == nameOrID {
-			return t, nil
-		}
-	}
-	return nil, errNotFound("Volume type with name %s could not be found.", nameOrID)
 }
 
 func (s *Sim) validZone(z string) bool {
@@ -172,7 +161,7 @@ func (s *Sim) createVolume(c *call, req volumeRequest) (*Volume, *apiError) {
 	srcKind, srcID, srcSize, srcZone := "", "", 0, ""
 	switch {
 	case req.SnapshotID != "":
-		sn, e := s.snapshot(c.project, req.SnapshotID)
+		sn, e := s.snapshot(c.scope(), req.SnapshotID)
 		if e != nil {
 			return nil, e
 		}
@@ -185,7 +174,7 @@ func (s *Sim) createVolume(c *call, req volumeRequest) (*Volume, *apiError) {
 			v.VolumeType = ov.VolumeType
 		}
 	case req.SourceVolID != "":
-		src, e := s.volume(c.project, req.SourceVolID)
+		src, e := s.volume(c.scope(), req.SourceVolID)
 		if e != nil {
 			return nil, e
 		}
@@ -196,7 +185,7 @@ func (s *Sim) createVolume(c *call, req volumeRequest) (*Volume, *apiError) {
 		srcKind, srcID, srcSize, srcZone = disk.KindVolumes, src.ID, src.Size, src.Zone
 		v.VolumeType = src.VolumeType
 	case req.BackupID != "":
-		b, e := s.backup(c.project, req.BackupID)
+		b, e := s.backup(c.scope(), req.BackupID)
 		if e != nil {
 			return nil, e
 		}
@@ -236,11 +225,14 @@ func (s *Sim) createVolume(c *call, req volumeRequest) (*Volume, *apiError) {
 		return nil, errBadRequest("Invalid input received: Availability zone '%s' is invalid.", v.Zone)
 	}
 	if req.VolumeType != "" || v.VolumeType == "" {
-		t, e := s.volumeType(req.VolumeType)
+		t, e := s.visibleType(c, req.VolumeType)
 		if e != nil {
-			return nil, e
+			return nil, errNotFound("Volume type with name %s could not be found.", req.VolumeType)
 		}
 		v.VolumeType = t.Name
+	}
+	if e := s.perVolumeLimit(c.project, size); e != nil {
+		return nil, e
 	}
 	if e := s.checkQuota(c.project, 1, 0, size); e != nil {
 		return nil, e
@@ -251,14 +243,32 @@ func (s *Sim) createVolume(c *call, req volumeRequest) (*Volume, *apiError) {
 	} else {
 		err = s.store.Create(disk.KindVolumes, v.ID, int64(size)*gib)
 	}
-	if err != nil {
-		return nil, errInternal(err.Error())
-	}
 	v.CreatedAt = now()
 	v.UpdatedAt = v.CreatedAt
 	s.st.Volumes[v.ID] = v
+	if err != nil {
+		// The host cannot hold it (a file-size limit, a full disk): a
+		// cloud takes the request and the volume ends in error, as when
+		// no backend has the capacity. The host's error stays here.
+		klog.ErrorS(err, "cloudsim: no room for volume image", "volume", v.ID, "size", size)
+		_ = s.store.Delete(disk.KindVolumes, v.ID)
+		s.failCreate(v.ID)
+		return v, nil
+	}
 	s.scheduleVolumeCreate(v.ID)
 	return v, nil
+}
+
+const msgNoCapacity = "schedule allocate volume:Could not find any available weighted backend. Insufficient free space for volume creation."
+
+// failCreate ends a volume's creation in error with a user message.
+func (s *Sim) failCreate(id string) {
+	s.later(OpCreate, s.durs.Create, func() {
+		if v := s.st.Volumes[id]; v != nil && v.Status == "creating" {
+			v.Status, v.UpdatedAt = "error", now()
+			s.addMessage(v, msgNoCapacity)
+		}
+	})
 }
 
 func (s *Sim) scheduleVolumeCreate(id string) {
@@ -267,22 +277,41 @@ func (s *Sim) scheduleVolumeCreate(id string) {
 		if v == nil || v.Status != "creating" {
 			return
 		}
-		if s.faults.takeFailure(OpCreate) {
+		switch {
+		case !s.backendFits(v.VolumeType):
 			v.Status = "error"
-		} else {
+			s.addMessage(v, msgNoValidBackend)
+		case s.faults.takeFailure(OpCreate):
+			v.Status = "error"
+		default:
 			v.Status = "available"
 		}
 		v.UpdatedAt = now()
 	})
 }
 
-func (s *Sim) deleteVolume(c *call, id string) *apiError {
-	v, e := s.volume(c.project, id)
+// deleteVolume deletes a volume; with cascade its snapshots too, when
+// none of them is busy.
+func (s *Sim) deleteVolume(c *call, id string, cascade bool) *apiError {
+	v, e := s.volume(c.scope(), id)
 	if e != nil {
 		return e
 	}
-	if !deletableVolume[v.Status] || len(v.Attachments) > 0 || s.hasSnapshots(v.ID) {
+	if !deletableVolume[v.Status] || len(v.Attachments) > 0 || (!cascade && s.hasSnapshots(v.ID)) {
 		return errBadRequest(msgDeleteVolume)
+	}
+	if cascade {
+		for _, sn := range s.st.Snapshots {
+			if sn.VolumeID == v.ID && sn.Status != "available" && sn.Status != "error" {
+				return errBadRequest("Invalid volume: Snapshot %s cannot be deleted when its status is %s.", sn.ID, sn.Status)
+			}
+		}
+		for _, sn := range s.st.Snapshots {
+			if sn.VolumeID == v.ID {
+				sn.Status, sn.UpdatedAt = "deleting", now()
+				s.scheduleSnapshotDelete(sn.ID)
+			}
+		}
 	}
 	v.Status = "deleting"
 	v.UpdatedAt = now()
@@ -334,7 +363,10 @@ func (s *Sim) extendVolume(c *call, v *Volume, newSize int) *apiError {
 	if e := s.checkSize(newSize); e != nil {
 		return e
 	}
-	if e := s.checkQuota(c.project, 0, 0, newSize-v.Size); e != nil {
+	if e := s.perVolumeLimit(v.ProjectID, newSize); e != nil {
+		return e
+	}
+	if e := s.checkQuota(v.ProjectID, 0, 0, newSize-v.Size); e != nil {
 		return e
 	}
 	v.PrevStatus, v.Status, v.NewSize = v.Status, "extending", newSize
@@ -379,17 +411,26 @@ func restingStatus(v *Volume) string {
 
 type snapshotRequest struct {
 	VolumeID, Name, Description string
-	Force                       bool
+	Force                       *bool // nil: not given
 	Metadata                    map[string]string
 }
 
 func (s *Sim) createSnapshot(c *call, req snapshotRequest) (*Snapshot, *apiError) {
-	v, e := s.volume(c.project, req.VolumeID)
+	v, e := s.volume(c.scope(), req.VolumeID)
 	if e != nil {
 		return nil, e
 	}
+	// From 3.66 Cinder snapshots in-use volumes without force, and
+	// refuses force=false.
+	force := req.Force != nil && *req.Force
+	if c.microAtLeast(66) {
+		if req.Force != nil && !*req.Force {
+			return nil, errBadRequest("Invalid input received: Setting the force flag to false is not supported since microversion 3.66.")
+		}
+		force = true
+	}
 	ok := v.Status == "available" ||
-		(v.Status == "in-use" && req.Force && s.prof.rules.SnapshotInUse == SnapshotInUseForce)
+		(v.Status == "in-use" && force && s.prof.rules.SnapshotInUse == SnapshotInUseForce)
 	if !ok {
 		return nil, errBadRequest("Invalid volume: Volume %s status must be available, but current status is: %s.", v.ID, v.Status)
 	}
@@ -422,7 +463,7 @@ func (s *Sim) scheduleSnapshotCreate(id string) {
 }
 
 func (s *Sim) deleteSnapshot(c *call, id string) *apiError {
-	sn, e := s.snapshot(c.project, id)
+	sn, e := s.snapshot(c.scope(), id)
 	if e != nil {
 		return e
 	}
@@ -452,354 +493,11 @@ func (s *Sim) scheduleSnapshotDelete(id string) {
 	})
 }
 
-type backupRequest struct {
-	VolumeID, Name, Description, Container string
-	Force                                  bool
-}
-
-func (s *Sim) createBackup(c *call, req backupRequest) (*Backup, *apiError) {
-	v, e := s.volume(c.project, req.VolumeID)
-	if e != nil {
-		return nil, e
-	}
-	switch {
-	case v.Status == "available":
-	case v.Status == "in-use" && s.prof.rules.BackupInUse:
-		if !req.Force {
-			return nil, errBadRequest("Invalid volume: Backing up an in-use volume must use the force flag.")
-		}
-	default:
-		return nil, errBadRequest("Invalid volume: Volume to be backed up must be available or in-use, but the current status is \"%s\".", v.Status)
-	}
-	if e := s.checkBackupQuota(c.project, v.Size); e != nil {
-		return nil, e
-	}
-	if req.Container == "" {
-		req.Container = "volumebackups"
-	}
-	b := &Backup{ID: newID(), ProjectID: c.project, VolumeID: v.ID, Name: req.Name, Description: req.Description,
-		Status: "creating", Size: v.Size, Zone: v.Zone, Container: req.Container, CreatedAt: now()}
-	b.UpdatedAt = b.CreatedAt
-	if err := s.store.Copy(disk.KindVolumes, v.ID, disk.KindBackups, b.ID, int64(v.Size)*gib); err != nil {
-		return nil, errInternal(err.Error())
-	}
-	s.st.Backups[b.ID] = b
-	v.PrevStatus, v.Status = v.Status, "backing-up"
-	v.UpdatedAt = now()
-	s.scheduleBackupCreate(b.ID)
-	return b, nil
-}
-
-func (s *Sim) scheduleBackupCreate(id string) {
-	s.later(OpBackup, s.durs.Backup, func() {
-		b := s.st.Backups[id]
-		if b == nil || b.Status != "creating" {
-			return
-		}
-		b.UpdatedAt = now()
-		v := s.st.Volumes[b.VolumeID]
-		if s.faults.takeFailure(OpBackup) {
-			// Only the backup fails: Cinder's backup manager puts the
-			// volume back to its previous status, so error_backing-up in
-			// the seeds' status lists is not where a volume stays.
-			b.Status, b.FailReason = "error", "injected backup failure"
-			if v != nil && v.Status == "backing-up" {
-				v.Status = restingStatus(v)
-				v.PrevStatus = ""
-			}
-			return
-		}
-		b.Status = "available"
-		if v != nil && v.Status == "backing-up" {
-			v.Status = restingStatus(v)
-			v.PrevStatus = ""
-		}
-	})
-}
-
-func (s *Sim) deleteBackup(c *call, id string) *apiError {
-	b, e := s.backup(c.project, id)
-	if e != nil {
-		return e
-	}
-	if b.Status != "available" && b.Status != "error" {
-		return errBadRequest("Invalid backup: Backup status must be available or error")
-	}
-	b.Status = "deleting"
-	b.UpdatedAt = now()
-	s.later(OpBackupDelete, s.durs.Delete, func() {
-		b := s.st.Backups[id]
-		if b == nil || b.Status != "deleting" {
-			return
-		}
-		if s.faults.takeFailure(OpBackupDelete) {
-			b.Status = "error_deleting"
-			return
-		}
-		if err := s.store.Delete(disk.KindBackups, id); err != nil {
-			klog.ErrorS(err, "cloudsim: deleting backup image", "backup", id)
-		}
-		delete(s.st.Backups, id)
-	})
-	return nil
-}
-
-func (s *Sim) restoreBackup(c *call, backupID, volumeID, name string) (*Volume, *Backup, *apiError) {
-	b, e := s.backup(c.project, backupID)
-	if e != nil {
-		return nil, nil, e
-	}
-	if b.Status != "available" {
-		return nil, nil, errBadRequest("Invalid backup: Backup status must be available")
-	}
-	var v *Volume
-	if volumeID != "" {
-		if v, e = s.volume(c.project, volumeID); e != nil {
-			return nil, nil, e
-		}
-		if v.Status != "available" {
-			return nil, nil, errBadRequest("Invalid volume: Volume to be restored to must be available")
-		}
-		if v.Size < b.Size {
-			return nil, nil, errBadRequest("Invalid volume: volume size %d is too small to restore backup of size %d.", v.Size, b.Size)
-		}
-	} else {
-		if e := s.checkQuota(c.project, 1, 0, b.Size); e != nil {
-			return nil, nil, e
-		}
-		if name == "" {
-			name = "restore_backup_" + b.ID
-		}
-		v = &Volume{ID: newID(), ProjectID: c.project, UserID: c.tok.UserID, Name: name, Size: b.Size,
-			Zone: s.prof.defaultZone, VolumeType: s.prof.defaultType, Metadata: map[string]string{},
-			Attachments: []*Attachment{}, CreatedAt: now()}
-		s.st.Volumes[v.ID] = v
-	}
-	if err := s.store.Copy(disk.KindBackups, b.ID, disk.KindVolumes, v.ID, int64(v.Size)*gib); err != nil {
-		if volumeID == "" {
-			delete(s.st.Volumes, v.ID)
-		}
-		return nil, nil, errInternal(err.Error())
-	}
-	v.Status, v.RestoreFrom, v.UpdatedAt = "restoring-backup", b.ID, now()
-	b.Status, b.RestoreTo, b.UpdatedAt = "restoring", v.ID, now()
-	s.scheduleRestore(v.ID)
-	return v, b, nil
-}
-
-func (s *Sim) scheduleRestore(volID string) {
-	s.later(OpRestore, s.durs.Restore, func() {
-		v := s.st.Volumes[volID]
-		if v == nil || v.Status != "restoring-backup" {
-			return
-		}
-		if b := s.st.Backups[v.RestoreFrom]; b != nil && b.Status == "restoring" {
-			b.Status, b.RestoreTo, b.UpdatedAt = "available", "", now()
-		}
-		v.RestoreFrom, v.UpdatedAt = "", now()
-		if s.faults.takeFailure(OpRestore) {
-			v.Status = "error_restoring"
-			return
-		}
-		v.Status = "available"
-	})
-}
-
-// --- attachments (Nova) ---
-
-func (s *Sim) attachmentsOf(serverID string) []*Attachment {
-	var out []*Attachment
-	for _, v := range s.st.Volumes {
-		for _, a := range v.Attachments {
-			if a.ServerID == serverID {
-				out = append(out, a)
-			}
-		}
-	}
-	return out
-}
-
-// nextDevice is the advisory name: the lowest free /dev/vdX after vda (the boot disk).
-func (s *Sim) nextDevice(serverID string) string {
-	used := map[string]bool{"/dev/vda": true}
-	for _, a := range s.attachmentsOf(serverID) {
-		used[a.Device] = true
-	}
-	for ch := 'b'; ch <= 'z'; ch++ {
-		if d := "/dev/vd" + string(ch); !used[d] {
-			return d
-		}
-	}
-	return "/dev/vdzz"
-}
-
-func (s *Sim) attachVolume(c *call, srv *Server, volumeID string) (*Attachment, *apiError) {
-	v, e := s.volume(c.project, volumeID)
-	if e != nil {
-		return nil, e
-	}
-	for _, a := range v.Attachments {
-		if a.ServerID == srv.ID {
-			return nil, errBadRequest("Invalid volume: volume %s already attached", v.ID)
-		}
-	}
-	if !(v.Status == "available" || (v.Status == "in-use" && v.Multiattach)) {
-		return nil, errBadRequest("Invalid volume: Volume %s status must be available or downloading to reserve, but the current status is %s.", v.ID, v.Status)
-	}
-	if s.prof.rules.SameZoneAttach && v.Zone != srv.Zone {
-		return nil, errBadRequest("Invalid volume: Instance %s and volume %s are not in the same availability_zone. Instance is in %s. Volume is in %s", srv.ID, v.ID, srv.Zone, v.Zone)
-	}
-	if max := s.prof.rules.MaxVolumesPerServer; max > 0 && len(s.attachmentsOf(srv.ID))+1 >= max {
-		return nil, errForbidden("The maximum allowed number of disk devices (%d) to attach to a single instance has been exceeded.", max)
-	}
-	a := &Attachment{ID: newID(), ServerID: srv.ID, Device: s.nextDevice(srv.ID), HostName: srv.Name, Status: "attaching"}
-	v.Attachments = append(v.Attachments, a)
-	if v.Status == "available" {
-		v.Status = "attaching"
-	}
-	v.UpdatedAt = now()
-	s.scheduleAttach(v.ID, a.ID)
-	return a, nil
-}
-
-func (s *Sim) scheduleAttach(volID, attID string) {
-	s.later(OpAttach, s.durs.Attach, func() {
-		v := s.st.Volumes[volID]
-		if v == nil {
-			return
-		}
-		a := findAttachment(v, attID)
-		if a == nil || a.Status != "attaching" {
-			return
-		}
-		v.UpdatedAt = now()
-		if s.faults.takeFailure(OpAttach) {
-			removeAttachment(v, attID)
-			v.Status = "error_attaching"
-			return
-		}
-		a.Status, a.AttachedAt = "attached", now()
-		v.Status = "in-use"
-		if a.ServerID == s.cfg.LocalServerID {
-			s.showDevice(volID, attID)
-		}
-	})
-}
-
-// showDevice makes the attached volume a local disk once the guest would
-// see it, s.durs.Device after the attachment is reported done, unless it
-// has been detached by then.
-func (s *Sim) showDevice(volID, attID string) {
-	show := func() {
-		v := s.st.Volumes[volID]
-		if v == nil {
-			return
-		}
-		if a := findAttachment(v, attID); a != nil && a.Status == "attached" {
-			s.attachLocal(v)
-		}
-	}
-	if s.durs.Device <= 0 {
-		show()
-		return
-	}
-	s.later(OpDevice, s.durs.Device, show)
-}
-
-// attachLocal makes the volume a local disk; a failure is logged, not fatal,
-// because the API-level attachment is what clients see.
-func (s *Sim) attachLocal(v *Volume) {
-	l, err := s.store.Attach(v.ID, v.ID)
-	if err != nil {
-		klog.ErrorS(err, "cloudsim: local attach failed", "volume", v.ID)
-		return
-	}
-	if !l.Loop {
-		klog.InfoS("cloudsim: attached to the local server without a loop device (not root): the link points at the image file", "volume", v.ID, "link", l.Link)
-	} else {
-		klog.V(2).InfoS("cloudsim: attached to the local server", "volume", v.ID, "device", l.Device, "link", l.Link)
-	}
-}
-
-func findAttachment(v *Volume, attID string) *Attachment {
-	for _, a := range v.Attachments {
-		if a.ID == attID {
-			return a
-		}
-	}
-	return nil
-}
-
-func removeAttachment(v *Volume, attID string) {
-	out := v.Attachments[:0]
-	for _, a := range v.Attachments {
-		if a.ID != attID {
-			out = append(out, a)
-		}
-	}
-	v.Attachments = out
-}
-
-func (s *Sim) detachVolume(c *call, srv *Server, volumeID string) *apiError {
-	v := s.st.Volumes[volumeID]
-	var a *Attachment
-	if v != nil && v.ProjectID == c.project {
-		for _, x := range v.Attachments {
-			if x.ServerID == srv.ID {
-				a = x
-			}
-		}
-	}
-	if a == nil {
-		return errNotFound("volume_id not found: %s", volumeID)
-	}
-	if a.Status != "attached" || (v.Status != "in-use") {
-		return errBadRequest("Invalid volume: Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.")
-	}
-	a.Status = "detaching"
-	v.Status = "detaching"
-	v.UpdatedAt = now()
-	s.scheduleDetach(v.ID, a.ID)
-	return nil
-}
-
-func (s *Sim) scheduleDetach(volID, attID string) {
-	s.later(OpDetach, s.durs.Detach, func() {
-		v := s.st.Volumes[volID]
-		if v == nil {
-			return
-		}
-		a := findAttachment(v, attID)
-		if a == nil || a.Status != "detaching" {
-			return
-		}
-		v.UpdatedAt = now()
-		if s.faults.takeFailure(OpDetach) {
-			a.Status = "attached"
-			v.Status = "error_detaching"
-			return
-		}
-		s.finishDetach(v, a)
-	})
-}
-
-func (s *Sim) finishDetach(v *Volume, a *Attachment) {
-	if a.ServerID == s.cfg.LocalServerID {
-		if err := s.store.Detach(v.ID, v.ID); err != nil {
-			klog.ErrorS(err, "cloudsim: local detach failed", "volume", v.ID)
-		}
-	}
-	removeAttachment(v, a.ID)
-	v.Status = restingStatus(v)
-}
-
-// recover runs at start: local attachments are restored and interrupted
-// transitions are scheduled again.
 func (s *Sim) recover() {
 	stale := s.store.Attached()
 	for _, v := range sortedVolumes(s.st.Volumes) {
 		for _, a := range v.Attachments {
-			if a.ServerID == s.cfg.LocalServerID && s.cfg.LocalServerID != "" && a.Status != "attaching" {
+			if a.ServerID == s.cfg.LocalServerID && s.cfg.LocalServerID != "" && (a.Status == "attached" || a.Status == "detaching") {
 				s.attachLocal(v)
 				delete(stale, v.ID)
 			}

@@ -63,6 +63,15 @@ func errOverLimit(msg string) *apiError {
 	return &apiError{code: 413, kind: "overLimit", msg: msg, extra: map[string]any{"retryAfter": 0}}
 }
 
+// rateLimited is the profile's rate-limit fault: HP Helion's documented
+// body carries no wait hint (seed 004); others say when to retry.
+func (s *Sim) rateLimited(wait time.Duration) *apiError {
+	if !s.prof.rateLimitHint {
+		return &apiError{code: 413, kind: "overLimit", msg: "This request was rate-limited."}
+	}
+	return errRateLimited(wait)
+}
+
 // errRateLimited is a rate-limit fault with a Retry-After in whole seconds.
 func errRateLimited(wait time.Duration) *apiError {
 	secs := int(math.Ceil(wait.Seconds()))
@@ -293,7 +302,7 @@ func (s *Sim) injectPost(c *call) bool {
 	}
 	if s.faults.roll(f.OverLimitRatio) {
 		s.stats.rateLimited()
-		c.fail(errRateLimited(time.Second))
+		c.fail(s.rateLimited(time.Second))
 		return false
 	}
 	return true
@@ -317,7 +326,7 @@ func (s *Sim) rateLimit(c *call) bool {
 	if d := res.Delay(); d > 0 {
 		res.Cancel()
 		s.stats.rateLimited()
-		c.fail(errRateLimited(d))
+		c.fail(s.rateLimited(d))
 		return false
 	}
 	return true

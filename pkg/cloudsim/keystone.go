@@ -154,17 +154,25 @@ type service struct {
 	url       string
 }
 
-// catalog lists the services of a project, devstack style.
+// catalog lists the services of a project, devstack style. Each cloud
+// lists the block storage faces its document describes: HP Helion v1
+// only (seed 004), NHN Cloud v2 only (seeds 000, 002), a generic cloud all.
 func (s *Sim) catalog(base, project string) []service {
-	return []service{
-		{"identity", "keystone", base + "/identity"},
-		{"volume", "cinder", base + "/volume/v1/" + project},
-		{"volumev2", "cinderv2", base + "/volume/v2/" + project},
-		{"volumev3", "cinderv3", base + "/volume/v3/" + project},
-		{"block-storage", "cinder", base + "/volume/v3/" + project},
-		{"compute", "nova", base + "/compute/" + s.prof.computeVer + "/" + project},
-		{"image", "glance", base + "/image"},
+	out := []service{{"identity", "keystone", base + "/identity"}}
+	for _, v := range s.prof.volumeFaces {
+		switch v {
+		case 1:
+			out = append(out, service{"volume", "cinder", base + "/volume/v1/" + project})
+		case 2:
+			out = append(out, service{"volumev2", "cinderv2", base + "/volume/v2/" + project})
+		case 3:
+			out = append(out, service{"volumev3", "cinderv3", base + "/volume/v3/" + project},
+				service{"block-storage", "cinder", base + "/volume/v3/" + project})
+		}
 	}
+	return append(out,
+		service{"compute", "nova", base + "/compute/" + s.prof.computeVer + "/" + project},
+		service{"image", "glance", base + "/image"})
 }
 
 func (s *Sim) keystoneRoutes(mux *http.ServeMux) {
@@ -178,6 +186,7 @@ func (s *Sim) keystoneRoutes(mux *http.ServeMux) {
 	s.handle(mux, FaceKeystone, "POST /identity/v3/auth/tokens", s.tokensV3)
 	s.handle(mux, FaceKeystone, "GET /identity/v3/auth/tokens", s.validateV3)
 	s.handle(mux, FaceKeystone, "HEAD /identity/v3/auth/tokens", s.validateV3)
+	s.keystoneAdminRoutes(mux)
 }
 
 func (s *Sim) v3VersionDoc(base string) map[string]any {

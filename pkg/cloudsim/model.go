@@ -26,11 +26,15 @@ type Volume struct {
 	BackupID    string            `json:"backup_id,omitempty"`
 	ImageRef    string            `json:"image_ref,omitempty"`
 	Metadata    map[string]string `json:"metadata"`
-	Attachments []*Attachment     `json:"attachments"`
-	Multiattach bool              `json:"multiattach"`
-	Bootable    bool              `json:"bootable"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	// ImageMetadata is volume_image_metadata (os-set_image_metadata).
+	ImageMetadata map[string]string `json:"image_metadata,omitempty"`
+	Attachments   []*Attachment     `json:"attachments"`
+	Multiattach   bool              `json:"multiattach"`
+	Bootable      bool              `json:"bootable"`
+	// ReadOnly is os-update_readonly_flag's admin metadata (nil: never set).
+	ReadOnly  *bool     `json:"readonly,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 	// PrevStatus is where a temporary state (backing-up, uploading) returns to.
 	PrevStatus string `json:"prev_status,omitempty"`
 	// NewSize is the target of an extend in progress.
@@ -60,25 +64,35 @@ type Snapshot struct {
 	Status      string            `json:"status"`
 	Size        int               `json:"size"`
 	Metadata    map[string]string `json:"metadata"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	// Progress is what os-update_snapshot_status last set ("" : by status).
+	Progress  string    `json:"progress,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Backup is a full copy of a volume, independent of it once created.
 type Backup struct {
-	ID          string    `json:"id"`
-	ProjectID   string    `json:"project_id"`
-	VolumeID    string    `json:"volume_id"`
-	SnapshotID  string    `json:"snapshot_id,omitempty"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Status      string    `json:"status"`
-	Size        int       `json:"size"`
-	Zone        string    `json:"availability_zone"`
-	Container   string    `json:"container"`
-	FailReason  string    `json:"fail_reason,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          string `json:"id"`
+	ProjectID   string `json:"project_id"`
+	VolumeID    string `json:"volume_id"`
+	SnapshotID  string `json:"snapshot_id,omitempty"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Status      string `json:"status"`
+	Size        int    `json:"size"`
+	Zone        string `json:"availability_zone"`
+	Container   string `json:"container"`
+	FailReason  string `json:"fail_reason,omitempty"`
+	// Metadata is the backup's own (3.43).
+	Metadata map[string]string `json:"metadata,omitempty"`
+	// ParentID is the backup an incremental one builds on.
+	ParentID    string `json:"parent_id,omitempty"`
+	Incremental bool   `json:"incremental,omitempty"`
+	// VolumeMetadata is the source volume's metadata, which a restore
+	// puts back (Cinder's backup drivers keep it with the data).
+	VolumeMetadata map[string]string `json:"volume_metadata,omitempty"`
+	CreatedAt      time.Time         `json:"created_at"`
+	UpdatedAt      time.Time         `json:"updated_at"`
 	// RestoreTo is the volume a restore in progress writes to.
 	RestoreTo string `json:"restore_to,omitempty"`
 }
@@ -93,12 +107,34 @@ type Image struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// Message is a user message: why an asynchronous operation failed.
+type Message struct {
+	ID           string    `json:"id"`
+	ProjectID    string    `json:"project_id"`
+	ResourceType string    `json:"resource_type"`
+	ResourceUUID string    `json:"resource_uuid"`
+	EventID      string    `json:"event_id"`
+	UserMessage  string    `json:"user_message"`
+	RequestID    string    `json:"request_id"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
 // state is everything the simulator persists.
 type state struct {
 	Volumes   map[string]*Volume   `json:"volumes"`
 	Snapshots map[string]*Snapshot `json:"snapshots"`
 	Backups   map[string]*Backup   `json:"backups"`
 	Images    map[string]*Image    `json:"images"`
+	// Types are the volume types made or changed through the API; they
+	// shadow the profile's of the same id.
+	Types map[string]*VolumeType `json:"types,omitempty"`
+	// Messages are Cinder's user messages (3.3), by id.
+	Messages map[string]*Message `json:"messages,omitempty"`
+	// Quotas are projects' own limits; QuotaClass changes the defaults.
+	Quotas     map[string]map[string]int `json:"quotas,omitempty"`
+	QuotaClass map[string]int            `json:"quota_class,omitempty"`
+	// DeletedTypes are profile types deleted through the API.
+	DeletedTypes map[string]bool `json:"deleted_types,omitempty"`
 	// TokenKey signs tokens so they stay valid across restarts.
 	TokenKey []byte `json:"token_key"`
 }
@@ -170,6 +206,9 @@ func copyMeta(m map[string]string) map[string]string {
 func (v *Volume) clone() Volume {
 	c := *v
 	c.Metadata = copyMeta(v.Metadata)
+	if v.ImageMetadata != nil {
+		c.ImageMetadata = copyMeta(v.ImageMetadata)
+	}
 	c.Attachments = nil
 	for _, a := range v.Attachments {
 		c.Attachments = append(c.Attachments, &Attachment{ID: a.ID, ServerID: a.ServerID, Device: a.Device,

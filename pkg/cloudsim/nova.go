@@ -77,6 +77,7 @@ func (s *Sim) novaRoutes(mux *http.ServeMux) {
 	h("GET "+p+"/servers/{server}/os-volume_attachments/{volume}", s.getAttachment)
 	h("DELETE "+p+"/servers/{server}/os-volume_attachments/{volume}", s.delAttachment)
 	h("GET "+p+"/os-availability-zone", s.availabilityZones)
+	s.novaExtraRoutes(h)
 }
 
 // novaVersioned checks the path version and negotiates the compute microversion.

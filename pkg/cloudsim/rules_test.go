@@ -31,8 +31,9 @@ func TestKeystoneV2CatalogAndV3AppCredential(t *testing.T) {
 		}
 		urls[svc["type"].(string)] = ep["publicURL"].(string)
 	}
-	if urls["volumev2"] != base+"/volume/v2/demo" || urls["volume"] != base+"/volume/v1/demo" ||
-		urls["volumev3"] != base+"/volume/v3/demo" || urls["compute"] != base+"/compute/v2/demo" {
+	// NHN Cloud's document is Cinder v2 only: its catalog lists no v1 or v3.
+	if urls["volumev2"] != base+"/volume/v2/demo" || urls["volume"] != "" ||
+		urls["volumev3"] != "" || urls["block-storage"] != "" || urls["compute"] != base+"/compute/v2/demo" {
 		t.Fatalf("catalog urls: %v", urls)
 	}
 	// The v2 token works on the catalog's volumev2 URL: NHN's types.
@@ -61,13 +62,13 @@ func TestKeystoneV2CatalogAndV3AppCredential(t *testing.T) {
 		svc := s.(map[string]any)
 		for _, e := range svc["endpoints"].([]any) {
 			ep := e.(map[string]any)
-			if svc["type"] == "block-storage" && ep["interface"] == "internal" && ep["region_id"] == cloudsim.DefaultRegion {
-				found = ep["url"] == base+"/volume/v3/demo"
+			if svc["type"] == "volumev2" && ep["interface"] == "internal" && ep["region_id"] == cloudsim.DefaultRegion {
+				found = ep["url"] == base+"/volume/v2/demo"
 			}
 		}
 	}
 	if !found {
-		t.Fatalf("no internal block-storage endpoint in %v", tok["catalog"])
+		t.Fatalf("no internal volumev2 endpoint in %v", tok["catalog"])
 	}
 	// Versions.
 	if r := c.raw("GET", "/identity", ""); r.code != 300 || !strings.Contains(r.raw, "/identity/v3/") {
@@ -364,9 +365,9 @@ func TestHelionRules(t *testing.T) {
 	if ra, ok := obj(r.body, "overLimit")["retryAfter"]; !ok || ra.(float64) != 0 {
 		t.Fatalf("quota retryAfter %v", ra)
 	}
-	// Limits report it.
+	// Limits report the maxima only, as seed 004's example.
 	lim := obj(v1("GET", "/limits", nil).body, "limits", "absolute")
-	if lim["maxTotalVolumes"].(float64) != 10 || lim["totalVolumesUsed"].(float64) != 10 || lim["maxTotalVolumeGigabytes"].(float64) != 3000 || lim["totalGigabytesUsed"].(float64) != 10 {
+	if len(lim) != 2 || lim["maxTotalVolumes"] != float64(10) || lim["maxTotalVolumeGigabytes"] != float64(3000) {
 		t.Fatalf("limits %v", lim)
 	}
 }
@@ -397,14 +398,15 @@ func TestRateLimit413RetryAfter(t *testing.T) {
 	if limited == nil {
 		t.Fatal("5 calls within a second were not rate-limited at 1 call/s")
 	}
-	expectFault(t, *limited, 413, "overLimit", "rate-limited")
-	if ra := obj(limited.body, "overLimit")["retryAfter"]; ra != "1" || limited.header.Get("Retry-After") != "1" {
-		t.Fatalf("retryAfter %v header %q", ra, limited.header.Get("Retry-After"))
+	expectFault(t, *limited, 413, "overLimit", "This request was rate-limited.")
+	// Seed 004's body has no wait hint, and no Retry-After comes with it.
+	if ra, ok := obj(limited.body, "overLimit")["retryAfter"]; ok || limited.header.Get("Retry-After") != "" {
+		t.Fatalf("helion rate limit: retryAfter %v header %q", ra, limited.header.Get("Retry-After"))
 	}
 	if st := sim.Stats(); st.Total413 < 1 || st.ByStatus["413"] != st.Total413 {
 		t.Fatalf("stats %+v", st)
 	}
-	// Honouring Retry-After gets through.
+	// Waiting the limit's second gets through.
 	time.Sleep(time.Second)
 	if r := c.do("GET", "volume/v1", "/volumes", nil); r.code != 200 {
 		t.Fatalf("after waiting: %d %s", r.code, r.raw)
@@ -523,4 +525,56 @@ func TestRateLimitCoversBlockStorageOnly(t *testing.T) {
 	if !limited {
 		t.Fatal("block storage calls within a second were not rate-limited")
 	}
+}
+
+// A rate limit elsewhere than HP Helion says when to retry.
+func TestRateLimitHintOutsideHelion(t *testing.T) {
+	_, c := start(t, cloudsim.Config{RateLimit: 1})
+	var limited *resp
+	for i := 0; i < 5 && limited == nil; i++ {
+		if r := c.cinder("GET", "/volumes", nil); r.code == 413 {
+			limited = &r
+		}
+	}
+	if limited == nil {
+		t.Fatal("not rate-limited at 1 call/s")
+	}
+	if ra := obj(limited.body, "overLimit")["retryAfter"]; ra != "1" || limited.header.Get("Retry-After") != "1" {
+		t.Fatalf("retryAfter %v header %q", ra, limited.header.Get("Retry-After"))
+	}
+}
+
+// HP Helion's guests name attached disks from /dev/vdc on (seed 004).
+func TestHelionFirstDevice(t *testing.T) {
+	sim, c := start(t, cloudsim.Config{Profile: "helion", RateLimit: -1})
+	r := c.do("POST", "volume/v1", "/volumes", map[string]any{"volume": map[string]any{"size": 1}})
+	id := str(obj(r.body, "volume"), "id")
+	c.wait("volume/v1", "/volumes/"+id, "volume", "available")
+	srv := ""
+	for _, s := range sim.Config().Servers {
+		if s.Zone == "az2" {
+			srv = s.ID
+		}
+	}
+	r = c.do("POST", "compute/v2", "/servers/"+srv+"/os-volume_attachments", map[string]any{"volumeAttachment": map[string]any{"volumeId": id}})
+	if d := str(obj(r.body, "volumeAttachment"), "device"); r.code != 200 || d != "/dev/vdc" {
+		t.Fatalf("first device %q: %d %s", d, r.code, r.raw)
+	}
+}
+
+// A volume larger than the host can hold is taken and ends in error, as a
+// cloud without the capacity answers; no host error leaks as a 500.
+func TestHugeVolumeEndsInError(t *testing.T) {
+	_, c := start(t, cloudsim.Config{Profile: "nhn"})
+	r := c.do("POST", "volume/v2", "/volumes", map[string]any{"volume": map[string]any{"size": 20000}})
+	if r.code != 202 {
+		t.Fatalf("20000 GB volume: %d %s", r.code, r.raw)
+	}
+	id := str(obj(r.body, "volume"), "id")
+	c.wait("volume/v2", "/volumes/"+id, "volume", "error")
+	if r := c.do("DELETE", "volume/v2", "/volumes/"+id, nil); r.code != 202 {
+		t.Fatalf("delete: %d %s", r.code, r.raw)
+	}
+	// A size that is not a number gets Cinder's message, not a decoder's.
+	expectFault(t, c.do("POST", "volume/v2", "/volumes", `{"volume":{"size":"big"}}`), 400, "badRequest", "Invalid input received")
 }

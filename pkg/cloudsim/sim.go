@@ -44,6 +44,9 @@ type Sim struct {
 	limMu    sync.Mutex
 	limiters map[string]*rate.Limiter
 
+	// projects made through Keystone's admin API.
+	projects projectRegistry
+
 	faults *faultState
 	stats  statsRecorder
 
