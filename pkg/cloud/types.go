@@ -56,7 +56,10 @@ type Volume struct {
 	Serial      string
 	Bootable    bool
 	Multiattach bool
-	CreatedAt   time.Time
+	// Encrypted: the cloud encrypts the volume (its type has an encryption
+	// spec). Clouds that cannot say report false.
+	Encrypted bool
+	CreatedAt time.Time
 }
 
 // AttachedTo reports whether the volume has an attachment to serverID.
@@ -169,6 +172,9 @@ type Capabilities struct {
 	Backups          bool
 	Clone            bool
 	MultiAttach      bool
+	// Encryption: volumes report whether they are encrypted (Cinder v2/v3),
+	// so an encrypted StorageClass can be checked.
+	Encryption bool
 	// MaxVolumesPerNode is the number of data volumes a server can take
 	// (boot disk already subtracted). 0 means unknown.
 	MaxVolumesPerNode int

@@ -52,6 +52,9 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 	if err != nil {
 		return nil, err
 	}
+	if params.encrypted && !d.caps.Encryption {
+		return nil, invalid("parameter %s: this cloud's volumes do not say whether they are encrypted, so an encrypted volume cannot be guaranteed", ParamEncrypted)
+	}
 	if !d.inFlight.Insert("volume-name/" + name) {
 		return nil, aborted("volume " + name)
 	}
@@ -95,6 +98,9 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 	}
 	vol, err = d.waitCreated(ctx, vol, src)
 	if err != nil {
+		return nil, err
+	}
+	if err := d.requireEncrypted(ctx, vol, params); err != nil {
 		return nil, err
 	}
 	return &csi.CreateVolumeResponse{Volume: d.csiVolume(vol, params, req.GetVolumeContentSource())}, nil
@@ -182,6 +188,21 @@ func (d *Driver) waitCreated(ctx context.Context, vol *cloud.Volume, src source)
 		return nil, failed(err, "%s; it was deleted, the next attempt creates a new one", msg)
 	}
 	return nil, failed(err, "waiting for volume %s (%s) to become available", vol.Name, vol.ID)
+}
+
+// requireEncrypted: a StorageClass that asks for encryption gets an
+// encrypted volume or none. Whether a type encrypts is the operator's
+// setting, known for sure only once the cloud reports the volume, so an
+// unencrypted one is deleted here rather than handed out.
+func (d *Driver) requireEncrypted(ctx context.Context, vol *cloud.Volume, p volumeParams) error {
+	if !p.encrypted || vol.Encrypted {
+		return nil
+	}
+	msg := fmt.Sprintf("volume %s (%s) of type %q is not encrypted, and the StorageClass asks for %s: \"true\"; name an encrypted volume type", vol.Name, vol.ID, vol.VolumeType, ParamEncrypted)
+	if err := d.cloud.DeleteVolume(context.WithoutCancel(ctx), vol.ID); err != nil && !cloud.IsNotFound(err) {
+		return failed(err, "%s; deleting it failed, delete it by hand", msg)
+	}
+	return invalid("%s; it was deleted", msg)
 }
 
 // MetaRestored marks a volume into which the driver restored a backup

@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/fake"
 	"github.com/openblock-csi/openblock-csi/pkg/csicap"
 )
 
@@ -576,5 +578,56 @@ func TestCreateFromSnapshotRetryWithoutSourceRecord(t *testing.T) {
 	}
 	if again.GetVolume().GetVolumeId() != first.GetVolume().GetVolumeId() {
 		t.Fatalf("retry made a second volume")
+	}
+}
+
+// An encrypted StorageClass gets an encrypted volume or none: a type the
+// cloud does not encrypt fails the create with InvalidArgument and the
+// volume it made is deleted; an encrypted type passes; a cloud that cannot
+// tell refuses the parameter before creating anything.
+func TestCreateVolumeEncrypted(t *testing.T) {
+	caps := fake.DefaultCapabilities()
+	c := fake.New(fake.Config{Capabilities: &caps, EncryptedTypes: []string{"luks"}, Delay: 5 * time.Millisecond})
+	w := cloud.NewWaiter(c, cloud.WaiterOptions{InitialDelay: 2 * time.Millisecond, Interval: 5 * time.Millisecond})
+	d, err := New(Config{Mode: ModeController, Cloud: c, Waiter: w, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := createReq("secret", 1)
+	req.Parameters = map[string]string{ParamEncrypted: "true", ParamType: "plain"}
+	_, err = d.CreateVolume(ctxT(t), req)
+	wantCode(t, err, codes.InvalidArgument)
+	if err != nil && !strings.Contains(err.Error(), `type "plain" is not encrypted`) {
+		t.Errorf("error %q does not say why", err)
+	}
+	vols, _ := c.ListVolumes(ctxT(t), cloud.ListOptions{})
+	for _, v := range vols.Items {
+		if v.Status != cloud.StatusDeleting {
+			t.Errorf("volume %s (%s) left behind", v.ID, v.Status)
+		}
+	}
+
+	req = createReq("secret-luks", 1)
+	req.Parameters = map[string]string{ParamEncrypted: "true", ParamType: "luks"}
+	resp, err := d.CreateVolume(ctxT(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := c.GetVolume(ctxT(t), resp.GetVolume().GetVolumeId()); v == nil || !v.Encrypted {
+		t.Errorf("volume %+v, want an encrypted one", v)
+	}
+
+	req = createReq("bad-bool", 1)
+	req.Parameters = map[string]string{ParamEncrypted: "yes please"}
+	_, err = d.CreateVolume(ctxT(t), req)
+	wantCode(t, err, codes.InvalidArgument)
+
+	e := newEnv(t, func(c *cloud.Capabilities) { c.Encryption = false })
+	req = createReq("cannot-tell", 1)
+	req.Parameters = map[string]string{ParamEncrypted: "true"}
+	_, err = e.d.CreateVolume(ctxT(t), req)
+	wantCode(t, err, codes.InvalidArgument)
+	if n := e.cloud.Calls("CreateVolume"); n != 0 {
+		t.Errorf("CreateVolume reached a cloud that cannot report encryption %d times", n)
 	}
 }

@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/openblock-csi/openblock-csi/pkg/node"
@@ -12,6 +13,7 @@ const (
 	ParamAvailability = "availability"
 	ParamFSType       = "csi.storage.k8s.io/fstype"
 	ParamMkfsOptions  = "mkfsOptions"
+	ParamEncrypted    = "encrypted"
 	ParamPVCName      = "csi.storage.k8s.io/pvc/name"
 	ParamPVCNamespace = "csi.storage.k8s.io/pvc/namespace"
 	ParamPVName       = "csi.storage.k8s.io/pv/name"
@@ -51,7 +53,9 @@ type volumeParams struct {
 	zone       string
 	fsType     string
 	mkfs       string
-	metadata   map[string]string
+	// encrypted: the volume must report itself encrypted.
+	encrypted bool
+	metadata  map[string]string
 }
 
 func parseVolumeParams(p map[string]string) (volumeParams, error) {
@@ -73,11 +77,17 @@ func parseVolumeParams(p map[string]string) (volumeParams, error) {
 				return out, invalid("parameter %s: %v", k, err)
 			}
 			out.mkfs = v
+		case ParamEncrypted:
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return out, invalid("parameter %s: %q is not true or false", k, v)
+			}
+			out.encrypted = b
 		case ParamPVCName, ParamPVCNamespace, ParamPVName:
 			out.metadata[k] = v
 		default:
 			return out, invalid("unknown parameter %q (known: %s)", k, strings.Join([]string{
-				ParamType, ParamAvailability, ParamFSType, ParamMkfsOptions, ParamPVCName, ParamPVCNamespace, ParamPVName}, ", "))
+				ParamType, ParamAvailability, ParamFSType, ParamMkfsOptions, ParamEncrypted, ParamPVCName, ParamPVCNamespace, ParamPVName}, ", "))
 		}
 	}
 	return out, nil

@@ -32,6 +32,8 @@ type Config struct {
 	MaxPage int
 	// Latency is added to every call, as a network round trip would be.
 	Latency time.Duration
+	// EncryptedTypes are the volume types whose volumes are encrypted.
+	EncryptedTypes []string
 }
 
 // DefaultCapabilities is an OpenStack-like cloud that supports everything.
@@ -42,6 +44,7 @@ func DefaultCapabilities() cloud.Capabilities {
 		SnapshotAttached:  cloud.SnapshotAttachedForce,
 		Backups:           true,
 		Clone:             true,
+		Encryption:        true,
 		MaxVolumesPerNode: 25,
 		MinSizeGiB:        1,
 		MaxSizeGiB:        2048,
@@ -58,6 +61,8 @@ type Cloud struct {
 	delay   time.Duration
 	maxPage int
 	latency time.Duration
+	// encryptedTypes: volume types whose volumes report encrypted.
+	encryptedTypes []string
 
 	mu        sync.Mutex
 	seq       int64
@@ -103,15 +108,16 @@ func New(cfg Config) *Cloud {
 	}
 	c := &Cloud{
 		name: cfg.Name, caps: caps, delay: cfg.Delay, maxPage: cfg.MaxPage, latency: cfg.Latency,
-		volumes:   map[string]*entry[cloud.Volume]{},
-		snapshots: map[string]*entry[cloud.Snapshot]{},
-		backups:   map[string]*entry[cloud.Backup]{},
-		servers:   map[string]bool{},
-		limits:    limits,
-		calls:     map[string]int{},
-		inject:    map[string][]error{},
-		stuck:     map[string]bool{},
-		attaching: map[string]string{},
+		encryptedTypes: cfg.EncryptedTypes,
+		volumes:        map[string]*entry[cloud.Volume]{},
+		snapshots:      map[string]*entry[cloud.Snapshot]{},
+		backups:        map[string]*entry[cloud.Backup]{},
+		servers:        map[string]bool{},
+		limits:         limits,
+		calls:          map[string]int{},
+		inject:         map[string][]error{},
+		stuck:          map[string]bool{},
+		attaching:      map[string]string{},
 	}
 	for _, s := range cfg.Servers {
 		c.servers[s] = true

@@ -26,6 +26,7 @@ func toVolume(v *volumes.Volume) *cloud.Volume {
 		Serial:           v.ID,
 		Bootable:         strings.EqualFold(v.Bootable, "true"),
 		Multiattach:      v.Multiattach,
+		Encrypted:        v.Encrypted,
 		CreatedAt:        v.CreatedAt,
 	}
 	if v.BackupID != nil {

@@ -169,6 +169,8 @@ func New(ctx context.Context, cfg *cloudconfig.Config, opts ...Option) (*Cloud, 
 // (in-use extend needs microversion 3.42).
 func capabilities(bs cloudconfig.BlockStorage, version int) cloud.Capabilities {
 	caps := bs.Capabilities()
+	// Cinder v2 and v3 volume views carry "encrypted"; v1's does not.
+	caps.Encryption = version >= 2
 	switch version {
 	case 1:
 		caps.Expansion = cloud.ExpansionNone
