@@ -19,6 +19,11 @@ type Cloud interface {
 	DeleteVolume(ctx context.Context, id string) error
 	// ExtendVolume grows the volume to newSizeGiB.
 	ExtendVolume(ctx context.Context, id string, newSizeGiB int) error
+	// RetypeVolume changes the volume's type (Cinder os-retype); where the
+	// change needs the data moved to another backend, migration says
+	// whether that is allowed. ErrUnsupported where Capabilities().Retype
+	// is false.
+	RetypeVolume(ctx context.Context, id, newType string, migration MigrationPolicy) error
 	// SetVolumeMetadata merges md into the volume's metadata.
 	SetVolumeMetadata(ctx context.Context, id string, md map[string]string) error
 

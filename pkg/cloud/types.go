@@ -163,6 +163,15 @@ const (
 	SnapshotAttachedForbidden
 )
 
+// MigrationPolicy says whether a retype may move a volume's data to
+// another backend (Cinder's migration_policy).
+type MigrationPolicy string
+
+const (
+	MigrationNever    MigrationPolicy = "never"
+	MigrationOnDemand MigrationPolicy = "on-demand"
+)
+
 // Capabilities is what a provider supports; the driver advertises exactly
 // this and nothing more.
 type Capabilities struct {
@@ -172,6 +181,8 @@ type Capabilities struct {
 	Backups          bool
 	Clone            bool
 	MultiAttach      bool
+	// Retype: a volume's type can be changed after creation.
+	Retype bool
 	// Encryption: volumes report whether they are encrypted (Cinder v2/v3),
 	// so an encrypted StorageClass can be checked.
 	Encryption bool

@@ -144,6 +144,9 @@ type BlockStorage struct {
 	Expansion        cloud.ExpansionMode
 	SnapshotAttached cloud.SnapshotAttachedPolicy
 	Backups          bool
+	// Retype: the cloud offers os-retype (Cinder v2/v3; off where the
+	// cloud's document does not list it).
+	Retype bool
 	// SerialLength is how much of the volume UUID the guest sees as the
 	// disk serial (virtio: 20).
 	SerialLength int
@@ -182,6 +185,7 @@ func (b BlockStorage) Capabilities() cloud.Capabilities {
 		Snapshots:         true,
 		SnapshotAttached:  b.SnapshotAttached,
 		Backups:           b.Backups,
+		Retype:            b.Retype,
 		Clone:             true,
 		MaxVolumesPerNode: b.AttachLimit,
 		MinSizeGiB:        b.MinSizeGiB,

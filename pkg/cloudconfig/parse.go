@@ -364,6 +364,8 @@ func (p *parser) blockStorage(f *ini.File, b *BlockStorage) {
 			}
 		case "backups":
 			b.Backups = p.boolean(v)
+		case "retype":
+			b.Retype = p.boolean(v)
 		case "serial-length":
 			b.SerialLength = p.nonNegInt(v)
 		case "ignore-volume-az", "rescan-on-resize", "ignore-volume-microversion":
@@ -392,12 +394,15 @@ func applyProfile(b *BlockStorage) {
 	b.Expansion = cloud.ExpansionOnline
 	b.SnapshotAttached = cloud.SnapshotAttachedForce
 	b.Backups = true
+	b.Retype = true
 	b.SerialLength = 20
 	b.MinSizeGiB = 1
 	switch b.Profile {
 	case ProfileNHN:
-		// NHN Cloud publishes Cinder v2 only (volumev2 in the catalog).
+		// NHN Cloud publishes Cinder v2 only (volumev2 in the catalog),
+		// and no volume action but image upload.
 		b.APIVersion = 2
+		b.Retype = false
 	case ProfileHelion:
 		// HP Helion Public Cloud Block Storage API 1.7: Cinder v1; sizes
 		// 1-2047 GB fixed at creation; az1-az3, default az2; 1 call/s per
@@ -412,6 +417,7 @@ func applyProfile(b *BlockStorage) {
 		b.MaxSizeGiB = 2047
 		b.Expansion = cloud.ExpansionNone
 		b.SnapshotAttached = cloud.SnapshotAttachedForbidden
+		b.Retype = false
 	}
 }
 

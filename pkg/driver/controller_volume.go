@@ -52,6 +52,15 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 	if err != nil {
 		return nil, err
 	}
+	if len(req.GetMutableParameters()) > 0 {
+		mp, err := parseMutableParams(req.GetMutableParameters())
+		if err != nil {
+			return nil, err
+		}
+		if mp.volumeType != "" {
+			params.volumeType = mp.volumeType
+		}
+	}
 	if params.encrypted && !d.caps.Encryption {
 		return nil, invalid("parameter %s: this cloud's volumes do not say whether they are encrypted, so an encrypted volume cannot be guaranteed", ParamEncrypted)
 	}

@@ -34,6 +34,9 @@ type Config struct {
 	Latency time.Duration
 	// EncryptedTypes are the volume types whose volumes are encrypted.
 	EncryptedTypes []string
+	// MigratingTypes are volume types on another backend: a retype to
+	// one needs migration.
+	MigratingTypes []string
 }
 
 // DefaultCapabilities is an OpenStack-like cloud that supports everything.
@@ -45,6 +48,7 @@ func DefaultCapabilities() cloud.Capabilities {
 		Backups:           true,
 		Clone:             true,
 		Encryption:        true,
+		Retype:            true,
 		MaxVolumesPerNode: 25,
 		MinSizeGiB:        1,
 		MaxSizeGiB:        2048,
@@ -63,6 +67,7 @@ type Cloud struct {
 	latency time.Duration
 	// encryptedTypes: volume types whose volumes report encrypted.
 	encryptedTypes []string
+	migratingTypes []string
 
 	mu        sync.Mutex
 	seq       int64
@@ -108,16 +113,16 @@ func New(cfg Config) *Cloud {
 	}
 	c := &Cloud{
 		name: cfg.Name, caps: caps, delay: cfg.Delay, maxPage: cfg.MaxPage, latency: cfg.Latency,
-		encryptedTypes: cfg.EncryptedTypes,
-		volumes:        map[string]*entry[cloud.Volume]{},
-		snapshots:      map[string]*entry[cloud.Snapshot]{},
-		backups:        map[string]*entry[cloud.Backup]{},
-		servers:        map[string]bool{},
-		limits:         limits,
-		calls:          map[string]int{},
-		inject:         map[string][]error{},
-		stuck:          map[string]bool{},
-		attaching:      map[string]string{},
+		encryptedTypes: cfg.EncryptedTypes, migratingTypes: cfg.MigratingTypes,
+		volumes:   map[string]*entry[cloud.Volume]{},
+		snapshots: map[string]*entry[cloud.Snapshot]{},
+		backups:   map[string]*entry[cloud.Backup]{},
+		servers:   map[string]bool{},
+		limits:    limits,
+		calls:     map[string]int{},
+		inject:    map[string][]error{},
+		stuck:     map[string]bool{},
+		attaching: map[string]string{},
 	}
 	for _, s := range cfg.Servers {
 		c.servers[s] = true

@@ -175,6 +175,44 @@ func (c *Cloud) DeleteVolume(ctx context.Context, id string) error {
 	return nil
 }
 
+// RetypeVolume goes through "retyping" (StatusBusy) to the new type. A
+// type the fake was told is on another backend needs migration: with
+// MigrationNever the volume goes back to its status with its old type, as
+// Cinder's scheduler refuses it.
+func (c *Cloud) RetypeVolume(ctx context.Context, id, newType string, migration cloud.MigrationPolicy) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.begin(ctx, "RetypeVolume"); err != nil {
+		return err
+	}
+	if !c.caps.Retype {
+		return cloud.Errorf(cloud.ErrUnsupported, "volumes cannot be retyped")
+	}
+	e, ok := c.volumes[id]
+	if !ok {
+		return notFound("volume", id)
+	}
+	back := e.obj.Status
+	if back != cloud.StatusAvailable && back != cloud.StatusInUse {
+		return wrongState("volume %s is %s; cannot retype", id, e.obj.RawStatus)
+	}
+	if newType == e.obj.VolumeType {
+		return cloud.Errorf(cloud.ErrInvalid, "retype cannot change to the same volume type")
+	}
+	moves := slices.Contains(c.migratingTypes, newType)
+	e.obj.Status, e.obj.RawStatus = cloud.StatusBusy, "retyping"
+	c.later(id, func() {
+		if e, ok := c.volumes[id]; ok && e.obj.RawStatus == "retyping" {
+			if !moves || migration == cloud.MigrationOnDemand {
+				e.obj.VolumeType = newType
+				e.obj.Encrypted = slices.Contains(c.encryptedTypes, newType)
+			}
+			setVolStatus(&e.obj, back)
+		}
+	})
+	return nil
+}
+
 func (c *Cloud) ExtendVolume(ctx context.Context, id string, newSizeGiB int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

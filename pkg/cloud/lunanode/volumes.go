@@ -189,6 +189,11 @@ func (c *Cloud) DeleteVolume(ctx context.Context, id string) error {
 
 // ExtendVolume implements cloud.Cloud (volume/extend). LunaNode extends
 // unattached volumes only; an attached volume is ErrWrongState.
+// RetypeVolume is ErrUnsupported: LunaNode volumes have no types.
+func (c *Cloud) RetypeVolume(context.Context, string, string, cloud.MigrationPolicy) error {
+	return cloud.Errorf(cloud.ErrUnsupported, "LunaNode volumes have no types to change")
+}
+
 func (c *Cloud) ExtendVolume(ctx context.Context, id string, newSizeGiB int) error {
 	ref, err := c.parseVolumeID(id)
 	if err != nil {

@@ -15,6 +15,7 @@ type blockStorage interface {
 	listVolumes(ctx context.Context, opts cloud.ListOptions) (cloud.Page[cloud.Volume], error)
 	deleteVolume(ctx context.Context, id string) error
 	extendVolume(ctx context.Context, id string, newSizeGiB int) error
+	retypeVolume(ctx context.Context, id, newType string, migration cloud.MigrationPolicy) error
 	setVolumeMetadata(ctx context.Context, id string, md map[string]string) error
 
 	createSnapshot(ctx context.Context, req cloud.CreateSnapshotRequest) (*cloud.Snapshot, error)

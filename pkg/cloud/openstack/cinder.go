@@ -113,6 +113,12 @@ func (c *cinder) extendVolume(ctx context.Context, id string, newSizeGiB int) er
 	return volumes.ExtendSize(ctx, sc, id, volumes.ExtendSizeOpts{NewSize: newSizeGiB}).ExtractErr()
 }
 
+func (c *cinder) retypeVolume(ctx context.Context, id, newType string, migration cloud.MigrationPolicy) error {
+	return volumes.ChangeType(ctx, c.sc, id, volumes.ChangeTypeOpts{
+		NewType: newType, MigrationPolicy: volumes.MigrationPolicy(migration),
+	}).ExtractErr()
+}
+
 // setVolumeMetadata uses POST /volumes/{id}/metadata, which merges (PUT
 // would replace all keys).
 func (c *cinder) setVolumeMetadata(ctx context.Context, id string, md map[string]string) error {

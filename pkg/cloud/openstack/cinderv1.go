@@ -197,6 +197,10 @@ func (c *cinderV1) deleteVolume(ctx context.Context, id string) error {
 	return err
 }
 
+func (c *cinderV1) retypeVolume(context.Context, string, string, cloud.MigrationPolicy) error {
+	return cloud.Errorf(cloud.ErrUnsupported, "Cinder v1 cannot change a volume's type")
+}
+
 func (c *cinderV1) extendVolume(context.Context, string, int) error {
 	return cloud.Errorf(cloud.ErrUnsupported, "Cinder v1 volumes keep the size they were created with")
 }

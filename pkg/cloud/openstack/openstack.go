@@ -171,6 +171,8 @@ func capabilities(bs cloudconfig.BlockStorage, version int) cloud.Capabilities {
 	caps := bs.Capabilities()
 	// Cinder v2 and v3 volume views carry "encrypted"; v1's does not.
 	caps.Encryption = version >= 2
+	// Cinder v1 has no os-retype.
+	caps.Retype = caps.Retype && version >= 2
 	switch version {
 	case 1:
 		caps.Expansion = cloud.ExpansionNone
@@ -296,6 +298,18 @@ func (c *Cloud) DeleteVolume(ctx context.Context, id string) error {
 		return err
 	}
 	return mapError(op, c.volume.deleteVolume(ctx, id))
+}
+
+// RetypeVolume implements cloud.Cloud.
+func (c *Cloud) RetypeVolume(ctx context.Context, id, newType string, migration cloud.MigrationPolicy) error {
+	op := fmt.Sprintf("retype volume %s to %q", id, newType)
+	if !c.caps.Retype {
+		return cloud.Errorf(cloud.ErrUnsupported, "%s: this cloud does not offer changing a volume's type", op)
+	}
+	if err := checkIDs(op, id); err != nil {
+		return err
+	}
+	return unknownTypeIsInvalid(newType, mapError(op, c.volume.retypeVolume(ctx, id, newType, migration)))
 }
 
 // ExtendVolume implements cloud.Cloud.
