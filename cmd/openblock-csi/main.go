@@ -115,6 +115,7 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("cloud: %w", err)
 		}
 		cfg.Cloud = c
+		cfg.ZoneMap, cfg.IgnoreVolumeAZ = cc.BlockStorage.ZoneMap, cc.BlockStorage.IgnoreVolumeAZ
 		cfg.Waiter = cloud.NewWaiter(c, cloud.WaiterOptions{Mode: waiterMode, Observer: rec.ObserveBatch})
 		klog.InfoS("Cloud ready", "backend", c.Name(), "waiter", waiterMode)
 	}

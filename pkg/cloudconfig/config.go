@@ -138,6 +138,13 @@ type BlockStorage struct {
 	// is used when a request names none (empty: the cloud decides).
 	Zones       []string
 	DefaultZone string
+	// ZoneMap maps compute zones (what nodes report) to volume zones,
+	// for clouds whose two zone sets differ; an unmapped zone is its own.
+	ZoneMap map[string]string
+	// IgnoreVolumeAZ creates volumes without a zone (Cinder chooses) and
+	// reports them in the requested compute zone, as cinder-csi-plugin's
+	// ignore-volume-az does: for clouds that attach across zones.
+	IgnoreVolumeAZ bool
 	// MinSizeGiB/MaxSizeGiB bound new volumes (0 = no bound).
 	MinSizeGiB       int
 	MaxSizeGiB       int

@@ -409,3 +409,18 @@ func TestVersionFromURL(t *testing.T) {
 		}
 	}
 }
+
+func TestZoneMapAndIgnoreVolumeAZ(t *testing.T) {
+	c := mustParse(t, cinderCSIExample+"\n[BlockStorage]\nzone-map = nova-a:nova, nova-b : nova\nignore-volume-az = true\n")
+	if c.BlockStorage.ZoneMap["nova-a"] != "nova" || c.BlockStorage.ZoneMap["nova-b"] != "nova" || len(c.BlockStorage.ZoneMap) != 2 {
+		t.Errorf("zone map %v", c.BlockStorage.ZoneMap)
+	}
+	if !c.BlockStorage.IgnoreVolumeAZ {
+		t.Error("ignore-volume-az not read")
+	}
+	for _, bad := range []string{"nova-a", "nova-a:", ":nova", "nova-a:nova,nova-a:other"} {
+		if _, err := Parse([]byte(cinderCSIExample + "\n[BlockStorage]\nzone-map = " + bad + "\n")); err == nil {
+			t.Errorf("zone-map = %s accepted", bad)
+		}
+	}
+}

@@ -368,7 +368,23 @@ func (p *parser) blockStorage(f *ini.File, b *BlockStorage) {
 			b.Retype = p.boolean(v)
 		case "serial-length":
 			b.SerialLength = p.nonNegInt(v)
-		case "ignore-volume-az", "rescan-on-resize", "ignore-volume-microversion":
+		case "ignore-volume-az":
+			b.IgnoreVolumeAZ = p.boolean(v)
+		case "zone-map":
+			b.ZoneMap = map[string]string{}
+			for _, pair := range splitList(v.raw) {
+				compute, volume, ok := strings.Cut(pair, ":")
+				compute, volume = strings.TrimSpace(compute), strings.TrimSpace(volume)
+				if !ok || compute == "" || volume == "" {
+					p.fail(v.section, v.key, "%q is not compute-zone:volume-zone", pair)
+					continue
+				}
+				if prev, dup := b.ZoneMap[compute]; dup && prev != volume {
+					p.fail(v.section, v.key, "compute zone %q is mapped twice", compute)
+				}
+				b.ZoneMap[compute] = volume
+			}
+		case "rescan-on-resize", "ignore-volume-microversion":
 			// cinder-csi-plugin settings with no meaning here.
 		default:
 			p.fail(v.section, v.key, "unknown key")

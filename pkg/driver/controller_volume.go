@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
@@ -48,7 +47,8 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 	if fs := firstMountFS(req.GetVolumeCapabilities()); fs != "" && params.fsType == "" {
 		params.fsType = fs
 	}
-	zone, err := d.pickZone(params.zone, req.GetAccessibilityRequirements())
+	var zone string
+	params.computeZone, zone, err = d.pickZone(params.zone, req.GetAccessibilityRequirements())
 	if err != nil {
 		return nil, err
 	}
@@ -296,40 +296,6 @@ func (d *Driver) resolveSource(ctx context.Context, cs *csi.VolumeContentSource)
 	return source{}, 0, invalid("unknown volume content source")
 }
 
-// pickZone chooses the zone. Where the request carries topology, it
-// decides: the first preferred zone the cloud offers (under
-// WaitForFirstConsumer, the zone of the node the scheduler chose), else the
-// first such requisite zone. The StorageClass's availability parameter is
-// the zone only for a request without topology; with topology it must still
-// name an offered zone, but a volume in it could not be attached to the
-// chosen node, so it does not override the node's zone.
-func (d *Driver) pickZone(param string, tr *csi.TopologyRequirement) (string, error) {
-	if err := checkTopology(tr); err != nil {
-		return "", err
-	}
-	offered := func(z string) bool { return len(d.caps.Zones) == 0 || slices.Contains(d.caps.Zones, z) }
-	if param != "" && !offered(param) {
-		return "", invalid("availability zone %q is not one of %v", param, d.caps.Zones)
-	}
-	var seen []string
-	for _, list := range [][]*csi.Topology{tr.GetPreferred(), tr.GetRequisite()} {
-		for _, t := range list {
-			z := t.GetSegments()[TopologyZoneKey]
-			if z == "" {
-				continue
-			}
-			if offered(z) {
-				return z, nil
-			}
-			seen = append(seen, z)
-		}
-	}
-	if len(seen) > 0 {
-		return "", invalid("none of the requested zones %v is offered by the cloud (%v)", seen, d.caps.Zones)
-	}
-	return param, nil
-}
-
 func (d *Driver) csiVolume(v *cloud.Volume, p volumeParams, cs *csi.VolumeContentSource) *csi.Volume {
 	out := &csi.Volume{
 		VolumeId:      v.ID,
@@ -337,13 +303,7 @@ func (d *Driver) csiVolume(v *cloud.Volume, p volumeParams, cs *csi.VolumeConten
 		VolumeContext: p.volumeContext(),
 		ContentSource: cs,
 	}
-	zone := v.Zone
-	if zone == "" {
-		zone = d.caps.DefaultZone
-	}
-	if zone != "" {
-		out.AccessibleTopology = []*csi.Topology{{Segments: map[string]string{TopologyZoneKey: zone}}}
-	}
+	out.AccessibleTopology = d.topology(v, p.computeZone)
 	return out
 }
 

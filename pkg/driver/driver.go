@@ -87,6 +87,12 @@ type Config struct {
 	KubeletDirs []string
 	StateDir    string
 
+	// ZoneMap maps the compute zones nodes report to the cloud's volume
+	// zones; IgnoreVolumeAZ lets the cloud choose the volume zone. Topology
+	// is always in compute zones.
+	ZoneMap        map[string]string
+	IgnoreVolumeAZ bool
+
 	// AttachTimeout bounds how long an attach may stay in attaching before
 	// the driver detaches and reports failure (default 5 minutes).
 	AttachTimeout time.Duration

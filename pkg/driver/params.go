@@ -55,6 +55,9 @@ type volumeParams struct {
 	mkfs       string
 	// encrypted: the volume must report itself encrypted.
 	encrypted bool
+	// computeZone is the compute zone the volume is for (from topology),
+	// reported back as its topology.
+	computeZone string
 	metadata  map[string]string
 }
 

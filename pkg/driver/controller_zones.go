@@ -1,0 +1,110 @@
+package driver
+
+import (
+	"slices"
+	"sort"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+)
+
+// Topology is in compute zones, because that is what nodes report
+// (NodeGetInfo). Many OpenStack clouds name their volume zones otherwise
+// (compute nova-a, nova-b; volume nova): Config.ZoneMap translates, and
+// Config.IgnoreVolumeAZ lets the cloud choose where it can attach across
+// zones.
+
+// pickZone chooses where a new volume goes: the compute zone it is for and
+// the volume zone to create it in ("" lets the cloud choose). Where the
+// request carries topology, it decides: the first preferred zone whose
+// volume zone the cloud offers (under WaitForFirstConsumer, the zone of the
+// node the scheduler chose), else the first such requisite zone. The
+// StorageClass's availability parameter, a volume zone, is used only for a
+// request without topology; with topology it must still name an offered
+// zone, but a volume there could not be attached to the chosen node, so it
+// does not override the node's zone.
+func (d *Driver) pickZone(param string, tr *csi.TopologyRequirement) (compute, volume string, err error) {
+	if err := checkTopology(tr); err != nil {
+		return "", "", err
+	}
+	offered := func(z string) bool { return z == "" || len(d.caps.Zones) == 0 || slices.Contains(d.caps.Zones, z) }
+	if param != "" && !offered(param) {
+		return "", "", invalid("availability zone %q is not one of %v", param, d.caps.Zones)
+	}
+	var seen []string
+	for _, list := range [][]*csi.Topology{tr.GetPreferred(), tr.GetRequisite()} {
+		for _, t := range list {
+			z := t.GetSegments()[TopologyZoneKey]
+			if z == "" {
+				continue
+			}
+			if vz := d.volumeZoneFor(z); offered(vz) {
+				return z, vz, nil
+			}
+			seen = append(seen, z)
+		}
+	}
+	if len(seen) > 0 {
+		return "", "", invalid("none of the requested zones %v is offered by the cloud (%v)%s", seen, d.caps.Zones, d.zoneMapNote())
+	}
+	return "", param, nil
+}
+
+// volumeZoneFor is the volume zone for a compute zone: the mapped one,
+// else none (the cloud chooses) under IgnoreVolumeAZ, else the same name.
+func (d *Driver) volumeZoneFor(compute string) string {
+	if v, ok := d.cfg.ZoneMap[compute]; ok {
+		return v
+	}
+	if d.cfg.IgnoreVolumeAZ {
+		return ""
+	}
+	return compute
+}
+
+func (d *Driver) zoneMapNote() string {
+	if len(d.cfg.ZoneMap) == 0 && !d.cfg.IgnoreVolumeAZ {
+		return "; if the cloud's compute and volume zones differ, set zone-map or ignore-volume-az in [BlockStorage]"
+	}
+	return ""
+}
+
+// topology is where a volume can be attached, in compute zones: under
+// IgnoreVolumeAZ the compute zone it was made for (none known: anywhere);
+// else every compute zone mapped to its volume zone, or the volume zone
+// itself where nothing maps to it.
+func (d *Driver) topology(v *cloud.Volume, compute string) []*csi.Topology {
+	if d.cfg.IgnoreVolumeAZ {
+		if compute == "" {
+			return nil
+		}
+		return zonesTopology([]string{compute})
+	}
+	zone := v.Zone
+	if zone == "" {
+		zone = d.caps.DefaultZone
+	}
+	if zone == "" {
+		return nil
+	}
+	var computes []string
+	for c, vz := range d.cfg.ZoneMap {
+		if vz == zone {
+			computes = append(computes, c)
+		}
+	}
+	if len(computes) == 0 {
+		computes = []string{zone}
+	}
+	sort.Strings(computes)
+	return zonesTopology(computes)
+}
+
+func zonesTopology(zones []string) []*csi.Topology {
+	out := make([]*csi.Topology, 0, len(zones))
+	for _, z := range zones {
+		out = append(out, &csi.Topology{Segments: map[string]string{TopologyZoneKey: z}})
+	}
+	return out
+}
