@@ -42,7 +42,9 @@ func (d *Driver) pickZone(param string, tr *csi.TopologyRequirement) (compute, v
 			if vz := d.volumeZoneFor(z); offered(vz) {
 				return z, vz, nil
 			}
-			seen = append(seen, z)
+			if !slices.Contains(seen, z) {
+				seen = append(seen, z)
+			}
 		}
 	}
 	if len(seen) > 0 {
