@@ -58,7 +58,7 @@ type volumeParams struct {
 	// computeZone is the compute zone the volume is for (from topology),
 	// reported back as its topology.
 	computeZone string
-	metadata  map[string]string
+	metadata    map[string]string
 }
 
 func parseVolumeParams(p map[string]string) (volumeParams, error) {
