@@ -186,6 +186,9 @@ type Capabilities struct {
 	// volume/list lacks status and attachments), so the Waiter checks
 	// several pending volumes with one Get each instead of a listing.
 	ListVolumesPerItem bool
+	// CallsPerSecond is the API rate the project is allowed (HP Helion: 1);
+	// 0 when the cloud sets none the driver knows of.
+	CallsPerSecond float64
 }
 
 // CreateVolumeRequest asks for a new volume. At most one of SnapshotID,

@@ -168,6 +168,7 @@ func New(ctx context.Context, cfg *cloudconfig.Config, opts ...Option) (*Cloud, 
 // (in-use extend needs microversion 3.42).
 func capabilities(bs cloudconfig.BlockStorage, version int) cloud.Capabilities {
 	caps := bs.Capabilities()
+	caps.CallsPerSecond = max(bs.RateLimit, 0)
 	switch version {
 	case 1:
 		caps.Expansion = cloud.ExpansionNone
