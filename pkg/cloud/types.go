@@ -57,6 +57,11 @@ type Volume struct {
 	Bootable    bool
 	Multiattach bool
 	CreatedAt   time.Time
+	// CreateFailed: the volume is in the error state a failed creation
+	// leaves (Cinder's plain "error"), as opposed to an error state an
+	// operation on a volume in use can leave (error_extending, ...). Such
+	// a volume never held data.
+	CreateFailed bool
 }
 
 // AttachedTo reports whether the volume has an attachment to serverID.

@@ -27,6 +27,7 @@ func toVolume(v *volumes.Volume) *cloud.Volume {
 		Bootable:         strings.EqualFold(v.Bootable, "true"),
 		Multiattach:      v.Multiattach,
 		CreatedAt:        v.CreatedAt,
+		CreateFailed:     createFailed(v.Status),
 	}
 	if v.BackupID != nil {
 		out.SourceBackupID = *v.BackupID
