@@ -111,19 +111,9 @@ func (d *Driver) existingVolume(ctx context.Context, name string, cr *csi.Capaci
 	if vol == nil {
 		return nil, nil
 	}
-	switch {
-	case vol.Status.IsError() || vol.Status == cloud.StatusDeleting:
+	if gone(vol.Status) {
 		// A failed earlier attempt: remove it and start over.
-		klog.InfoS("Replacing a failed volume left by an earlier attempt", "name", name, "id", vol.ID, "status", vol.RawStatus)
-		if vol.Status != cloud.StatusDeleting {
-			if err := d.cloud.DeleteVolume(ctx, vol.ID); err != nil && !cloud.IsNotFound(err) {
-				return nil, failed(err, "volume %s (%s) from an earlier attempt is in status %s and could not be deleted", name, vol.ID, vol.RawStatus)
-			}
-		}
-		if err := d.waiter.WaitVolumeGone(ctx, vol.ID); err != nil {
-			return nil, failed(err, "waiting for failed volume %s (%s) to be deleted", name, vol.ID)
-		}
-		return nil, nil
+		return nil, d.clearFailed(ctx, d.volumeKind(), name, vol.ID, vol.Status, vol.RawStatus, d.waiter.WaitVolumeGone)
 	}
 	size := int64(vol.SizeGiB) * GiB
 	if size < cr.GetRequiredBytes() || (cr.GetLimitBytes() > 0 && size > cr.GetLimitBytes()) {
@@ -173,15 +163,7 @@ func (d *Driver) waitCreated(ctx context.Context, vol *cloud.Volume, src source)
 	if err == nil {
 		return got, nil
 	}
-	if errors.Is(err, cloud.ErrFailed) {
-		msg := fmt.Sprintf("volume %s (%s) went to an error state", vol.Name, vol.ID)
-		if derr := d.cloud.DeleteVolume(context.WithoutCancel(ctx), vol.ID); derr != nil && !cloud.IsNotFound(derr) {
-			klog.ErrorS(derr, "Could not delete failed volume", "id", vol.ID)
-			return nil, failed(err, "%s and could not be deleted (%v); delete it by hand", msg, derr)
-		}
-		return nil, failed(err, "%s; it was deleted, the next attempt creates a new one", msg)
-	}
-	return nil, failed(err, "waiting for volume %s (%s) to become available", vol.Name, vol.ID)
+	return nil, d.notReady(err, d.volumeKind(), vol.Name, vol.ID)
 }
 
 // MetaRestored marks a volume into which the driver restored a backup
@@ -365,7 +347,12 @@ func (d *Driver) DeleteVolume(ctx context.Context, req *csi.DeleteVolumeRequest)
 		case len(vol.Attachments) > 0:
 			return nil, precondition("volume %s is attached to %s; unpublish it first", id, servers(vol))
 		case vol.Status == cloud.StatusAvailable:
-			return nil, failed(err, "deleting volume %s: it still has snapshots; delete them first", id)
+			if cerr := d.clearFailedSnapshots(ctx, id); cerr != nil {
+				return nil, cerr
+			}
+			if err := d.cloud.DeleteVolume(ctx, id); err != nil && !cloud.IsNotFound(err) {
+				return nil, failed(err, "deleting volume %s", id)
+			}
 		case vol.Status.IsError():
 			return nil, failed(err, "deleting volume %s: it is in %s and the cloud refused to delete it", id, vol.RawStatus)
 		default:
