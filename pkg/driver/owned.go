@@ -21,7 +21,7 @@ func ownSnapshot(s *cloud.Snapshot) bool {
 	return s.Name != "" && (s.Metadata[MetaRequestName] == s.Name || s.Description == snapshotDescription)
 }
 
-// ownBackup: as ownSnapshot; older Cinder APIs keep no backup metadata,
+// ownBackup: as ownSnapshot; older block storage APIs keep no backup metadata,
 // so there the description is the mark.
 func ownBackup(b *cloud.Backup) bool {
 	return b.Name != "" && (b.Metadata[MetaRequestName] == b.Name || b.Description == backupDescription)
