@@ -56,7 +56,7 @@ func (d *Driver) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshotRequ
 		return nil, alreadyExists("snapshot %s exists for volume %s, not %s", name, snap.VolumeID, volID)
 	}
 	if snap != nil && gone(snap.Status) {
-		if err := d.clearFailed(ctx, d.snapshotKind(), name, snap.ID, snap.Status, snap.RawStatus, d.waiter.WaitSnapshotGone); err != nil {
+		if err := d.replaceFailed(ctx, d.snapshotKind(), name, snap.ID, snap.Status, snap.RawStatus); err != nil {
 			return nil, err
 		}
 		snap = nil
@@ -87,7 +87,7 @@ func (d *Driver) createBackup(ctx context.Context, name, volID string, md map[st
 		return nil, alreadyExists("snapshot %s exists for volume %s, not %s", name, b.VolumeID, volID)
 	}
 	if b != nil && gone(b.Status) {
-		if err := d.clearFailed(ctx, d.backupKind(), name, b.ID, b.Status, b.RawStatus, d.waiter.WaitBackupGone); err != nil {
+		if err := d.replaceFailed(ctx, d.backupKind(), name, b.ID, b.Status, b.RawStatus); err != nil {
 			return nil, err
 		}
 		b = nil

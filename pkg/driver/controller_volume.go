@@ -122,7 +122,7 @@ func (d *Driver) existingVolume(ctx context.Context, name string, cr *csi.Capaci
 	}
 	if gone(vol.Status) {
 		// A failed earlier attempt: remove it and start over.
-		return nil, d.clearFailed(ctx, d.volumeKind(), name, vol.ID, vol.Status, vol.RawStatus, d.waiter.WaitVolumeGone)
+		return nil, d.replaceFailed(ctx, d.volumeKind(), name, vol.ID, vol.Status, vol.RawStatus)
 	}
 	size := int64(vol.SizeGiB) * GiB
 	if size < cr.GetRequiredBytes() || (cr.GetLimitBytes() > 0 && size > cr.GetLimitBytes()) {

@@ -241,9 +241,31 @@ func (d *Driver) tend(k kind, id string, st cloud.Status) {
 // is no use to this one (failed, or on its way out).
 func gone(st cloud.Status) bool { return st.IsError() || st == cloud.StatusDeleting }
 
-// clearFailed removes what an earlier attempt (maybe of a controller since
-// killed) left failed under the request's name and waits until it is
-// gone, so that the request can make a fresh one.
+// replaceFailed removes what an earlier attempt (maybe of a controller
+// since killed) left failed under the request's name, so that the request
+// can make a fresh one at once: a lookup by name prefers the live one, and
+// waiting for the failed one to go would cost calls a 1 call/s cloud
+// cannot spare within one attempt.
+func (d *Driver) replaceFailed(ctx context.Context, k kind, name, id string, st cloud.Status, raw string) error {
+	if st == cloud.StatusDeleting {
+		return nil
+	}
+	klog.InfoS("Replacing a failed resource left by an earlier attempt", "kind", k.name, "name", name, "id", id, "status", raw)
+	err := k.del(ctx, id)
+	switch {
+	case err == nil, cloud.IsNotFound(err):
+		return nil
+	case errors.Is(err, cloud.ErrWrongState):
+		// Maybe the janitor deleted it already; if not, it stays for the
+		// janitor and the sweep, and the fresh one is made anyway.
+		d.removeLater(k, id)
+		return nil
+	}
+	return failed(err, "%s %s (%s) from an earlier attempt is in status %s and could not be deleted", k.name, name, id, raw)
+}
+
+// clearFailed removes a failed resource of this driver's and waits until
+// it is gone (the cloud refuses to delete a volume with snapshots).
 func (d *Driver) clearFailed(ctx context.Context, k kind, name, id string, st cloud.Status, raw string, waitGone func(context.Context, string) error) error {
 	if st != cloud.StatusDeleting {
 		klog.InfoS("Replacing a failed resource left by an earlier attempt", "kind", k.name, "name", name, "id", id, "status", raw)
