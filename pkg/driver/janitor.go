@@ -221,6 +221,8 @@ func (d *Driver) sweep(ctx context.Context) error {
 			d.tend(d.volumeKind(), v.ID, v.Status)
 		case ownVolume(v) && v.Status == cloud.StatusCreating:
 			d.tend(d.volumeKind(), v.ID, v.Status)
+		case unfinishedRestore(v):
+			d.removeUnfinished(ctx, v)
 		}
 	}
 	return nil
@@ -294,4 +296,21 @@ func (d *Driver) notReady(err error, k kind, name, id string) error {
 	}
 	d.watchCreated(k, id)
 	return failed(err, "waiting for %s %s (%s)", k.name, name, id)
+}
+
+// removeUnfinished deletes a volume whose restore its CreateVolume never
+// finished, unless a CreateVolume for its name is under way here (only
+// the leader serves, so none runs elsewhere); the name is held meanwhile,
+// so a retry arriving now gets Aborted and then makes a new one.
+func (d *Driver) removeUnfinished(ctx context.Context, v *cloud.Volume) {
+	key := "volume-name/" + v.Name
+	if !d.inFlight.Insert(key) {
+		return
+	}
+	defer d.inFlight.Delete(key)
+	if err := d.cloud.DeleteVolume(ctx, v.ID); err != nil && !cloud.IsNotFound(err) {
+		klog.V(2).InfoS("Could not remove a volume whose restore never finished; trying at the next sweep", "id", v.ID, "err", err)
+		return
+	}
+	klog.InfoS("Removed a volume whose restore its CreateVolume never finished", "name", v.Name, "id", v.ID)
 }

@@ -163,3 +163,37 @@ func TestSweepRemovesOnlyOwnFailures(t *testing.T) {
 		t.Fatalf("the sweep removed what it must not: foreign kept %v, used kept %v", exists(foreign), exists(used))
 	}
 }
+
+// The sweep removes a volume made empty for a restore that its
+// CreateVolume never finished (never answered, so never used), but not
+// one whose restore finished, nor one a CreateVolume is working on.
+func TestSweepRemovesUnfinishedRestores(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := ctxT(t)
+	mk := func(name string, md map[string]string) string {
+		md[MetaRequestName] = name
+		v, err := e.cloud.CreateVolume(ctx, cloud.CreateVolumeRequest{Name: name, SizeGiB: 1, Metadata: md})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.d.waiter.WaitVolume(ctx, v.ID, cloud.VolumeReady(cloud.StatusAvailable)); err != nil {
+			t.Fatal(err)
+		}
+		return v.ID
+	}
+	const src = "backup:6f1c7a4e-0000-0000-0000-000000000001"
+	abandoned := mk("abandoned", map[string]string{MetaSource: src})
+	restored := mk("restored", map[string]string{MetaSource: src, MetaRestored: "6f1c7a4e-0000-0000-0000-000000000001"})
+	busy := mk("busy", map[string]string{MetaSource: src})
+	e.d.inFlight.Insert("volume-name/busy")
+	defer e.d.inFlight.Delete("volume-name/busy")
+
+	if err := e.d.sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	exists := func(id string) bool { _, err := e.cloud.GetVolume(ctx, id); return err == nil }
+	eventually(t, "abandoned restore removed", func() bool { return !exists(abandoned) })
+	if !exists(restored) || !exists(busy) {
+		t.Fatalf("removed what it must not: restored kept %v, in-flight kept %v", exists(restored), exists(busy))
+	}
+}

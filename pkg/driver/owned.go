@@ -1,6 +1,10 @@
 package driver
 
-import "github.com/openblock-csi/openblock-csi/pkg/cloud"
+import (
+	"strings"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+)
 
 // What the driver writes on what it creates, and so how it recognises its
 // own resources: it removes failed resources on its own only when they
@@ -31,4 +35,14 @@ func ownBackup(b *cloud.Backup) bool {
 // no data and can go.
 func failedVolume(v *cloud.Volume) bool {
 	return ownVolume(v) && v.Status.IsError() && v.CreateFailed && len(v.Attachments) == 0
+}
+
+// unfinishedRestore: a volume this driver created empty to restore a
+// backup into (clouds without native create-from-backup) whose restore
+// never completed. CreateVolume answers such a volume only once the cloud
+// reports its backup or MetaRestored is set, so this one was never handed
+// out: its CreateVolume gave up, and the CO may never ask again.
+func unfinishedRestore(v *cloud.Volume) bool {
+	return ownVolume(v) && v.Status == cloud.StatusAvailable && len(v.Attachments) == 0 &&
+		strings.HasPrefix(v.Metadata[MetaSource], "backup:") && v.SourceBackupID == "" && v.Metadata[MetaRestored] == ""
 }
