@@ -60,6 +60,11 @@ type Volume struct {
 	// spec). Clouds that cannot say report false.
 	Encrypted bool
 	CreatedAt time.Time
+	// CreateFailed: the volume is in the error state a failed creation
+	// leaves (Cinder's plain "error"), as opposed to an error state an
+	// operation on a volume in use can leave (error_extending, ...). Such
+	// a volume never held data.
+	CreateFailed bool
 }
 
 // AttachedTo reports whether the volume has an attachment to serverID.
@@ -203,6 +208,9 @@ type Capabilities struct {
 	// volume/list lacks status and attachments), so the Waiter checks
 	// several pending volumes with one Get each instead of a listing.
 	ListVolumesPerItem bool
+	// CallsPerSecond is the API rate the project is allowed (HP Helion: 1);
+	// 0 when the cloud sets none the driver knows of.
+	CallsPerSecond float64
 }
 
 // CreateVolumeRequest asks for a new volume. At most one of SnapshotID,

@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -45,6 +46,13 @@ type WaiterOptions struct {
 	MaxBackoff time.Duration
 	// PageLimit is the page size asked for in batched listings.
 	PageLimit int
+	// PollGap is the least time between two polls of any kind (batched
+	// mode): on a cloud that allows few calls, polls must leave room for
+	// the requests' own calls, or a snapshot, a backup and a volume waited
+	// for at once starve every create and delete. 0 takes two calls' worth
+	// of the cloud's CallsPerSecond, so polls use at most half of it; no
+	// gap when the cloud has no known rate.
+	PollGap time.Duration
 	// Observer, if set, is told about every poll call the waiter makes.
 	Observer func(BatchEvent)
 }
@@ -74,6 +82,26 @@ type Waiter struct {
 	volumeNames   *namer[Volume]
 	snapshotNames *namer[Snapshot]
 	backupNames   *namer[Backup]
+
+	gate pollGate
+}
+
+// pollGate spaces the polls of every kind by PollGap.
+type pollGate struct {
+	mu   sync.Mutex
+	next time.Time
+}
+
+// wait blocks until the next poll may go and books the slot after it.
+func (g *pollGate) wait(gap time.Duration) {
+	if gap <= 0 {
+		return
+	}
+	g.mu.Lock()
+	at := maxTime(time.Now(), g.next)
+	g.next = at.Add(gap)
+	g.mu.Unlock()
+	time.Sleep(time.Until(at))
 }
 
 // NewWaiter returns a Waiter for c.
@@ -95,6 +123,9 @@ func NewWaiter(c Cloud, opts WaiterOptions) *Waiter {
 	}
 	if opts.PageLimit <= 0 {
 		opts.PageLimit = DefaultWaitPageLimit
+	}
+	if rate := c.Capabilities().CallsPerSecond; opts.PollGap == 0 && rate > 0 {
+		opts.PollGap = time.Duration(2 * float64(time.Second) / rate)
 	}
 	w := &Waiter{cloud: c, opts: opts}
 	volOps := kindOps[Volume]{

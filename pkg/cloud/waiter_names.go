@@ -108,15 +108,26 @@ func (n *namer[T]) run() {
 	}
 }
 
-// match returns the first item named name (listing order), or nil.
+// match returns the item named name, or nil: the first live one in
+// listing order, else the first failed or deleting one. A failed resource
+// is replaced without waiting for it to go, so for a while a name can
+// hold both.
 func (n *namer[T]) match(items []T, name string) *T {
+	var spent *T
 	for i := range items {
-		if n.ops.name(&items[i]) == name {
+		if n.ops.name(&items[i]) != name {
+			continue
+		}
+		if st, _ := n.ops.status(&items[i]); !st.IsError() && st != StatusDeleting {
 			v := items[i]
 			return &v
 		}
+		if spent == nil {
+			v := items[i]
+			spent = &v
+		}
 	}
-	return nil
+	return spent
 }
 
 func (n *namer[T]) finish(r *nameReq[T], obj *T, err error) {

@@ -127,6 +127,7 @@ func (p *poller[T]) run() {
 			}
 		}
 
+		p.w.gate.wait(p.w.opts.PollGap)
 		// Every wait registered before the call starts is answered by it;
 		// later ones wait for the next call (the listing might predate them).
 		p.mu.Lock()

@@ -3,7 +3,6 @@ package driver
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"strings"
 	"time"
@@ -56,9 +55,15 @@ func (d *Driver) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshotRequ
 	if snap != nil && snap.VolumeID != volID {
 		return nil, alreadyExists("snapshot %s exists for volume %s, not %s", name, snap.VolumeID, volID)
 	}
+	if snap != nil && gone(snap.Status) {
+		if err := d.replaceFailed(ctx, d.snapshotKind(), name, snap.ID, snap.Status, snap.RawStatus); err != nil {
+			return nil, err
+		}
+		snap = nil
+	}
 	if snap == nil {
 		snap, err = d.cloud.CreateSnapshot(ctx, cloud.CreateSnapshotRequest{
-			Name: name, VolumeID: volID, Metadata: md, Description: "Kubernetes volume snapshot",
+			Name: name, VolumeID: volID, Metadata: md, Description: snapshotDescription,
 			Force: d.caps.SnapshotAttached == cloud.SnapshotAttachedForce,
 		})
 		if err != nil {
@@ -68,11 +73,7 @@ func (d *Driver) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshotRequ
 	}
 	ready, err := d.waiter.WaitSnapshot(ctx, snap.ID, cloud.SnapshotReady)
 	if err != nil {
-		if errors.Is(err, cloud.ErrFailed) {
-			derr := d.cloud.DeleteSnapshot(context.WithoutCancel(ctx), snap.ID)
-			return nil, failed(err, "snapshot %s (%s) failed%s", name, snap.ID, cleanupNote(derr))
-		}
-		return nil, failed(err, "waiting for snapshot %s (%s)", name, snap.ID)
+		return nil, d.notReady(err, d.snapshotKind(), name, snap.ID)
 	}
 	return &csi.CreateSnapshotResponse{Snapshot: csiSnapshot(ready)}, nil
 }
@@ -85,9 +86,15 @@ func (d *Driver) createBackup(ctx context.Context, name, volID string, md map[st
 	if b != nil && b.VolumeID != volID {
 		return nil, alreadyExists("snapshot %s exists for volume %s, not %s", name, b.VolumeID, volID)
 	}
+	if b != nil && gone(b.Status) {
+		if err := d.replaceFailed(ctx, d.backupKind(), name, b.ID, b.Status, b.RawStatus); err != nil {
+			return nil, err
+		}
+		b = nil
+	}
 	if b == nil {
 		b, err = d.cloud.CreateBackup(ctx, cloud.CreateBackupRequest{
-			Name: name, VolumeID: volID, Metadata: md, Description: "Kubernetes volume snapshot (backup)",
+			Name: name, VolumeID: volID, Metadata: md, Description: backupDescription,
 			// A backup of an attached volume is crash-consistent, as a
 			// forced snapshot is; clouds that refuse it say so.
 			Force: true,
@@ -99,20 +106,9 @@ func (d *Driver) createBackup(ctx context.Context, name, volID string, md map[st
 	}
 	ready, err := d.waiter.WaitBackup(ctx, b.ID, cloud.BackupReady)
 	if err != nil {
-		if errors.Is(err, cloud.ErrFailed) {
-			derr := d.cloud.DeleteBackup(context.WithoutCancel(ctx), b.ID)
-			return nil, failed(err, "backup %s (%s) failed%s", name, b.ID, cleanupNote(derr))
-		}
-		return nil, failed(err, "waiting for backup %s (%s)", name, b.ID)
+		return nil, d.notReady(err, d.backupKind(), name, b.ID)
 	}
 	return &csi.CreateSnapshotResponse{Snapshot: csiBackup(ready)}, nil
-}
-
-func cleanupNote(err error) string {
-	if err == nil || cloud.IsNotFound(err) {
-		return "; it was deleted, the next attempt starts over"
-	}
-	return fmt.Sprintf("; deleting it failed too (%v), delete it by hand", err)
 }
 
 // snapshotCreateError explains a refused snapshot or backup, above all the

@@ -69,20 +69,29 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 	}
 	defer d.inFlight.Delete("volume-name/" + name)
 
-	src, floorGiB, err := d.resolveSource(ctx, req.GetVolumeContentSource())
+	src, err := d.parseSource(req.GetVolumeContentSource())
 	if err != nil {
 		return nil, err
 	}
-	sizeGiB, err := sizeRange(req.GetCapacityRange(), floorGiB, d.caps.MinSizeGiB, d.caps.MaxSizeGiB)
-	if err != nil {
+	if _, err := sizeRange(req.GetCapacityRange(), 0, d.caps.MinSizeGiB, d.caps.MaxSizeGiB); err != nil {
 		return nil, err
 	}
 
+	// The name first: a retry of a create that went through costs no look
+	// at the source (on a 1 call/s cloud every call of a retry counts).
 	vol, err := d.existingVolume(ctx, name, req.GetCapacityRange(), src, params, zone)
 	if err != nil {
 		return nil, err
 	}
 	if vol == nil {
+		floorGiB, err := d.checkSource(ctx, src)
+		if err != nil {
+			return nil, err
+		}
+		sizeGiB, err := sizeRange(req.GetCapacityRange(), floorGiB, d.caps.MinSizeGiB, d.caps.MaxSizeGiB)
+		if err != nil {
+			return nil, err
+		}
 		md := maps.Clone(params.metadata)
 		md[MetaRequestName] = name
 		if s := src.String(); s != "" {
@@ -126,19 +135,9 @@ func (d *Driver) existingVolume(ctx context.Context, name string, cr *csi.Capaci
 	if vol == nil {
 		return nil, nil
 	}
-	switch {
-	case vol.Status.IsError() || vol.Status == cloud.StatusDeleting:
+	if gone(vol.Status) {
 		// A failed earlier attempt: remove it and start over.
-		klog.InfoS("Replacing a failed volume left by an earlier attempt", "name", name, "id", vol.ID, "status", vol.RawStatus)
-		if vol.Status != cloud.StatusDeleting {
-			if err := d.cloud.DeleteVolume(ctx, vol.ID); err != nil && !cloud.IsNotFound(err) {
-				return nil, failed(err, "volume %s (%s) from an earlier attempt is in status %s and could not be deleted", name, vol.ID, vol.RawStatus)
-			}
-		}
-		if err := d.waiter.WaitVolumeGone(ctx, vol.ID); err != nil {
-			return nil, failed(err, "waiting for failed volume %s (%s) to be deleted", name, vol.ID)
-		}
-		return nil, nil
+		return nil, d.replaceFailed(ctx, d.volumeKind(), name, vol.ID, vol.Status, vol.RawStatus)
 	}
 	size := int64(vol.SizeGiB) * GiB
 	if size < cr.GetRequiredBytes() || (cr.GetLimitBytes() > 0 && size > cr.GetLimitBytes()) {
@@ -188,15 +187,7 @@ func (d *Driver) waitCreated(ctx context.Context, vol *cloud.Volume, src source)
 	if err == nil {
 		return got, nil
 	}
-	if errors.Is(err, cloud.ErrFailed) {
-		msg := fmt.Sprintf("volume %s (%s) went to an error state", vol.Name, vol.ID)
-		if derr := d.cloud.DeleteVolume(context.WithoutCancel(ctx), vol.ID); derr != nil && !cloud.IsNotFound(derr) {
-			klog.ErrorS(derr, "Could not delete failed volume", "id", vol.ID)
-			return nil, failed(err, "%s and could not be deleted (%v); delete it by hand", msg, derr)
-		}
-		return nil, failed(err, "%s; it was deleted, the next attempt creates a new one", msg)
-	}
-	return nil, failed(err, "waiting for volume %s (%s) to become available", vol.Name, vol.ID)
+	return nil, d.notReady(err, d.volumeKind(), vol.Name, vol.ID)
 }
 
 // requireEncrypted: a StorageClass that asks for encryption gets an
@@ -234,66 +225,82 @@ func (d *Driver) restoreInto(ctx context.Context, vol *cloud.Volume, backupID st
 	return got, nil
 }
 
-// resolveSource checks a content source and returns its size as the
-// floor for the new volume.
-func (d *Driver) resolveSource(ctx context.Context, cs *csi.VolumeContentSource) (source, int, error) {
+// parseSource reads a content source from the request alone: ids the
+// cloud cannot hold are NotFound, kinds it does not offer InvalidArgument.
+func (d *Driver) parseSource(cs *csi.VolumeContentSource) (source, error) {
 	if cs == nil {
-		return source{}, 0, nil
+		return source{}, nil
 	}
 	if s := cs.GetSnapshot(); s != nil {
 		id := s.GetSnapshotId()
 		if id == "" {
-			return source{}, 0, invalid("content source snapshot id is missing")
+			return source{}, invalid("content source snapshot id is missing")
 		}
 		if backupID, ok := strings.CutPrefix(id, BackupPrefix); ok {
 			if !d.caps.Backups {
-				return source{}, 0, invalid("snapshot %s is a backup, but this cloud has no backups", id)
+				return source{}, invalid("snapshot %s is a backup, but this cloud has no backups", id)
 			}
 			if !wellFormedID(backupID) {
-				return source{}, 0, notFound("snapshot %s not found", id)
+				return source{}, notFound("snapshot %s not found", id)
 			}
-			b, err := d.cloud.GetBackup(ctx, backupID)
-			if err != nil {
-				return source{}, 0, failed(err, "source snapshot %s", id)
-			}
-			if b.Status != cloud.StatusAvailable {
-				return source{}, 0, precondition("source snapshot %s is %s, not available", id, b.RawStatus)
-			}
-			return source{backupID: backupID}, b.SizeGiB, nil
+			return source{backupID: backupID}, nil
 		}
 		if !d.caps.Snapshots {
-			return source{}, 0, invalid("this cloud has no snapshots")
+			return source{}, invalid("this cloud has no snapshots")
 		}
 		if !wellFormedID(id) {
-			return source{}, 0, notFound("snapshot %s not found", id)
+			return source{}, notFound("snapshot %s not found", id)
 		}
-		snap, err := d.cloud.GetSnapshot(ctx, id)
-		if err != nil {
-			return source{}, 0, failed(err, "source snapshot %s", id)
-		}
-		if snap.Status != cloud.StatusAvailable {
-			return source{}, 0, precondition("source snapshot %s is %s, not available", id, snap.RawStatus)
-		}
-		return source{snapshotID: id}, snap.SizeGiB, nil
+		return source{snapshotID: id}, nil
 	}
 	if v := cs.GetVolume(); v != nil {
 		id := v.GetVolumeId()
 		if id == "" {
-			return source{}, 0, invalid("content source volume id is missing")
+			return source{}, invalid("content source volume id is missing")
 		}
 		if !d.caps.Clone {
-			return source{}, 0, invalid("this cloud cannot clone volumes")
+			return source{}, invalid("this cloud cannot clone volumes")
 		}
 		if !wellFormedID(id) {
-			return source{}, 0, notFound("volume %s not found", id)
+			return source{}, notFound("volume %s not found", id)
 		}
-		vol, err := d.cloud.GetVolume(ctx, id)
-		if err != nil {
-			return source{}, 0, failed(err, "source volume %s", id)
-		}
-		return source{volumeID: id}, vol.SizeGiB, nil
+		return source{volumeID: id}, nil
 	}
-	return source{}, 0, invalid("unknown volume content source")
+	return source{}, invalid("unknown volume content source")
+}
+
+// checkSource asks the cloud about the source of a volume about to be
+// created: it must exist (and a snapshot be ready); its size is the floor
+// of the new volume's.
+func (d *Driver) checkSource(ctx context.Context, src source) (int, error) {
+	switch {
+	case src.backupID != "":
+		id := BackupPrefix + src.backupID
+		b, err := d.cloud.GetBackup(ctx, src.backupID)
+		if err != nil {
+			return 0, failed(err, "source snapshot %s", id)
+		}
+		if b.Status != cloud.StatusAvailable {
+			return 0, precondition("source snapshot %s is %s, not available", id, b.RawStatus)
+		}
+		return b.SizeGiB, nil
+	case src.snapshotID != "":
+		snap, err := d.cloud.GetSnapshot(ctx, src.snapshotID)
+		if err != nil {
+			return 0, failed(err, "source snapshot %s", src.snapshotID)
+		}
+		if snap.Status != cloud.StatusAvailable {
+			return 0, precondition("source snapshot %s is %s, not available", src.snapshotID, snap.RawStatus)
+		}
+		return snap.SizeGiB, nil
+	case src.volumeID != "":
+		vol, err := d.cloud.GetVolume(ctx, src.volumeID)
+		if err != nil {
+			return 0, failed(err, "source volume %s", src.volumeID)
+		}
+		return vol.SizeGiB, nil
+	}
+	return 0, nil
 }
 
 func (d *Driver) csiVolume(v *cloud.Volume, p volumeParams, cs *csi.VolumeContentSource) *csi.Volume {
@@ -355,7 +362,12 @@ func (d *Driver) DeleteVolume(ctx context.Context, req *csi.DeleteVolumeRequest)
 		case len(vol.Attachments) > 0:
 			return nil, precondition("volume %s is attached to %s; unpublish it first", id, servers(vol))
 		case vol.Status == cloud.StatusAvailable:
-			return nil, failed(err, "deleting volume %s: it still has snapshots; delete them first", id)
+			if cerr := d.clearFailedSnapshots(ctx, id); cerr != nil {
+				return nil, cerr
+			}
+			if err := d.cloud.DeleteVolume(ctx, id); err != nil && !cloud.IsNotFound(err) {
+				return nil, failed(err, "deleting volume %s", id)
+			}
 		case vol.Status.IsError():
 			return nil, failed(err, "deleting volume %s: it is in %s and the cloud refused to delete it", id, vol.RawStatus)
 		default:

@@ -100,6 +100,12 @@ type Config struct {
 	// (default 5 s).
 	ProbeTTL time.Duration
 
+	// SweepDelay is how long after Serve starts the controller first looks
+	// for failed resources it created (default DefaultSweepDelay);
+	// SweepInterval how often after that (default DefaultSweepInterval,
+	// negative: never).
+	SweepDelay, SweepInterval time.Duration
+
 	// Observer, if set, is called after every RPC (for metrics).
 	Observer func(method string, code codes.Code, d time.Duration)
 }
@@ -121,6 +127,8 @@ type Driver struct {
 	// inFlight holds the names and ids of operations under way; a second
 	// request on one of them gets Aborted.
 	inFlight inflight.Set
+	// janitor: failed resources being watched or removed in the background.
+	janitor janitor
 
 	probeMu   sync.Mutex
 	probeTime time.Time
@@ -145,6 +153,12 @@ func New(cfg Config) (*Driver, error) {
 	}
 	if cfg.ProbeTTL <= 0 {
 		cfg.ProbeTTL = 5 * time.Second
+	}
+	if cfg.SweepDelay <= 0 {
+		cfg.SweepDelay = DefaultSweepDelay
+	}
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = DefaultSweepInterval
 	}
 	d := &Driver{cfg: cfg, cloud: cfg.Cloud, waiter: cfg.Waiter, ops: cfg.NodeOps}
 	if cfg.Mode.HasController() {
@@ -204,6 +218,9 @@ func (d *Driver) Serve(ctx context.Context, lis net.Listener) error {
 	klog.InfoS("Serving CSI", "driver", d.cfg.Name, "version", d.cfg.Version, "mode", d.cfg.Mode, "address", lis.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()
+	if d.cfg.Mode.HasController() {
+		go d.sweepLoop(ctx)
+	}
 	select {
 	case err := <-errc:
 		return err

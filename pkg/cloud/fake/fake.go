@@ -190,6 +190,24 @@ func (c *Cloud) SetVolumeStatus(id string, st cloud.Status, raw string) {
 	}
 }
 
+// SetSnapshotStatus forces a snapshot's status (a snapshot the cloud failed).
+func (c *Cloud) SetSnapshotStatus(id string, st cloud.Status, raw string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.snapshots[id]; ok {
+		e.obj.Status, e.obj.RawStatus = st, raw
+	}
+}
+
+// SetBackupStatus forces a backup's status.
+func (c *Cloud) SetBackupStatus(id string, st cloud.Status, raw string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.backups[id]; ok {
+		e.obj.Status, e.obj.RawStatus = st, raw
+	}
+}
+
 // Calls returns how often method was called.
 func (c *Cloud) Calls(method string) int {
 	c.mu.Lock()

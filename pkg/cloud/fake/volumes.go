@@ -103,7 +103,7 @@ func (c *Cloud) CreateVolume(ctx context.Context, req cloud.CreateVolumeRequest)
 	c.later(id, func() {
 		if e, ok := c.volumes[id]; ok && e.obj.Status == cloud.StatusCreating {
 			if fail {
-				e.obj.Status, e.obj.RawStatus = cloud.StatusError, "error"
+				e.obj.Status, e.obj.RawStatus, e.obj.CreateFailed = cloud.StatusError, "error", true
 				return
 			}
 			setVolStatus(&e.obj, cloud.StatusAvailable)

@@ -98,7 +98,7 @@ func (v *v1Volume) toVolume() *cloud.Volume {
 		Status: mapStatus(v.Status), RawStatus: v.Status, Zone: v.AvailabilityZone,
 		VolumeType: v.VolumeType, SourceSnapshotID: v.SnapshotID, SourceVolumeID: v.SourceVolID,
 		Metadata: copyMap(v.Metadata), Serial: v.ID, Bootable: bool(v.Bootable),
-		CreatedAt: time.Time(v.CreatedAt),
+		CreatedAt: time.Time(v.CreatedAt), CreateFailed: createFailed(v.Status),
 	}
 	for _, a := range v.Attachments {
 		out.Attachments = append(out.Attachments, cloud.Attachment{

@@ -28,6 +28,7 @@ func toVolume(v *volumes.Volume) *cloud.Volume {
 		Multiattach:      v.Multiattach,
 		Encrypted:        v.Encrypted,
 		CreatedAt:        v.CreatedAt,
+		CreateFailed:     createFailed(v.Status),
 	}
 	if v.BackupID != nil {
 		out.SourceBackupID = *v.BackupID

@@ -173,6 +173,7 @@ func capabilities(bs cloudconfig.BlockStorage, version int) cloud.Capabilities {
 	caps.Encryption = version >= 2
 	// Cinder v1 has no os-retype.
 	caps.Retype = caps.Retype && version >= 2
+	caps.CallsPerSecond = max(bs.RateLimit, 0)
 	switch version {
 	case 1:
 		caps.Expansion = cloud.ExpansionNone

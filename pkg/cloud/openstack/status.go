@@ -6,6 +6,10 @@ import (
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 )
 
+// createFailed: Cinder puts a volume whose creation failed (empty, from a
+// snapshot, a clone or a backup) in plain "error".
+func createFailed(raw string) bool { return strings.EqualFold(raw, "error") }
+
 // mapStatus maps a Cinder volume, snapshot or backup status onto the
 // port's. Unknown states count as busy: not usable, not failed.
 func mapStatus(raw string) cloud.Status {

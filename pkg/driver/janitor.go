@@ -1,0 +1,316 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"k8s.io/klog/v2"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+)
+
+// The janitor removes resources this driver created that ended in an error
+// state when no request is left to do it: the CO's attempt timed out before
+// the cloud failed the resource, or the CO gave up on it (a VolumeSnapshot
+// or PVC deleted before it got a handle is never passed to a Delete call).
+// Within a process it keeps watching what a request stopped waiting for;
+// across restarts a sweep of the project finds what a killed controller
+// left. On a slow cloud (1 call/s) without it, failed snapshots pile up
+// and their source volumes can never be deleted.
+
+const (
+	// watchFor bounds how long a resource is watched after its request
+	// stopped waiting; the sweep covers anything slower.
+	watchFor = 30 * time.Minute
+	// removeFor bounds the retries of one removal.
+	removeFor = 10 * time.Minute
+	// DefaultSweepDelay lets the CO's retries after a restart go first;
+	// DefaultSweepInterval catches what failed while nobody watched.
+	DefaultSweepDelay    = 15 * time.Second
+	DefaultSweepInterval = 10 * time.Minute
+)
+
+// kind is one resource kind as the janitor handles it.
+type kind struct {
+	name string
+	wait func(ctx context.Context, id string) error
+	del  func(ctx context.Context, id string) error
+}
+
+func (d *Driver) volumeKind() kind {
+	return kind{name: "volume",
+		wait: func(ctx context.Context, id string) error {
+			_, err := d.waiter.WaitVolume(ctx, id, cloud.VolumeReady(cloud.StatusAvailable, cloud.StatusInUse))
+			return err
+		},
+		del: d.cloud.DeleteVolume}
+}
+
+func (d *Driver) snapshotKind() kind {
+	return kind{name: "snapshot",
+		wait: func(ctx context.Context, id string) error {
+			_, err := d.waiter.WaitSnapshot(ctx, id, cloud.SnapshotReady)
+			return err
+		},
+		del: d.cloud.DeleteSnapshot}
+}
+
+func (d *Driver) backupKind() kind {
+	return kind{name: "backup",
+		wait: func(ctx context.Context, id string) error {
+			_, err := d.waiter.WaitBackup(ctx, id, cloud.BackupReady)
+			return err
+		},
+		del: d.cloud.DeleteBackup}
+}
+
+// janitor holds the resources being watched or removed in the background.
+type janitor struct {
+	mu   sync.Mutex
+	busy map[string]bool
+}
+
+func (j *janitor) claim(key string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.busy == nil {
+		j.busy = map[string]bool{}
+	}
+	if j.busy[key] {
+		return false
+	}
+	j.busy[key] = true
+	return true
+}
+
+func (j *janitor) release(key string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	delete(j.busy, key)
+}
+
+// watchCreated keeps waiting, detached from any request, for a resource
+// this driver created until it is ready or gone, and removes it if it
+// fails. Called when the request that created it stops waiting first.
+func (d *Driver) watchCreated(k kind, id string) {
+	key := k.name + "/" + id
+	if !d.janitor.claim(key) {
+		return
+	}
+	go func() {
+		defer d.janitor.release(key)
+		ctx, cancel := context.WithTimeout(context.Background(), watchFor)
+		defer cancel()
+		if err := k.wait(ctx, id); errors.Is(err, cloud.ErrFailed) {
+			d.remove(ctx, k, id)
+		}
+	}()
+}
+
+// removeLater removes a failed resource in the background, so that the
+// request that found it failed answers at once.
+func (d *Driver) removeLater(k kind, id string) {
+	key := k.name + "/" + id
+	if !d.janitor.claim(key) {
+		return
+	}
+	go func() {
+		defer d.janitor.release(key)
+		ctx, cancel := context.WithTimeout(context.Background(), removeFor)
+		defer cancel()
+		d.remove(ctx, k, id)
+	}()
+}
+
+// remove deletes a failed resource, retrying what a retry can fix (rate
+// limits, 5xx, a state the cloud is still leaving) until ctx ends.
+func (d *Driver) remove(ctx context.Context, k kind, id string) {
+	delay := 2 * time.Second
+	// A few refusals for state: one still leaving a transition is deletable
+	// soon; error_deleting and the like need an operator.
+	refusals := 0
+	for {
+		err := k.del(ctx, id)
+		if err == nil || cloud.IsNotFound(err) {
+			klog.InfoS("Removed a failed resource this driver created", "kind", k.name, "id", id)
+			return
+		}
+		if errors.Is(err, cloud.ErrWrongState) {
+			refusals++
+		}
+		if (!cloud.IsRetryable(err) && !errors.Is(err, cloud.ErrWrongState)) || refusals > 3 {
+			klog.ErrorS(err, "Could not remove a failed resource; delete it by hand", "kind", k.name, "id", id)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			klog.ErrorS(err, "Gave up removing a failed resource; delete it by hand", "kind", k.name, "id", id)
+			return
+		case <-time.After(max(delay, cloud.RetryAfterOf(err))):
+		}
+		delay = min(delay*2, 30*time.Second)
+	}
+}
+
+// sweepLoop sweeps the project after a delay and then now and then, until
+// ctx ends.
+func (d *Driver) sweepLoop(ctx context.Context) {
+	if d.cfg.SweepInterval < 0 {
+		return
+	}
+	t := time.NewTimer(d.cfg.SweepDelay)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := d.sweep(ctx); err != nil && ctx.Err() == nil {
+			klog.V(2).InfoS("Sweep for failed resources did not finish; trying again later", "err", err)
+			t.Reset(d.cfg.SweepDelay)
+			continue
+		}
+		t.Reset(d.cfg.SweepInterval)
+	}
+}
+
+// sweep lists the project's volumes, snapshots and backups once: failed
+// ones of this driver are removed, ones of this driver still being
+// created are watched (their creator may be a killed controller).
+func (d *Driver) sweep(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if d.caps.Snapshots {
+		snaps, _, err := collect(ctx, d.cloud.ListSnapshots, cloud.ListOptions{}, 0)
+		if err != nil {
+			return err
+		}
+		for i := range snaps {
+			if s := &snaps[i]; ownSnapshot(s) {
+				d.tend(d.snapshotKind(), s.ID, s.Status)
+			}
+		}
+	}
+	if d.caps.Backups {
+		backups, _, err := collect(ctx, d.cloud.ListBackups, cloud.ListOptions{}, 0)
+		if err != nil {
+			return err
+		}
+		for i := range backups {
+			if b := &backups[i]; ownBackup(b) {
+				d.tend(d.backupKind(), b.ID, b.Status)
+			}
+		}
+	}
+	if d.caps.ListVolumesPerItem {
+		// A call per volume is too dear for a sweep; such clouds keep no
+		// metadata to know our volumes by anyway.
+		return nil
+	}
+	vols, _, err := collect(ctx, d.cloud.ListVolumes, cloud.ListOptions{}, 0)
+	if err != nil {
+		return err
+	}
+	for i := range vols {
+		v := &vols[i]
+		switch {
+		case failedVolume(v):
+			d.tend(d.volumeKind(), v.ID, v.Status)
+		case ownVolume(v) && v.Status == cloud.StatusCreating:
+			d.tend(d.volumeKind(), v.ID, v.Status)
+		case unfinishedRestore(v):
+			d.removeUnfinished(ctx, v)
+		}
+	}
+	return nil
+}
+
+// tend removes a failed resource and watches one being created.
+func (d *Driver) tend(k kind, id string, st cloud.Status) {
+	switch st {
+	case cloud.StatusError:
+		klog.InfoS("Found a failed resource this driver created", "kind", k.name, "id", id)
+		d.removeLater(k, id)
+	case cloud.StatusCreating:
+		d.watchCreated(k, id)
+	}
+}
+
+// gone: a resource an earlier attempt left under the request's name that
+// is no use to this one (failed, or on its way out).
+func gone(st cloud.Status) bool { return st.IsError() || st == cloud.StatusDeleting }
+
+// replaceFailed removes what an earlier attempt (maybe of a controller
+// since killed) left failed under the request's name, so that the request
+// can make a fresh one at once: a lookup by name prefers the live one, and
+// waiting for the failed one to go would cost calls a 1 call/s cloud
+// cannot spare within one attempt.
+func (d *Driver) replaceFailed(ctx context.Context, k kind, name, id string, st cloud.Status, raw string) error {
+	if st == cloud.StatusDeleting {
+		return nil
+	}
+	klog.InfoS("Replacing a failed resource left by an earlier attempt", "kind", k.name, "name", name, "id", id, "status", raw)
+	err := k.del(ctx, id)
+	switch {
+	case err == nil, cloud.IsNotFound(err):
+		return nil
+	case errors.Is(err, cloud.ErrWrongState):
+		// Maybe the janitor deleted it already; if not, it stays for the
+		// janitor and the sweep, and the fresh one is made anyway.
+		d.removeLater(k, id)
+		return nil
+	}
+	return failed(err, "%s %s (%s) from an earlier attempt is in status %s and could not be deleted", k.name, name, id, raw)
+}
+
+// clearFailed removes a failed resource of this driver's and waits until
+// it is gone (the cloud refuses to delete a volume with snapshots).
+func (d *Driver) clearFailed(ctx context.Context, k kind, name, id string, st cloud.Status, raw string, waitGone func(context.Context, string) error) error {
+	if st != cloud.StatusDeleting {
+		klog.InfoS("Replacing a failed resource left by an earlier attempt", "kind", k.name, "name", name, "id", id, "status", raw)
+		// Refused for its state: the janitor may be deleting it already;
+		// the wait below tells.
+		if err := k.del(ctx, id); err != nil && !cloud.IsNotFound(err) && !errors.Is(err, cloud.ErrWrongState) {
+			return failed(err, "%s %s (%s) from an earlier attempt is in status %s and could not be deleted", k.name, name, id, raw)
+		}
+	}
+	if err := waitGone(ctx, id); err != nil {
+		return failed(err, "waiting for the failed %s %s (%s) from an earlier attempt to be deleted", k.name, name, id)
+	}
+	return nil
+}
+
+// notReady explains a wait for a new resource that ended without it
+// ready, and hands the resource to the janitor: removed at once if it
+// failed, watched if the request ran out of time first.
+func (d *Driver) notReady(err error, k kind, name, id string) error {
+	switch {
+	case errors.Is(err, cloud.ErrFailed):
+		d.removeLater(k, id)
+		return failed(err, "%s %s (%s) failed; it is being deleted and the next attempt makes a new one", k.name, name, id)
+	case cloud.IsNotFound(err):
+		return failed(err, "%s %s (%s) disappeared while being created", k.name, name, id)
+	}
+	d.watchCreated(k, id)
+	return failed(err, "waiting for %s %s (%s)", k.name, name, id)
+}
+
+// removeUnfinished deletes a volume whose restore its CreateVolume never
+// finished, unless a CreateVolume for its name is under way here (only
+// the leader serves, so none runs elsewhere); the name is held meanwhile,
+// so a retry arriving now gets Aborted and then makes a new one.
+func (d *Driver) removeUnfinished(ctx context.Context, v *cloud.Volume) {
+	key := "volume-name/" + v.Name
+	if !d.inFlight.Insert(key) {
+		return
+	}
+	defer d.inFlight.Delete(key)
+	if err := d.cloud.DeleteVolume(ctx, v.ID); err != nil && !cloud.IsNotFound(err) {
+		klog.V(2).InfoS("Could not remove a volume whose restore never finished; trying at the next sweep", "id", v.ID, "err", err)
+		return
+	}
+	klog.InfoS("Removed a volume whose restore its CreateVolume never finished", "name", v.Name, "id", v.ID)
+}

@@ -1,0 +1,199 @@
+package driver
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc/codes"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/fake"
+)
+
+// eventually polls cond for up to 2 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 2s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (e *env) snapshotGone(id string) bool {
+	_, err := e.cloud.GetSnapshot(context.Background(), id)
+	return cloud.IsNotFound(err)
+}
+
+// A snapshot of this driver's that failed after its CreateSnapshot gave up
+// no longer blocks deleting its volume; anyone else's snapshot still does.
+func TestDeleteVolumeRemovesOwnFailedSnapshots(t *testing.T) {
+	e := newEnv(t, nil)
+	v := e.mustCreate(t, "src", 1)
+	snap, err := e.d.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "failed-later", SourceVolumeId: v.GetVolumeId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := snap.GetSnapshot().GetSnapshotId()
+	e.cloud.SetSnapshotStatus(sid, cloud.StatusError, "error")
+
+	other, err := e.cloud.CreateSnapshot(ctxT(t), cloud.CreateSnapshotRequest{Name: "someone-elses", VolumeID: v.GetVolumeId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "foreign snapshot available", func() bool {
+		s, err := e.cloud.GetSnapshot(context.Background(), other.ID)
+		return err == nil && s.Status == cloud.StatusAvailable
+	})
+	e.cloud.SetSnapshotStatus(other.ID, cloud.StatusError, "error")
+	_, err = e.d.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: v.GetVolumeId()})
+	wantCode(t, err, codes.FailedPrecondition)
+	if e.snapshotGone(other.ID) {
+		t.Fatal("deleted a failed snapshot this driver did not make")
+	}
+	if err := e.cloud.DeleteSnapshot(ctxT(t), other.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "foreign snapshot deleted", func() bool { return e.snapshotGone(other.ID) })
+
+	if _, err := e.d.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: v.GetVolumeId()}); err != nil {
+		t.Fatalf("DeleteVolume with only its own failed snapshot left: %v", err)
+	}
+	if !e.snapshotGone(sid) || e.cloud.VolumeCount() != 0 {
+		t.Fatalf("left: snapshot gone %v, %d volumes", e.snapshotGone(sid), e.cloud.VolumeCount())
+	}
+}
+
+// A retried CreateSnapshot (or backup) that finds the failed resource of
+// an earlier attempt by its name replaces it and answers with a new one.
+func TestCreateSnapshotReplacesFailedAttempt(t *testing.T) {
+	e := newEnv(t, nil)
+	v := e.mustCreate(t, "src", 1)
+	for _, params := range []map[string]string{nil, {"type": "backup"}} {
+		req := &csi.CreateSnapshotRequest{Name: "snap" + params["type"], SourceVolumeId: v.GetVolumeId(), Parameters: params}
+		first, err := e.d.CreateSnapshot(ctxT(t), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := first.GetSnapshot().GetSnapshotId()
+		backupID, isBackup := strings.CutPrefix(old, BackupPrefix)
+		if isBackup {
+			e.cloud.SetBackupStatus(backupID, cloud.StatusError, "error")
+		} else {
+			e.cloud.SetSnapshotStatus(old, cloud.StatusError, "error")
+		}
+		again, err := e.d.CreateSnapshot(ctxT(t), req)
+		if err != nil {
+			t.Fatalf("retry over a failed %s: %v", req.Name, err)
+		}
+		if s := again.GetSnapshot(); s.GetSnapshotId() == old || !s.GetReadyToUse() {
+			t.Fatalf("retry answered %s (ready %v), the failed one was %s", s.GetSnapshotId(), s.GetReadyToUse(), old)
+		}
+		// Deleted, not waited for: it goes shortly after.
+		eventually(t, "the failed "+old+" deleted", func() bool {
+			got, err := e.d.lookupSnapshot(ctxT(t), old)
+			return err == nil && got == nil
+		})
+	}
+}
+
+// A volume whose creation fails after CreateVolume stopped waiting is
+// removed by the driver without another call from the CO.
+func TestVolumeFailedAfterDeadlineRemoved(t *testing.T) {
+	c := fake.New(fake.Config{Delay: 100 * time.Millisecond})
+	w := cloud.NewWaiter(c, cloud.WaiterOptions{InitialDelay: 2 * time.Millisecond, Interval: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	d, err := New(Config{Mode: ModeController, Cloud: c, Waiter: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.FailNextCreates(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	_, err = d.CreateVolume(ctx, createReq("slow", 1))
+	wantCode(t, err, codes.DeadlineExceeded)
+	if c.VolumeCount() != 1 {
+		t.Fatalf("setup: %d volumes, want the one being created", c.VolumeCount())
+	}
+	eventually(t, "failed volume removed", func() bool { return c.VolumeCount() == 0 })
+}
+
+// The sweep removes failed resources this driver made, and nothing else:
+// not another's failed volume, not its own volume that failed an
+// operation after creation (it holds data).
+func TestSweepRemovesOnlyOwnFailures(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := ctxT(t)
+	mk := func(name string, md map[string]string, fail bool) string {
+		if fail {
+			e.cloud.FailNextCreates(1)
+		}
+		v, err := e.cloud.CreateVolume(ctx, cloud.CreateVolumeRequest{Name: name, SizeGiB: 1, Metadata: md})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.ID
+	}
+	own := mk("own", map[string]string{MetaRequestName: "own"}, true)
+	foreign := mk("foreign", nil, true)
+	used := mk("used", map[string]string{MetaRequestName: "used"}, false)
+	eventually(t, "volumes settled", func() bool {
+		v, err := e.cloud.GetVolume(ctx, used)
+		return err == nil && v.Status == cloud.StatusAvailable
+	})
+	snap, err := e.d.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "own-snap", SourceVolumeId: used})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cloud.SetVolumeStatus(used, cloud.StatusError, "error_extending")
+	e.cloud.SetSnapshotStatus(snap.GetSnapshot().GetSnapshotId(), cloud.StatusError, "error")
+
+	if err := e.d.sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	exists := func(id string) bool { _, err := e.cloud.GetVolume(ctx, id); return err == nil }
+	eventually(t, "own failures removed", func() bool {
+		return !exists(own) && e.snapshotGone(snap.GetSnapshot().GetSnapshotId())
+	})
+	if !exists(foreign) || !exists(used) {
+		t.Fatalf("the sweep removed what it must not: foreign kept %v, used kept %v", exists(foreign), exists(used))
+	}
+}
+
+// The sweep removes a volume made empty for a restore that its
+// CreateVolume never finished (never answered, so never used), but not
+// one whose restore finished, nor one a CreateVolume is working on.
+func TestSweepRemovesUnfinishedRestores(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := ctxT(t)
+	mk := func(name string, md map[string]string) string {
+		md[MetaRequestName] = name
+		v, err := e.cloud.CreateVolume(ctx, cloud.CreateVolumeRequest{Name: name, SizeGiB: 1, Metadata: md})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.d.waiter.WaitVolume(ctx, v.ID, cloud.VolumeReady(cloud.StatusAvailable)); err != nil {
+			t.Fatal(err)
+		}
+		return v.ID
+	}
+	const src = "backup:6f1c7a4e-0000-0000-0000-000000000001"
+	abandoned := mk("abandoned", map[string]string{MetaSource: src})
+	restored := mk("restored", map[string]string{MetaSource: src, MetaRestored: "6f1c7a4e-0000-0000-0000-000000000001"})
+	busy := mk("busy", map[string]string{MetaSource: src})
+	e.d.inFlight.Insert("volume-name/busy")
+	defer e.d.inFlight.Delete("volume-name/busy")
+
+	if err := e.d.sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	exists := func(id string) bool { _, err := e.cloud.GetVolume(ctx, id); return err == nil }
+	eventually(t, "abandoned restore removed", func() bool { return !exists(abandoned) })
+	if !exists(restored) || !exists(busy) {
+		t.Fatalf("removed what it must not: restored kept %v, in-flight kept %v", exists(restored), exists(busy))
+	}
+}
