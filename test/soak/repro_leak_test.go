@@ -142,6 +142,20 @@ func (e *slowEnv) mustVolume(name string) string {
 	return id
 }
 
+// attemptUntilHeld sends attempts that must each end before the cloud is
+// done, as a CO's would, until the cloud holds a resource called name. At
+// 1 call/s an attempt can end before it makes its create call at all
+// (the clean-up's calls came first); the CO then simply tries again.
+func (e *slowEnv) attemptUntilHeld(name, what string, fn func(context.Context) error) {
+	e.t.Helper()
+	for range 5 {
+		timesOut(e.t, what, fn)
+		if id, _ := named(e.sim.State(), name); id != "" {
+			return
+		}
+	}
+}
+
 // timesOut sends one attempt that must end before the cloud is done.
 func timesOut(t *testing.T, what string, fn func(context.Context) error) {
 	t.Helper()
@@ -193,16 +207,16 @@ func TestReproErrorAfterDeadlineLeaks(t *testing.T) {
 	e := newSlowEnv(t)
 	src := e.mustVolume("leak-src")
 	e.sim.SetFaults(cloudsim.Faults{FailNext: map[string]int{cloudsim.OpSnapshot: 1, cloudsim.OpBackup: 1, cloudsim.OpCreate: 1}})
-	timesOut(t, "CreateSnapshot leak-snap", func(ctx context.Context) error {
+	e.attemptUntilHeld("leak-snap", "CreateSnapshot leak-snap", func(ctx context.Context) error {
 		_, err := e.cc.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "leak-snap", SourceVolumeId: src})
 		return err
 	})
-	timesOut(t, "CreateSnapshot leak-backup", func(ctx context.Context) error {
+	e.attemptUntilHeld("leak-backup", "CreateSnapshot leak-backup", func(ctx context.Context) error {
 		_, err := e.cc.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "leak-backup", SourceVolumeId: src,
 			Parameters: map[string]string{"type": "backup"}})
 		return err
 	})
-	timesOut(t, "CreateVolume leak-vol", func(ctx context.Context) error {
+	e.attemptUntilHeld("leak-vol", "CreateVolume leak-vol", func(ctx context.Context) error {
 		_, err := e.cc.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "leak-vol", CapacityRange: &csi.CapacityRange{RequiredBytes: gib},
 			VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("ext4")}})
 		return err
@@ -225,16 +239,16 @@ func TestReproErrorAfterControllerKill(t *testing.T) {
 	e := newSlowEnv(t)
 	src := e.mustVolume("kill-src")
 	e.sim.SetFaults(cloudsim.Faults{FailNext: map[string]int{cloudsim.OpSnapshot: 1, cloudsim.OpBackup: 1, cloudsim.OpCreate: 1}})
-	timesOut(t, "CreateSnapshot kill-snap", func(ctx context.Context) error {
+	e.attemptUntilHeld("kill-snap", "CreateSnapshot kill-snap", func(ctx context.Context) error {
 		_, err := e.cc.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "kill-snap", SourceVolumeId: src})
 		return err
 	})
-	timesOut(t, "CreateSnapshot kill-backup", func(ctx context.Context) error {
+	e.attemptUntilHeld("kill-backup", "CreateSnapshot kill-backup", func(ctx context.Context) error {
 		_, err := e.cc.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "kill-backup", SourceVolumeId: src,
 			Parameters: map[string]string{"type": "backup"}})
 		return err
 	})
-	timesOut(t, "CreateVolume kill-vol", func(ctx context.Context) error {
+	e.attemptUntilHeld("kill-vol", "CreateVolume kill-vol", func(ctx context.Context) error {
 		_, err := e.cc.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "kill-vol", CapacityRange: &csi.CapacityRange{RequiredBytes: gib},
 			VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("ext4")}})
 		return err
