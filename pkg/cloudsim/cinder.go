@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 const (
@@ -31,20 +32,20 @@ func (s *Sim) cinderRoutes(mux *http.ServeMux) {
 	h("PUT "+p+"/volumes/{id}", s.putVolume)
 	h("DELETE "+p+"/volumes/{id}", s.delVolume)
 	h("POST "+p+"/volumes/{id}/action", s.volumeAction)
-	h("GET "+p+"/volumes/{id}/metadata", s.volumeMetadata)
-	h("POST "+p+"/volumes/{id}/metadata", s.volumeMetadata)
-	h("PUT "+p+"/volumes/{id}/metadata", s.volumeMetadata)
-	h("DELETE "+p+"/volumes/{id}/metadata/{key}", s.volumeMetadata)
+	h("GET "+p+"/volumes/{id}/metadata", s.volumeMeta((*call).metadataOp))
+	h("POST "+p+"/volumes/{id}/metadata", s.volumeMeta((*call).metadataOp))
+	h("PUT "+p+"/volumes/{id}/metadata", s.volumeMeta((*call).metadataOp))
+	h("DELETE "+p+"/volumes/{id}/metadata/{key}", s.volumeMeta((*call).metadataOp))
 	h("GET "+p+"/snapshots", snapshotListing.handler(s, false))
 	h("GET "+p+"/snapshots/detail", snapshotListing.handler(s, true))
 	h("POST "+p+"/snapshots", s.postSnapshot)
 	h("GET "+p+"/snapshots/{id}", s.getSnapshot)
 	h("PUT "+p+"/snapshots/{id}", s.putSnapshot)
 	h("DELETE "+p+"/snapshots/{id}", s.delSnapshot)
-	h("GET "+p+"/snapshots/{id}/metadata", s.snapshotMetadata)
-	h("POST "+p+"/snapshots/{id}/metadata", s.snapshotMetadata)
-	h("PUT "+p+"/snapshots/{id}/metadata", s.snapshotMetadata)
-	h("DELETE "+p+"/snapshots/{id}/metadata/{key}", s.snapshotMetadata)
+	h("GET "+p+"/snapshots/{id}/metadata", s.snapshotMeta((*call).metadataOp))
+	h("POST "+p+"/snapshots/{id}/metadata", s.snapshotMeta((*call).metadataOp))
+	h("PUT "+p+"/snapshots/{id}/metadata", s.snapshotMeta((*call).metadataOp))
+	h("DELETE "+p+"/snapshots/{id}/metadata/{key}", s.snapshotMeta((*call).metadataOp))
 	h("GET "+p+"/backups", backupListing.handler(s, false))
 	h("GET "+p+"/backups/detail", backupListing.handler(s, true))
 	h("POST "+p+"/backups", s.postBackup)
@@ -276,40 +277,48 @@ func (c *call) metadataOp(meta *map[string]string) (changed bool, e *apiError) {
 	return true, nil
 }
 
-func (s *Sim) volumeMetadata(c *call) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, e := s.volume(c.scope(), c.r.PathValue("id"))
-	if e != nil {
-		c.fail(e)
-		return
-	}
-	changed, e := c.metadataOp(&v.Metadata)
-	if e != nil {
-		c.fail(e)
-		return
-	}
-	if changed {
-		v.UpdatedAt = now()
-		c.persist()
+// metadataHandler acts on one resource's metadata (metadataOp on the
+// collection, metadataItem on one key) and says whether it changed it.
+type metadataHandler func(c *call, meta *map[string]string) (bool, *apiError)
+
+// volumeMeta serves handle on the metadata of the volume the path names.
+func (s *Sim) volumeMeta(handle metadataHandler) handlerFunc {
+	return func(c *call) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		v, e := s.volume(c.scope(), c.r.PathValue("id"))
+		if e != nil {
+			c.fail(e)
+			return
+		}
+		applyMeta(c, handle, &v.Metadata, &v.UpdatedAt)
 	}
 }
 
-func (s *Sim) snapshotMetadata(c *call) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sn, e := s.snapshot(c.scope(), c.r.PathValue("id"))
-	if e != nil {
-		c.fail(e)
-		return
+// snapshotMeta is volumeMeta for snapshots.
+func (s *Sim) snapshotMeta(handle metadataHandler) handlerFunc {
+	return func(c *call) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		sn, e := s.snapshot(c.scope(), c.r.PathValue("id"))
+		if e != nil {
+			c.fail(e)
+			return
+		}
+		applyMeta(c, handle, &sn.Metadata, &sn.UpdatedAt)
 	}
-	changed, e := c.metadataOp(&sn.Metadata)
+}
+
+// applyMeta runs handle and, when it changed the metadata, stamps the
+// resource and persists the state.
+func applyMeta(c *call, handle metadataHandler, meta *map[string]string, updated *time.Time) {
+	changed, e := handle(c, meta)
 	if e != nil {
 		c.fail(e)
 		return
 	}
 	if changed {
-		sn.UpdatedAt = now()
+		*updated = now()
 		c.persist()
 	}
 }

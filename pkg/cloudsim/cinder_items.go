@@ -8,10 +8,10 @@ import (
 // Routes on single metadata items and the snapshot and backup actions.
 func (s *Sim) cinderItemRoutes(h func(string, handlerFunc)) {
 	p := "/volume/{ver}/{project}"
-	h("GET "+p+"/volumes/{id}/metadata/{key}", s.volumeMetadataItem)
-	h("PUT "+p+"/volumes/{id}/metadata/{key}", s.volumeMetadataItem)
-	h("GET "+p+"/snapshots/{id}/metadata/{key}", s.snapshotMetadataItem)
-	h("PUT "+p+"/snapshots/{id}/metadata/{key}", s.snapshotMetadataItem)
+	h("GET "+p+"/volumes/{id}/metadata/{key}", s.volumeMeta((*call).metadataItem))
+	h("PUT "+p+"/volumes/{id}/metadata/{key}", s.volumeMeta((*call).metadataItem))
+	h("GET "+p+"/snapshots/{id}/metadata/{key}", s.snapshotMeta((*call).metadataItem))
+	h("PUT "+p+"/snapshots/{id}/metadata/{key}", s.snapshotMeta((*call).metadataItem))
 	h("POST "+p+"/snapshots/{id}/action", s.snapshotAction)
 	h("POST "+p+"/backups/{id}/action", s.backupAction)
 	h("PUT "+p+"/backups/{id}", s.putBackup)
@@ -93,44 +93,6 @@ func (c *call) metadataItem(meta *map[string]string) (changed bool, e *apiError)
 	(*meta)[key] = v
 	c.json(200, map[string]any{"meta": map[string]string{key: v}})
 	return true, nil
-}
-
-func (s *Sim) volumeMetadataItem(c *call) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, e := s.volume(c.scope(), c.r.PathValue("id"))
-	if e != nil {
-		c.fail(e)
-		return
-	}
-	changed, e := c.metadataItem(&v.Metadata)
-	if e != nil {
-		c.fail(e)
-		return
-	}
-	if changed {
-		v.UpdatedAt = now()
-		c.persist()
-	}
-}
-
-func (s *Sim) snapshotMetadataItem(c *call) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sn, e := s.snapshot(c.scope(), c.r.PathValue("id"))
-	if e != nil {
-		c.fail(e)
-		return
-	}
-	changed, e := c.metadataItem(&sn.Metadata)
-	if e != nil {
-		c.fail(e)
-		return
-	}
-	if changed {
-		sn.UpdatedAt = now()
-		c.persist()
-	}
 }
 
 // action reads an action body: exactly one {"<name>": {...}}.
