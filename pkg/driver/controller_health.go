@@ -36,20 +36,20 @@ func volumeHealth(v *cloud.Volume) *csi.VolumeHealth {
 	return h
 }
 
-func (d *Driver) ControllerGetVolumeHealth(ctx context.Context, req *csi.ControllerGetVolumeHealthRequest) (*csi.ControllerGetVolumeHealthResponse, error) {
+func (c *Controller) ControllerGetVolumeHealth(ctx context.Context, req *csi.ControllerGetVolumeHealthRequest) (*csi.ControllerGetVolumeHealthResponse, error) {
 	id := req.GetVolumeId()
 	if id == "" {
 		return nil, invalid("volume id is missing")
 	}
-	v, err := d.getVolume(ctx, id)
+	v, err := c.getVolume(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	return &csi.ControllerGetVolumeHealthResponse{VolumeHealth: volumeHealth(v)}, nil
 }
 
-func (d *Driver) ControllerListVolumeHealth(ctx context.Context, req *csi.ControllerListVolumeHealthRequest) (*csi.ControllerListVolumeHealthResponse, error) {
-	vols, next, err := d.volumePage(ctx, req.GetMaxEntries(), req.GetStartingToken())
+func (c *Controller) ControllerListVolumeHealth(ctx context.Context, req *csi.ControllerListVolumeHealthRequest) (*csi.ControllerListVolumeHealthResponse, error) {
+	vols, next, err := c.volumePage(ctx, req.GetMaxEntries(), req.GetStartingToken())
 	if err != nil {
 		return nil, err
 	}

@@ -54,12 +54,12 @@ func parseMutableParams(p map[string]string) (mutableParams, error) {
 
 // ControllerModifyVolume changes a volume's type. It is idempotent: a
 // volume already of the type answers OK without a call to change it.
-func (d *Driver) ControllerModifyVolume(ctx context.Context, req *csi.ControllerModifyVolumeRequest) (*csi.ControllerModifyVolumeResponse, error) {
+func (c *Controller) ControllerModifyVolume(ctx context.Context, req *csi.ControllerModifyVolumeRequest) (*csi.ControllerModifyVolumeResponse, error) {
 	id := req.GetVolumeId()
 	if id == "" {
 		return nil, invalid("volume id is required")
 	}
-	if !d.caps.Retype {
+	if !c.caps.Retype {
 		return nil, status.Error(codes.Unimplemented, "this cloud cannot change a volume's type")
 	}
 	mp, err := parseMutableParams(req.GetMutableParameters())
@@ -69,12 +69,12 @@ func (d *Driver) ControllerModifyVolume(ctx context.Context, req *csi.Controller
 	if !wellFormedID(id) {
 		return nil, notFound("volume %s not found", id)
 	}
-	if !d.inFlight.Insert("volume/" + id) {
+	if !c.inFlight.Insert("volume/" + id) {
 		return nil, aborted("volume " + id)
 	}
-	defer d.inFlight.Delete("volume/" + id)
+	defer c.inFlight.Delete("volume/" + id)
 
-	v, err := d.getVolume(ctx, id)
+	v, err := c.getVolume(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -83,11 +83,11 @@ func (d *Driver) ControllerModifyVolume(ctx context.Context, req *csi.Controller
 	}
 	// A retype from an earlier call may still be under way.
 	if v.Status != cloud.StatusBusy {
-		if err := d.cloud.RetypeVolume(ctx, id, mp.volumeType, mp.migration); err != nil {
+		if err := c.cloud.RetypeVolume(ctx, id, mp.volumeType, mp.migration); err != nil {
 			return nil, failed(err, "changing volume %s from type %q to %q", id, v.VolumeType, mp.volumeType)
 		}
 	}
-	v, err = d.waiter.WaitVolume(ctx, id, func(v *cloud.Volume) (bool, error) {
+	v, err = c.waiter.WaitVolume(ctx, id, func(v *cloud.Volume) (bool, error) {
 		return v.Status == cloud.StatusAvailable || v.Status == cloud.StatusInUse, nil
 	})
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/fake"
 )
 
-func hasControllerCap(t *testing.T, d *Driver, want csi.ControllerServiceCapability_RPC_Type) bool {
+func hasControllerCap(t *testing.T, d *Controller, want csi.ControllerServiceCapability_RPC_Type) bool {
 	t.Helper()
 	resp, err := d.ControllerGetCapabilities(ctxT(t), &csi.ControllerGetCapabilitiesRequest{})
 	if err != nil {
@@ -25,7 +25,7 @@ func hasControllerCap(t *testing.T, d *Driver, want csi.ControllerServiceCapabil
 	return false
 }
 
-func modifyEnv(t *testing.T) (*Driver, *fake.Cloud) {
+func modifyEnv(t *testing.T) (*Controller, *fake.Cloud) {
 	caps := fake.DefaultCapabilities()
 	c := fake.New(fake.Config{Capabilities: &caps, MigratingTypes: []string{"far"}, Delay: 5 * time.Millisecond})
 	w := cloud.NewWaiter(c, cloud.WaiterOptions{InitialDelay: 2 * time.Millisecond, Interval: 5 * time.Millisecond})
@@ -33,7 +33,7 @@ func modifyEnv(t *testing.T) (*Driver, *fake.Cloud) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d, c
+	return d.controller, c
 }
 
 func TestModifyVolumeChangesTypeOnce(t *testing.T) {
@@ -127,9 +127,9 @@ func TestCreateVolumeMutableType(t *testing.T) {
 
 func TestModifyVolumeUnimplementedWithoutRetype(t *testing.T) {
 	e := newEnv(t, func(c *cloud.Capabilities) { c.Retype = false })
-	if hasControllerCap(t, e.d, csi.ControllerServiceCapability_RPC_MODIFY_VOLUME) {
+	if hasControllerCap(t, e.c, csi.ControllerServiceCapability_RPC_MODIFY_VOLUME) {
 		t.Error("MODIFY_VOLUME advertised on a cloud that cannot retype")
 	}
-	_, err := e.d.ControllerModifyVolume(ctxT(t), &csi.ControllerModifyVolumeRequest{VolumeId: "x", MutableParameters: map[string]string{MutableType: "gold"}})
+	_, err := e.c.ControllerModifyVolume(ctxT(t), &csi.ControllerModifyVolumeRequest{VolumeId: "x", MutableParameters: map[string]string{MutableType: "gold"}})
 	wantCode(t, err, codes.Unimplemented)
 }

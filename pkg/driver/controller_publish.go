@@ -15,7 +15,7 @@ import (
 // calls attach straight away: the call's own error says whether the
 // volume or server is missing or the volume busy, so the common path costs
 // one attach call plus a share of the batched waits.
-func (d *Driver) ControllerPublishVolume(ctx context.Context, req *csi.ControllerPublishVolumeRequest) (*csi.ControllerPublishVolumeResponse, error) {
+func (c *Controller) ControllerPublishVolume(ctx context.Context, req *csi.ControllerPublishVolumeRequest) (*csi.ControllerPublishVolumeResponse, error) {
 	volID, nodeID := req.GetVolumeId(), req.GetNodeId()
 	if volID == "" {
 		return nil, invalid("volume id is missing")
@@ -23,7 +23,7 @@ func (d *Driver) ControllerPublishVolume(ctx context.Context, req *csi.Controlle
 	if nodeID == "" {
 		return nil, invalid("node id is missing")
 	}
-	if err := checkCapability(req.GetVolumeCapability(), d.caps.MultiAttach); err != nil {
+	if err := checkCapability(req.GetVolumeCapability(), c.caps.MultiAttach); err != nil {
 		return nil, err
 	}
 	if req.GetReadonly() {
@@ -39,24 +39,24 @@ func (d *Driver) ControllerPublishVolume(ctx context.Context, req *csi.Controlle
 	if !wellFormedID(nodeID) {
 		return nil, notFound("node %s not found", nodeID)
 	}
-	if !d.inFlight.Insert("volume/" + volID) {
+	if !c.inFlight.Insert("volume/" + volID) {
 		return nil, aborted("volume " + volID)
 	}
-	defer d.inFlight.Delete("volume/" + volID)
+	defer c.inFlight.Delete("volume/" + volID)
 
-	_, err := d.cloud.AttachVolume(ctx, nodeID, volID)
+	_, err := c.cloud.AttachVolume(ctx, nodeID, volID)
 	switch {
 	case err == nil:
 	case cloud.IsNotFound(err):
 		// Volume or server? Only now is a GET worth it.
-		if _, gerr := d.cloud.GetVolume(ctx, volID); cloud.IsNotFound(gerr) {
+		if _, gerr := c.cloud.GetVolume(ctx, volID); cloud.IsNotFound(gerr) {
 			return nil, notFound("volume %s not found", volID)
 		} else if gerr != nil {
 			return nil, failed(err, "attaching volume %s to node %s", volID, nodeID)
 		}
 		return nil, notFound("node %s not found: no server with that id (%v)", nodeID, err)
 	case errors.Is(err, cloud.ErrWrongState), errors.Is(err, cloud.ErrAlreadyExists):
-		vol, gerr := d.cloud.GetVolume(ctx, volID)
+		vol, gerr := c.cloud.GetVolume(ctx, volID)
 		if gerr != nil {
 			return nil, failed(gerr, "attaching volume %s to node %s", volID, nodeID)
 		}
@@ -77,22 +77,22 @@ func (d *Driver) ControllerPublishVolume(ctx context.Context, req *csi.Controlle
 		return nil, failed(err, "attaching volume %s to node %s", volID, nodeID)
 	}
 
-	vol, err := d.waitAttached(ctx, volID, nodeID)
+	vol, err := c.waitAttached(ctx, volID, nodeID)
 	if err != nil {
 		return nil, err
 	}
 	klog.V(2).InfoS("Volume attached", "volume", volID, "node", nodeID)
-	return &csi.ControllerPublishVolumeResponse{PublishContext: d.publishContext(vol)}, nil
+	return &csi.ControllerPublishVolumeResponse{PublishContext: c.publishContext(vol)}, nil
 }
 
 // waitAttached waits until the volume is in use by nodeID. An attach that
 // stays in attaching past AttachTimeout is undone, so the CO's retry starts
 // clean instead of waiting on a stuck one forever.
-func (d *Driver) waitAttached(ctx context.Context, volID, nodeID string) (*cloud.Volume, error) {
-	wctx, cancel := context.WithTimeout(ctx, d.cfg.AttachTimeout)
+func (c *Controller) waitAttached(ctx context.Context, volID, nodeID string) (*cloud.Volume, error) {
+	wctx, cancel := context.WithTimeout(ctx, c.attachTimeout)
 	defer cancel()
 	availableSeen := 0
-	vol, err := d.waiter.WaitVolume(wctx, volID, func(v *cloud.Volume) (bool, error) {
+	vol, err := c.waiter.WaitVolume(wctx, volID, func(v *cloud.Volume) (bool, error) {
 		if v.AttachedTo(nodeID) && v.Status == cloud.StatusInUse {
 			return true, nil
 		}
@@ -109,8 +109,8 @@ func (d *Driver) waitAttached(ctx context.Context, volID, nodeID string) (*cloud
 		return vol, nil
 	}
 	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-		klog.InfoS("Attach stuck; detaching so a retry starts clean", "volume", volID, "node", nodeID, "timeout", d.cfg.AttachTimeout)
-		if derr := d.cloud.DetachVolume(context.WithoutCancel(ctx), nodeID, volID); derr != nil && !cloud.IsNotFound(derr) {
+		klog.InfoS("Attach stuck; detaching so a retry starts clean", "volume", volID, "node", nodeID, "timeout", c.attachTimeout)
+		if derr := c.cloud.DetachVolume(context.WithoutCancel(ctx), nodeID, volID); derr != nil && !cloud.IsNotFound(derr) {
 			klog.ErrorS(derr, "Detach of a stuck attach failed", "volume", volID, "node", nodeID)
 		}
 	}
@@ -118,7 +118,7 @@ func (d *Driver) waitAttached(ctx context.Context, volID, nodeID string) (*cloud
 }
 
 // publishContext carries what the node needs to find and verify the disk.
-func (d *Driver) publishContext(v *cloud.Volume) map[string]string {
+func (c *Controller) publishContext(v *cloud.Volume) map[string]string {
 	serial := v.Serial
 	if serial == "" {
 		serial = v.ID
@@ -127,82 +127,8 @@ func (d *Driver) publishContext(v *cloud.Volume) map[string]string {
 		PubSerial:    serial,
 		PubSizeBytes: strconv.FormatInt(int64(v.SizeGiB)*GiB, 10),
 	}
-	if d.caps.SerialLength > 0 {
-		pc[PubSerialLength] = strconv.Itoa(d.caps.SerialLength)
+	if c.caps.SerialLength > 0 {
+		pc[PubSerialLength] = strconv.Itoa(c.caps.SerialLength)
 	}
 	return pc
-}
-
-// ControllerUnpublishVolume detaches. A volume that is not attached, gone,
-// or whose server is gone is detached as far as the CO is concerned.
-func (d *Driver) ControllerUnpublishVolume(ctx context.Context, req *csi.ControllerUnpublishVolumeRequest) (*csi.ControllerUnpublishVolumeResponse, error) {
-	volID, nodeID := req.GetVolumeId(), req.GetNodeId()
-	if volID == "" {
-		return nil, invalid("volume id is missing")
-	}
-	if !wellFormedID(volID) || (nodeID != "" && !wellFormedID(nodeID)) {
-		return &csi.ControllerUnpublishVolumeResponse{}, nil
-	}
-	if !d.inFlight.Insert("volume/" + volID) {
-		return nil, aborted("volume " + volID)
-	}
-	defer d.inFlight.Delete("volume/" + volID)
-
-	nodes := []string{nodeID}
-	if nodeID == "" {
-		// No node: detach from every server, as the spec asks.
-		vol, err := d.cloud.GetVolume(ctx, volID)
-		if cloud.IsNotFound(err) {
-			return &csi.ControllerUnpublishVolumeResponse{}, nil
-		}
-		if err != nil {
-			return nil, failed(err, "reading volume %s", volID)
-		}
-		nodes = nil
-		for _, a := range vol.Attachments {
-			nodes = append(nodes, a.ServerID)
-		}
-	}
-	for _, n := range nodes {
-		if err := d.detach(ctx, volID, n); err != nil {
-			return nil, err
-		}
-	}
-	return &csi.ControllerUnpublishVolumeResponse{}, nil
-}
-
-func (d *Driver) detach(ctx context.Context, volID, nodeID string) error {
-	err := d.cloud.DetachVolume(ctx, nodeID, volID)
-	switch {
-	case err == nil:
-	case cloud.IsNotFound(err):
-		return nil
-	case errors.Is(err, cloud.ErrWrongState):
-		vol, gerr := d.cloud.GetVolume(ctx, volID)
-		switch {
-		case cloud.IsNotFound(gerr):
-			return nil
-		case gerr != nil:
-			return failed(err, "detaching volume %s from node %s", volID, nodeID)
-		case vol.Status == cloud.StatusDetaching:
-			// Under way already; wait below.
-		case !vol.AttachedTo(nodeID) && vol.Status != cloud.StatusAttaching:
-			return nil
-		default:
-			return failed(err, "detaching volume %s from node %s (status %s); retry when it settles", volID, nodeID, vol.RawStatus)
-		}
-	default:
-		return failed(err, "detaching volume %s from node %s", volID, nodeID)
-	}
-	_, err = d.waiter.WaitVolume(ctx, volID, func(v *cloud.Volume) (bool, error) {
-		return !v.AttachedTo(nodeID) && v.Status != cloud.StatusDetaching, nil
-	})
-	if cloud.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return failed(err, "waiting for volume %s to detach from node %s", volID, nodeID)
-	}
-	klog.V(2).InfoS("Volume detached", "volume", volID, "node", nodeID)
-	return nil
 }

@@ -26,11 +26,11 @@ func TestPublishUnpublish(t *testing.T) {
 		t.Fatalf("attachments = %v", cv.Attachments)
 	}
 	// Elsewhere: refused, not multi-attach.
-	_, err := e.d.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: "server-2", VolumeCapability: csicap.Mount("")})
+	_, err := e.c.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: "server-2", VolumeCapability: csicap.Mount("")})
 	wantCode(t, err, codes.FailedPrecondition)
 
 	for range 2 {
-		if _, err := e.d.ControllerUnpublishVolume(ctxT(t), &csi.ControllerUnpublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: testNode}); err != nil {
+		if _, err := e.c.ControllerUnpublishVolume(ctxT(t), &csi.ControllerUnpublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: testNode}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -57,7 +57,7 @@ func TestPublishErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := e.d.ControllerPublishVolume(ctxT(t), tc.req)
+			_, err := e.c.ControllerPublishVolume(ctxT(t), tc.req)
 			wantCode(t, err, tc.code)
 		})
 	}
@@ -67,9 +67,9 @@ func TestPublishAttachLimit(t *testing.T) {
 	e := newEnv(t, func(c *cloud.Capabilities) { c.MaxVolumesPerNode = 1 })
 	a, b := e.mustCreate(t, "a", 1), e.mustCreate(t, "b", 1)
 	e.mustPublish(t, a.GetVolumeId(), testNode)
-	_, err := e.d.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: b.GetVolumeId(), NodeId: testNode, VolumeCapability: csicap.Mount("")})
+	_, err := e.c.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: b.GetVolumeId(), NodeId: testNode, VolumeCapability: csicap.Mount("")})
 	wantCode(t, err, codes.ResourceExhausted)
-	info, _ := e.d.NodeGetInfo(ctxT(t), &csi.NodeGetInfoRequest{})
+	info, _ := e.n.NodeGetInfo(ctxT(t), &csi.NodeGetInfoRequest{})
 	if info.GetMaxVolumesPerNode() != 1 {
 		t.Errorf("NodeGetInfo max volumes = %d, want the cloud's 1", info.GetMaxVolumesPerNode())
 	}
@@ -77,10 +77,10 @@ func TestPublishAttachLimit(t *testing.T) {
 
 func TestStuckAttachIsUndone(t *testing.T) {
 	e := newEnv(t, nil)
-	e.d.cfg.AttachTimeout = 50 * time.Millisecond
+	e.c.attachTimeout = 50 * time.Millisecond
 	v := e.mustCreate(t, "stuck", 1)
 	e.cloud.Stick(v.GetVolumeId())
-	_, err := e.d.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: testNode, VolumeCapability: csicap.Mount("")})
+	_, err := e.c.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: testNode, VolumeCapability: csicap.Mount("")})
 	wantCode(t, err, codes.DeadlineExceeded)
 	if n := e.cloud.Calls("DetachVolume"); n != 1 {
 		t.Errorf("stuck attach: %d detach calls, want 1", n)
@@ -91,36 +91,36 @@ func TestUnpublishGoneIsSuccess(t *testing.T) {
 	e := newEnv(t, nil)
 	v := e.mustCreate(t, "u", 1)
 	// Never attached.
-	if _, err := e.d.ControllerUnpublishVolume(ctxT(t), &csi.ControllerUnpublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: testNode}); err != nil {
+	if _, err := e.c.ControllerUnpublishVolume(ctxT(t), &csi.ControllerUnpublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: testNode}); err != nil {
 		t.Fatalf("not attached: %v", err)
 	}
 	// Volume gone.
-	if _, err := e.d.ControllerUnpublishVolume(ctxT(t), &csi.ControllerUnpublishVolumeRequest{VolumeId: "gone", NodeId: testNode}); err != nil {
+	if _, err := e.c.ControllerUnpublishVolume(ctxT(t), &csi.ControllerUnpublishVolumeRequest{VolumeId: "gone", NodeId: testNode}); err != nil {
 		t.Fatalf("volume gone: %v", err)
 	}
 	// Server gone (a dead node): the detach is done.
 	e.mustPublish(t, v.GetVolumeId(), "server-2")
 	e.cloud.RemoveServer("server-2")
-	if _, err := e.d.ControllerUnpublishVolume(ctxT(t), &csi.ControllerUnpublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: "server-2"}); err != nil {
+	if _, err := e.c.ControllerUnpublishVolume(ctxT(t), &csi.ControllerUnpublishVolumeRequest{VolumeId: v.GetVolumeId(), NodeId: "server-2"}); err != nil {
 		t.Fatalf("server gone: %v", err)
 	}
 	// No node id: detach from all.
 	e.mustPublish(t, v.GetVolumeId(), testNode)
-	if _, err := e.d.ControllerUnpublishVolume(ctxT(t), &csi.ControllerUnpublishVolumeRequest{VolumeId: v.GetVolumeId()}); err != nil {
+	if _, err := e.c.ControllerUnpublishVolume(ctxT(t), &csi.ControllerUnpublishVolumeRequest{VolumeId: v.GetVolumeId()}); err != nil {
 		t.Fatal(err)
 	}
 	cv, _ := e.cloud.GetVolume(ctxT(t), v.GetVolumeId())
 	if len(cv.Attachments) != 0 {
 		t.Errorf("still attached to %v", cv.Attachments)
 	}
-	_, err := e.d.ControllerUnpublishVolume(ctxT(t), &csi.ControllerUnpublishVolumeRequest{})
+	_, err := e.c.ControllerUnpublishVolume(ctxT(t), &csi.ControllerUnpublishVolumeRequest{})
 	wantCode(t, err, codes.InvalidArgument)
 }
 
 func TestControllerPublishReadonlyRefused(t *testing.T) {
 	e := newEnv(t, nil)
 	v := e.mustCreate(t, "ro", 1)
-	_, err := e.d.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{
+	_, err := e.c.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{
 		VolumeId: v.GetVolumeId(), NodeId: testNode, VolumeCapability: csicap.Mount(""), Readonly: true,
 	})
 	wantCode(t, err, codes.InvalidArgument)

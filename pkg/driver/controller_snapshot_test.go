@@ -17,11 +17,11 @@ func TestCreateSnapshotIdempotentAndConflicts(t *testing.T) {
 	b := e.mustCreate(t, "b", 1)
 	req := &csi.CreateSnapshotRequest{Name: "snap", SourceVolumeId: a.GetVolumeId(),
 		Parameters: map[string]string{ParamVolumeSnapshotName: "daily", ParamVolumeSnapshotNamespace: "shop"}}
-	s1, err := e.d.CreateSnapshot(ctxT(t), req)
+	s1, err := e.c.CreateSnapshot(ctxT(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s2, err := e.d.CreateSnapshot(ctxT(t), req)
+	s2, err := e.c.CreateSnapshot(ctxT(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,15 +38,15 @@ func TestCreateSnapshotIdempotentAndConflicts(t *testing.T) {
 	if s1.GetSnapshot().GetSizeBytes() != GiB || s1.GetSnapshot().GetCreationTime() == nil || s1.GetSnapshot().GetSourceVolumeId() != a.GetVolumeId() {
 		t.Errorf("snapshot = %v", s1.GetSnapshot())
 	}
-	_, err = e.d.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "snap", SourceVolumeId: b.GetVolumeId()})
+	_, err = e.c.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "snap", SourceVolumeId: b.GetVolumeId()})
 	wantCode(t, err, codes.AlreadyExists)
-	_, err = e.d.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "x", SourceVolumeId: "missing"})
+	_, err = e.c.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "x", SourceVolumeId: "missing"})
 	wantCode(t, err, codes.NotFound)
-	_, err = e.d.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "x", SourceVolumeId: a.GetVolumeId(), Parameters: map[string]string{"type": "tape"}})
+	_, err = e.c.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "x", SourceVolumeId: a.GetVolumeId(), Parameters: map[string]string{"type": "tape"}})
 	wantCode(t, err, codes.InvalidArgument)
-	_, err = e.d.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{SourceVolumeId: a.GetVolumeId()})
+	_, err = e.c.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{SourceVolumeId: a.GetVolumeId()})
 	wantCode(t, err, codes.InvalidArgument)
-	_, err = e.d.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "x"})
+	_, err = e.c.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "x"})
 	wantCode(t, err, codes.InvalidArgument)
 }
 
@@ -55,14 +55,14 @@ func TestSnapshotOfAttachedVolume(t *testing.T) {
 	e := newEnv(t, nil)
 	v := e.mustCreate(t, "att", 1)
 	e.mustPublish(t, v.GetVolumeId(), testNode)
-	if _, err := e.d.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "s", SourceVolumeId: v.GetVolumeId()}); err != nil {
+	if _, err := e.c.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "s", SourceVolumeId: v.GetVolumeId()}); err != nil {
 		t.Fatalf("forced snapshot of an attached volume: %v", err)
 	}
 	// Helion: forbidden; the error says what to do.
 	h := newEnv(t, func(c *cloud.Capabilities) { c.SnapshotAttached = cloud.SnapshotAttachedForbidden })
 	w := h.mustCreate(t, "att", 1)
 	h.mustPublish(t, w.GetVolumeId(), testNode)
-	_, err := h.d.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "s", SourceVolumeId: w.GetVolumeId()})
+	_, err := h.c.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "s", SourceVolumeId: w.GetVolumeId()})
 	wantCode(t, err, codes.FailedPrecondition)
 	if !strings.Contains(err.Error(), "detach the volume or use a VolumeSnapshotClass with type: backup") {
 		t.Errorf("message does not say what to do: %v", err)
@@ -72,7 +72,7 @@ func TestSnapshotOfAttachedVolume(t *testing.T) {
 func TestBackupSnapshotsRoundTrip(t *testing.T) {
 	e := newEnv(t, nil)
 	v := e.mustCreate(t, "src", 2)
-	resp, err := e.d.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "bk", SourceVolumeId: v.GetVolumeId(), Parameters: map[string]string{"type": "backup"}})
+	resp, err := e.c.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "bk", SourceVolumeId: v.GetVolumeId(), Parameters: map[string]string{"type": "backup"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,13 +83,13 @@ func TestBackupSnapshotsRoundTrip(t *testing.T) {
 	if e.cloud.Calls("CreateBackup") != 1 || e.cloud.Calls("CreateSnapshot") != 0 {
 		t.Errorf("backup made with CreateBackup %d / CreateSnapshot %d", e.cloud.Calls("CreateBackup"), e.cloud.Calls("CreateSnapshot"))
 	}
-	again, err := e.d.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "bk", SourceVolumeId: v.GetVolumeId(), Parameters: map[string]string{"type": "backup"}})
+	again, err := e.c.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "bk", SourceVolumeId: v.GetVolumeId(), Parameters: map[string]string{"type": "backup"}})
 	if err != nil || again.GetSnapshot().GetSnapshotId() != id {
 		t.Fatalf("backup retry = %v, %v", again, err)
 	}
 	req := createReq("from-backup", 1)
 	req.VolumeContentSource = &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Snapshot{Snapshot: &csi.VolumeContentSource_SnapshotSource{SnapshotId: id}}}
-	nv, err := e.d.CreateVolume(ctxT(t), req)
+	nv, err := e.c.CreateVolume(ctxT(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,17 +97,17 @@ func TestBackupSnapshotsRoundTrip(t *testing.T) {
 	if cv.SourceBackupID != strings.TrimPrefix(id, BackupPrefix) || cv.SizeGiB != 2 {
 		t.Errorf("volume from backup = %+v", cv)
 	}
-	got, err := e.d.GetSnapshot(ctxT(t), &csi.GetSnapshotRequest{SnapshotId: id})
+	got, err := e.c.GetSnapshot(ctxT(t), &csi.GetSnapshotRequest{SnapshotId: id})
 	if err != nil || got.GetSnapshot().GetSnapshotId() != id {
 		t.Fatalf("GetSnapshot(backup) = %v, %v", got, err)
 	}
-	if _, err := e.d.DeleteSnapshot(ctxT(t), &csi.DeleteSnapshotRequest{SnapshotId: id}); err != nil {
+	if _, err := e.c.DeleteSnapshot(ctxT(t), &csi.DeleteSnapshotRequest{SnapshotId: id}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.cloud.GetBackup(ctxT(t), strings.TrimPrefix(id, BackupPrefix)); !cloud.IsNotFound(err) {
 		t.Fatalf("backup still there: %v", err)
 	}
-	if _, err := e.d.DeleteSnapshot(ctxT(t), &csi.DeleteSnapshotRequest{SnapshotId: id}); err != nil {
+	if _, err := e.c.DeleteSnapshot(ctxT(t), &csi.DeleteSnapshotRequest{SnapshotId: id}); err != nil {
 		t.Fatalf("second delete: %v", err)
 	}
 }
@@ -115,7 +115,7 @@ func TestBackupSnapshotsRoundTrip(t *testing.T) {
 func TestBackupsUnsupported(t *testing.T) {
 	e := newEnv(t, func(c *cloud.Capabilities) { c.Backups = false })
 	v := e.mustCreate(t, "v", 1)
-	_, err := e.d.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "bk", SourceVolumeId: v.GetVolumeId(), Parameters: map[string]string{"type": "backup"}})
+	_, err := e.c.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "bk", SourceVolumeId: v.GetVolumeId(), Parameters: map[string]string{"type": "backup"}})
 	wantCode(t, err, codes.InvalidArgument)
 }
 
@@ -125,14 +125,14 @@ func TestListSnapshotsAcrossSnapshotsAndBackups(t *testing.T) {
 	w := e.mustCreate(t, "w", 1)
 	want := map[string]bool{}
 	for i := range 3 {
-		s, err := e.d.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: fmt.Sprintf("s%d", i), SourceVolumeId: v.GetVolumeId()})
+		s, err := e.c.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: fmt.Sprintf("s%d", i), SourceVolumeId: v.GetVolumeId()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		want[s.GetSnapshot().GetSnapshotId()] = true
 	}
 	for i := range 2 {
-		s, err := e.d.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: fmt.Sprintf("b%d", i), SourceVolumeId: w.GetVolumeId(), Parameters: map[string]string{"type": "backup"}})
+		s, err := e.c.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: fmt.Sprintf("b%d", i), SourceVolumeId: w.GetVolumeId(), Parameters: map[string]string{"type": "backup"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +144,7 @@ func TestListSnapshotsAcrossSnapshotsAndBackups(t *testing.T) {
 		if pages > 10 {
 			t.Fatal("pagination does not end")
 		}
-		resp, err := e.d.ListSnapshots(ctxT(t), &csi.ListSnapshotsRequest{MaxEntries: 2, StartingToken: token})
+		resp, err := e.c.ListSnapshots(ctxT(t), &csi.ListSnapshotsRequest{MaxEntries: 2, StartingToken: token})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,19 +165,19 @@ func TestListSnapshotsAcrossSnapshotsAndBackups(t *testing.T) {
 		t.Fatalf("paged listing found %d of %d", len(got), len(want))
 	}
 	// After a first page, no max_entries returns the rest at once.
-	first, _ := e.d.ListSnapshots(ctxT(t), &csi.ListSnapshotsRequest{MaxEntries: 2})
-	rest, err := e.d.ListSnapshots(ctxT(t), &csi.ListSnapshotsRequest{StartingToken: first.GetNextToken()})
+	first, _ := e.c.ListSnapshots(ctxT(t), &csi.ListSnapshotsRequest{MaxEntries: 2})
+	rest, err := e.c.ListSnapshots(ctxT(t), &csi.ListSnapshotsRequest{StartingToken: first.GetNextToken()})
 	if err != nil || len(rest.GetEntries()) != 3 {
 		t.Fatalf("rest = %d entries, %v", len(rest.GetEntries()), err)
 	}
-	byVol, _ := e.d.ListSnapshots(ctxT(t), &csi.ListSnapshotsRequest{SourceVolumeId: w.GetVolumeId()})
+	byVol, _ := e.c.ListSnapshots(ctxT(t), &csi.ListSnapshotsRequest{SourceVolumeId: w.GetVolumeId()})
 	if len(byVol.GetEntries()) != 2 {
 		t.Errorf("by source volume: %d entries, want the 2 backups", len(byVol.GetEntries()))
 	}
-	none, err := e.d.ListSnapshots(ctxT(t), &csi.ListSnapshotsRequest{SnapshotId: "none-exist-id"})
+	none, err := e.c.ListSnapshots(ctxT(t), &csi.ListSnapshotsRequest{SnapshotId: "none-exist-id"})
 	if err != nil || len(none.GetEntries()) != 0 {
 		t.Errorf("unknown id: %v, %v", none, err)
 	}
-	_, err = e.d.ListSnapshots(ctxT(t), &csi.ListSnapshotsRequest{StartingToken: "garbage"})
+	_, err = e.c.ListSnapshots(ctxT(t), &csi.ListSnapshotsRequest{StartingToken: "garbage"})
 	wantCode(t, err, codes.Aborted)
 }

@@ -12,8 +12,8 @@ import (
 // CreateSnapshot gave up is never handed to DeleteSnapshot by the CO. It
 // answers FailedPrecondition when a snapshot remains that is not a failed
 // one of this driver's.
-func (d *Driver) clearFailedSnapshots(ctx context.Context, volID string) error {
-	snaps, _, err := collect(ctx, d.cloud.ListSnapshots, cloud.ListOptions{VolumeID: volID}, 0)
+func (c *Controller) clearFailedSnapshots(ctx context.Context, volID string) error {
+	snaps, _, err := collect(ctx, c.cloud.ListSnapshots, cloud.ListOptions{VolumeID: volID}, 0)
 	if err != nil {
 		return failed(err, "deleting volume %s: listing its snapshots", volID)
 	}
@@ -29,7 +29,7 @@ func (d *Driver) clearFailedSnapshots(ctx context.Context, volID string) error {
 		clearing = append(clearing, s)
 	}
 	for _, s := range clearing {
-		if err := d.clearFailed(ctx, d.snapshotKind(), s.Name, s.ID, s.Status, s.RawStatus, d.waiter.WaitSnapshotGone); err != nil {
+		if err := c.clearFailed(ctx, c.snapshotKind(), s.Name, s.ID, s.Status, s.RawStatus, c.waiter.WaitSnapshotGone); err != nil {
 			return err
 		}
 	}

@@ -24,7 +24,7 @@ func TestCreateVolumeRoundsUpAndRecordsRequest(t *testing.T) {
 		ParamType: "ssd", ParamFSType: "xfs", ParamMkfsOptions: "-m crc=1",
 		ParamPVCName: "data", ParamPVCNamespace: "shop", ParamPVName: "pvc-1",
 	}
-	resp, err := e.d.CreateVolume(ctxT(t), req)
+	resp, err := e.c.CreateVolume(ctxT(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestCreateVolumeIdempotent(t *testing.T) {
 	if n := e.cloud.Calls("CreateVolume"); n != 1 {
 		t.Errorf("CreateVolume called %d times, want 1", n)
 	}
-	_, err := e.d.CreateVolume(ctxT(t), &csi.CreateVolumeRequest{
+	_, err := e.c.CreateVolume(ctxT(t), &csi.CreateVolumeRequest{
 		Name: "same", VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("")},
 		CapacityRange: &csi.CapacityRange{RequiredBytes: 2 * GiB, LimitBytes: 2 * GiB},
 	})
@@ -105,7 +105,7 @@ func TestCreateVolumeValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			req := createReq("v-"+tc.name, 1)
 			tc.mod(req)
-			_, err := e.d.CreateVolume(ctxT(t), req)
+			_, err := e.c.CreateVolume(ctxT(t), req)
 			wantCode(t, err, tc.code)
 		})
 	}
@@ -121,7 +121,7 @@ func TestCreateVolumeZoneFromTopology(t *testing.T) {
 		Requisite: []*csi.Topology{{Segments: map[string]string{TopologyZoneKey: "nova"}}, {Segments: map[string]string{TopologyZoneKey: "az2"}}},
 		Preferred: []*csi.Topology{{Segments: map[string]string{TopologyZoneKey: "az2"}}},
 	}
-	resp, err := e.d.CreateVolume(ctxT(t), req)
+	resp, err := e.c.CreateVolume(ctxT(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestCreateVolumeZoneFromTopology(t *testing.T) {
 	}
 	req = createReq("nowhere", 1)
 	req.AccessibilityRequirements = &csi.TopologyRequirement{Requisite: []*csi.Topology{{Segments: map[string]string{TopologyZoneKey: "mars"}}}}
-	_, err = e.d.CreateVolume(ctxT(t), req)
+	_, err = e.c.CreateVolume(ctxT(t), req)
 	wantCode(t, err, codes.InvalidArgument)
 }
 
@@ -146,7 +146,7 @@ func TestCreateVolumeNodeZoneWinsOverAvailabilityParameter(t *testing.T) {
 		Requisite: []*csi.Topology{{Segments: map[string]string{TopologyZoneKey: "nova"}}, {Segments: map[string]string{TopologyZoneKey: "az2"}}},
 		Preferred: []*csi.Topology{{Segments: map[string]string{TopologyZoneKey: "az2"}}, {Segments: map[string]string{TopologyZoneKey: "nova"}}},
 	}
-	resp, err := e.d.CreateVolume(ctxT(t), req)
+	resp, err := e.c.CreateVolume(ctxT(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestCreateVolumeNodeZoneWinsOverAvailabilityParameter(t *testing.T) {
 
 	req = createReq("immediate-no-topology", 1)
 	req.Parameters = map[string]string{ParamAvailability: "nova"}
-	resp, err = e.d.CreateVolume(ctxT(t), req)
+	resp, err = e.c.CreateVolume(ctxT(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestCreateVolumeNodeZoneWinsOverAvailabilityParameter(t *testing.T) {
 func TestCreateVolumeErrorStateLeavesNoVolume(t *testing.T) {
 	e := newEnv(t, nil)
 	e.cloud.FailNextCreates(1)
-	_, err := e.d.CreateVolume(ctxT(t), createReq("doomed", 1))
+	_, err := e.c.CreateVolume(ctxT(t), createReq("doomed", 1))
 	wantCode(t, err, codes.Internal)
 	deadline := time.Now().Add(2 * time.Second)
 	for e.cloud.VolumeCount() != 0 && time.Now().Before(deadline) {
@@ -191,11 +191,11 @@ func TestCreateVolumeConcurrentSameNameAborted(t *testing.T) {
 	e.cloud.SetLatency(50 * time.Millisecond)
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
-	wg.Go(func() { _, errs[0] = e.d.CreateVolume(ctxT(t), createReq("race", 1)) })
-	for e.d.inFlight.Len() == 0 {
+	wg.Go(func() { _, errs[0] = e.c.CreateVolume(ctxT(t), createReq("race", 1)) })
+	for e.c.inFlight.Len() == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	_, errs[1] = e.d.CreateVolume(ctxT(t), createReq("race", 1))
+	_, errs[1] = e.c.CreateVolume(ctxT(t), createReq("race", 1))
 	wg.Wait()
 	if errs[0] != nil {
 		t.Fatalf("first create: %v", errs[0])
@@ -205,20 +205,20 @@ func TestCreateVolumeConcurrentSameNameAborted(t *testing.T) {
 
 func TestCreateVolumeQuota(t *testing.T) {
 	e := newEnv(t, nil)
-	_, err := e.d.CreateVolume(ctxT(t), createReq("big", 1001))
+	_, err := e.c.CreateVolume(ctxT(t), createReq("big", 1001))
 	wantCode(t, err, codes.ResourceExhausted)
 }
 
 func TestCreateFromSnapshotAndClone(t *testing.T) {
 	e := newEnv(t, nil)
 	src := e.mustCreate(t, "src", 2)
-	snap, err := e.d.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "snap", SourceVolumeId: src.GetVolumeId()})
+	snap, err := e.c.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "snap", SourceVolumeId: src.GetVolumeId()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	req := createReq("restored", 1) // smaller than the snapshot: grows to it
 	req.VolumeContentSource = &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Snapshot{Snapshot: &csi.VolumeContentSource_SnapshotSource{SnapshotId: snap.GetSnapshot().GetSnapshotId()}}}
-	resp, err := e.d.CreateVolume(ctxT(t), req)
+	resp, err := e.c.CreateVolume(ctxT(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,12 +232,12 @@ func TestCreateFromSnapshotAndClone(t *testing.T) {
 	// Same name, other source: AlreadyExists.
 	req2 := createReq("restored", 1)
 	req2.VolumeContentSource = &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Volume{Volume: &csi.VolumeContentSource_VolumeSource{VolumeId: src.GetVolumeId()}}}
-	_, err = e.d.CreateVolume(ctxT(t), req2)
+	_, err = e.c.CreateVolume(ctxT(t), req2)
 	wantCode(t, err, codes.AlreadyExists)
 
 	req3 := createReq("clone", 2)
 	req3.VolumeContentSource = req2.VolumeContentSource
-	resp, err = e.d.CreateVolume(ctxT(t), req3)
+	resp, err = e.c.CreateVolume(ctxT(t), req3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,40 +252,40 @@ func TestCloneUnsupported(t *testing.T) {
 	src := e.mustCreate(t, "src", 1)
 	req := createReq("clone", 1)
 	req.VolumeContentSource = &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Volume{Volume: &csi.VolumeContentSource_VolumeSource{VolumeId: src.GetVolumeId()}}}
-	_, err := e.d.CreateVolume(ctxT(t), req)
+	_, err := e.c.CreateVolume(ctxT(t), req)
 	wantCode(t, err, codes.InvalidArgument)
 }
 
 func TestDeleteVolume(t *testing.T) {
 	e := newEnv(t, nil)
-	_, err := e.d.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{})
+	_, err := e.c.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{})
 	wantCode(t, err, codes.InvalidArgument)
 
 	before := e.cloud.TotalCalls()
-	if _, err := e.d.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: "a/../../b"}); err != nil {
+	if _, err := e.c.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: "a/../../b"}); err != nil {
 		t.Fatalf("malformed id: %v", err)
 	}
 	if e.cloud.TotalCalls() != before {
 		t.Error("a malformed id reached the cloud")
 	}
-	if _, err := e.d.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: "6f1c7a4e-0000-0000-0000-000000000000"}); err != nil {
+	if _, err := e.c.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: "6f1c7a4e-0000-0000-0000-000000000000"}); err != nil {
 		t.Fatalf("absent volume: %v", err)
 	}
 
 	v := e.mustCreate(t, "attached", 1)
 	e.mustPublish(t, v.GetVolumeId(), testNode)
-	_, err = e.d.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: v.GetVolumeId()})
+	_, err = e.c.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: v.GetVolumeId()})
 	wantCode(t, err, codes.FailedPrecondition)
 
 	w := e.mustCreate(t, "with-snap", 1)
-	if _, err := e.d.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "s", SourceVolumeId: w.GetVolumeId()}); err != nil {
+	if _, err := e.c.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "s", SourceVolumeId: w.GetVolumeId()}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.d.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: w.GetVolumeId()})
+	_, err = e.c.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: w.GetVolumeId()})
 	wantCode(t, err, codes.FailedPrecondition)
 
 	x := e.mustCreate(t, "plain", 1)
-	if _, err := e.d.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: x.GetVolumeId()}); err != nil {
+	if _, err := e.c.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: x.GetVolumeId()}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.cloud.GetVolume(ctxT(t), x.GetVolumeId()); !cloud.IsNotFound(err) {
@@ -306,7 +306,7 @@ func TestListVolumesPaginates(t *testing.T) {
 		if pages > 5 {
 			t.Fatal("pagination does not end")
 		}
-		resp, err := e.d.ListVolumes(ctxT(t), &csi.ListVolumesRequest{MaxEntries: 2, StartingToken: token})
+		resp, err := e.c.ListVolumes(ctxT(t), &csi.ListVolumesRequest{MaxEntries: 2, StartingToken: token})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -326,20 +326,20 @@ func TestListVolumesPaginates(t *testing.T) {
 	if got := seen[ids[1]]; len(got) != 1 || got[0] != testNode {
 		t.Errorf("published nodes of %s = %v", ids[1], got)
 	}
-	all, err := e.d.ListVolumes(ctxT(t), &csi.ListVolumesRequest{})
+	all, err := e.c.ListVolumes(ctxT(t), &csi.ListVolumesRequest{})
 	if err != nil || len(all.GetEntries()) != 5 || all.GetNextToken() != "" {
 		t.Fatalf("unbounded list = %d entries, token %q, %v", len(all.GetEntries()), all.GetNextToken(), err)
 	}
-	_, err = e.d.ListVolumes(ctxT(t), &csi.ListVolumesRequest{StartingToken: "no-such-marker"})
+	_, err = e.c.ListVolumes(ctxT(t), &csi.ListVolumesRequest{StartingToken: "no-such-marker"})
 	wantCode(t, err, codes.Aborted)
-	_, err = e.d.ListVolumes(ctxT(t), &csi.ListVolumesRequest{StartingToken: "bad token"})
+	_, err = e.c.ListVolumes(ctxT(t), &csi.ListVolumesRequest{StartingToken: "bad token"})
 	wantCode(t, err, codes.Aborted)
 }
 
 func TestGetCapacity(t *testing.T) {
 	e := newEnv(t, nil)
 	e.mustCreate(t, "c", 10)
-	resp, err := e.d.GetCapacity(ctxT(t), &csi.GetCapacityRequest{})
+	resp, err := e.c.GetCapacity(ctxT(t), &csi.GetCapacityRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +349,7 @@ func TestGetCapacity(t *testing.T) {
 	if resp.GetMaximumVolumeSize().GetValue() != 990*GiB || resp.GetMinimumVolumeSize().GetValue() != GiB {
 		t.Errorf("max/min = %v/%v", resp.GetMaximumVolumeSize(), resp.GetMinimumVolumeSize())
 	}
-	_, err = e.d.GetCapacity(ctxT(t), &csi.GetCapacityRequest{Parameters: map[string]string{"bogus": "1"}})
+	_, err = e.c.GetCapacity(ctxT(t), &csi.GetCapacityRequest{Parameters: map[string]string{"bogus": "1"}})
 	wantCode(t, err, codes.InvalidArgument)
 }
 
@@ -357,19 +357,19 @@ func TestControllerGetVolumeAndHealth(t *testing.T) {
 	e := newEnv(t, nil)
 	v := e.mustCreate(t, "h", 1)
 	e.mustPublish(t, v.GetVolumeId(), testNode)
-	resp, err := e.d.ControllerGetVolume(ctxT(t), &csi.ControllerGetVolumeRequest{VolumeId: v.GetVolumeId()})
+	resp, err := e.c.ControllerGetVolume(ctxT(t), &csi.ControllerGetVolumeRequest{VolumeId: v.GetVolumeId()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ids := resp.GetStatus().GetPublishedNodeIds(); len(ids) != 1 || ids[0] != testNode {
 		t.Errorf("published = %v", ids)
 	}
-	h, err := e.d.ControllerGetVolumeHealth(ctxT(t), &csi.ControllerGetVolumeHealthRequest{VolumeId: v.GetVolumeId()})
+	h, err := e.c.ControllerGetVolumeHealth(ctxT(t), &csi.ControllerGetVolumeHealthRequest{VolumeId: v.GetVolumeId()})
 	if err != nil || len(h.GetVolumeHealth().GetHealthStatuses()) != 0 {
 		t.Fatalf("healthy volume: %v, %v", h, err)
 	}
 	e.cloud.SetVolumeStatus(v.GetVolumeId(), cloud.StatusError, "error_extending")
-	h, err = e.d.ControllerGetVolumeHealth(ctxT(t), &csi.ControllerGetVolumeHealthRequest{VolumeId: v.GetVolumeId()})
+	h, err = e.c.ControllerGetVolumeHealth(ctxT(t), &csi.ControllerGetVolumeHealthRequest{VolumeId: v.GetVolumeId()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,26 +377,26 @@ func TestControllerGetVolumeAndHealth(t *testing.T) {
 	if len(st) != 1 || st[0].GetStatus() != csi.VolumeHealthErrorType_DEGRADED {
 		t.Errorf("health of error_extending = %v", st)
 	}
-	_, err = e.d.ControllerGetVolume(ctxT(t), &csi.ControllerGetVolumeRequest{VolumeId: "missing"})
+	_, err = e.c.ControllerGetVolume(ctxT(t), &csi.ControllerGetVolumeRequest{VolumeId: "missing"})
 	wantCode(t, err, codes.NotFound)
 }
 
 func TestValidateVolumeCapabilities(t *testing.T) {
 	e := newEnv(t, nil)
 	v := e.mustCreate(t, "vvc", 1)
-	resp, err := e.d.ValidateVolumeCapabilities(ctxT(t), &csi.ValidateVolumeCapabilitiesRequest{
+	resp, err := e.c.ValidateVolumeCapabilities(ctxT(t), &csi.ValidateVolumeCapabilitiesRequest{
 		VolumeId: v.GetVolumeId(), VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("ext4")}})
 	if err != nil || resp.GetConfirmed() == nil {
 		t.Fatalf("supported capability not confirmed: %v %v", resp, err)
 	}
 	multi := csicap.Block()
 	multi.AccessMode.Mode = csi.VolumeCapability_AccessMode_MULTI_NODE_MULTI_WRITER
-	resp, err = e.d.ValidateVolumeCapabilities(ctxT(t), &csi.ValidateVolumeCapabilitiesRequest{
+	resp, err = e.c.ValidateVolumeCapabilities(ctxT(t), &csi.ValidateVolumeCapabilitiesRequest{
 		VolumeId: v.GetVolumeId(), VolumeCapabilities: []*csi.VolumeCapability{multi}})
 	if err != nil || resp.GetConfirmed() != nil || resp.GetMessage() == "" {
 		t.Fatalf("multi-writer without multi-attach confirmed: %v %v", resp, err)
 	}
-	_, err = e.d.ValidateVolumeCapabilities(ctxT(t), &csi.ValidateVolumeCapabilitiesRequest{
+	_, err = e.c.ValidateVolumeCapabilities(ctxT(t), &csi.ValidateVolumeCapabilitiesRequest{
 		VolumeId: "gone", VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("")}})
 	wantCode(t, err, codes.NotFound)
 }
@@ -404,7 +404,7 @@ func TestValidateVolumeCapabilities(t *testing.T) {
 func TestExpandVolume(t *testing.T) {
 	e := newEnv(t, nil)
 	v := e.mustCreate(t, "grow", 1)
-	resp, err := e.d.ControllerExpandVolume(ctxT(t), &csi.ControllerExpandVolumeRequest{
+	resp, err := e.c.ControllerExpandVolume(ctxT(t), &csi.ControllerExpandVolumeRequest{
 		VolumeId: v.GetVolumeId(), CapacityRange: &csi.CapacityRange{RequiredBytes: 3 * GiB}, VolumeCapability: csicap.Mount("")})
 	if err != nil {
 		t.Fatal(err)
@@ -413,7 +413,7 @@ func TestExpandVolume(t *testing.T) {
 		t.Errorf("expand = %v", resp)
 	}
 	// Block volumes need nothing from the node.
-	resp, err = e.d.ControllerExpandVolume(ctxT(t), &csi.ControllerExpandVolumeRequest{
+	resp, err = e.c.ControllerExpandVolume(ctxT(t), &csi.ControllerExpandVolumeRequest{
 		VolumeId: v.GetVolumeId(), CapacityRange: &csi.CapacityRange{RequiredBytes: 4 * GiB}, VolumeCapability: csicap.Block()})
 	if err != nil || resp.GetNodeExpansionRequired() {
 		t.Fatalf("block expand = %v, %v", resp, err)
@@ -422,24 +422,24 @@ func TestExpandVolume(t *testing.T) {
 	off := newEnv(t, func(c *cloud.Capabilities) { c.Expansion = cloud.ExpansionOffline })
 	w := off.mustCreate(t, "offline", 1)
 	off.mustPublish(t, w.GetVolumeId(), testNode)
-	_, err = off.d.ControllerExpandVolume(ctxT(t), &csi.ControllerExpandVolumeRequest{
+	_, err = off.c.ControllerExpandVolume(ctxT(t), &csi.ControllerExpandVolumeRequest{
 		VolumeId: w.GetVolumeId(), CapacityRange: &csi.CapacityRange{RequiredBytes: 2 * GiB}})
 	wantCode(t, err, codes.FailedPrecondition)
 
 	none := newEnv(t, func(c *cloud.Capabilities) { c.Expansion = cloud.ExpansionNone })
-	caps, _ := none.d.ControllerGetCapabilities(ctxT(t), &csi.ControllerGetCapabilitiesRequest{})
+	caps, _ := none.c.ControllerGetCapabilities(ctxT(t), &csi.ControllerGetCapabilitiesRequest{})
 	for _, c := range caps.GetCapabilities() {
 		if c.GetRpc().GetType() == csi.ControllerServiceCapability_RPC_EXPAND_VOLUME {
 			t.Error("EXPAND_VOLUME advertised by a cloud without expansion")
 		}
 	}
-	pc, _ := none.d.GetPluginCapabilities(ctxT(t), &csi.GetPluginCapabilitiesRequest{})
+	pc, _ := none.id.GetPluginCapabilities(ctxT(t), &csi.GetPluginCapabilitiesRequest{})
 	for _, c := range pc.GetCapabilities() {
 		if c.GetVolumeExpansion() != nil {
 			t.Error("plugin VolumeExpansion advertised by a cloud without expansion")
 		}
 	}
-	pc, _ = off.d.GetPluginCapabilities(ctxT(t), &csi.GetPluginCapabilitiesRequest{})
+	pc, _ = off.id.GetPluginCapabilities(ctxT(t), &csi.GetPluginCapabilitiesRequest{})
 	found := false
 	for _, c := range pc.GetCapabilities() {
 		found = found || c.GetVolumeExpansion().GetType() == csi.PluginCapability_VolumeExpansion_OFFLINE
@@ -452,7 +452,7 @@ func TestExpandVolume(t *testing.T) {
 func TestProbeCachesCloudCheck(t *testing.T) {
 	e := newEnv(t, nil)
 	for range 5 {
-		resp, err := e.d.Probe(ctxT(t), &csi.ProbeRequest{})
+		resp, err := e.id.Probe(ctxT(t), &csi.ProbeRequest{})
 		if err != nil || !resp.GetReady().GetValue() {
 			t.Fatalf("probe = %v, %v", resp, err)
 		}
@@ -462,7 +462,7 @@ func TestProbeCachesCloudCheck(t *testing.T) {
 	}
 	f := newEnv(t, nil)
 	f.cloud.InjectError("GetLimits", &cloud.Error{Kind: cloud.ErrUnavailable, Message: "connection refused"})
-	_, err := f.d.Probe(ctxT(t), &csi.ProbeRequest{})
+	_, err := f.id.Probe(ctxT(t), &csi.ProbeRequest{})
 	wantCode(t, err, codes.FailedPrecondition)
 }
 
@@ -501,21 +501,21 @@ func TestLifecycleCallBudget(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			ctx := ctxT(t)
-			v, err := e.d.CreateVolume(ctx, createReq(fmt.Sprintf("bench-%d", i), 1))
+			v, err := e.c.CreateVolume(ctx, createReq(fmt.Sprintf("bench-%d", i), 1))
 			if err != nil {
 				errs <- err
 				return
 			}
 			id := v.GetVolume().GetVolumeId()
-			if _, err := e.d.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: testNode, VolumeCapability: csicap.Mount("")}); err != nil {
+			if _, err := e.c.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: id, NodeId: testNode, VolumeCapability: csicap.Mount("")}); err != nil {
 				errs <- err
 				return
 			}
-			if _, err := e.d.ControllerUnpublishVolume(ctx, &csi.ControllerUnpublishVolumeRequest{VolumeId: id, NodeId: testNode}); err != nil {
+			if _, err := e.c.ControllerUnpublishVolume(ctx, &csi.ControllerUnpublishVolumeRequest{VolumeId: id, NodeId: testNode}); err != nil {
 				errs <- err
 				return
 			}
-			if _, err := e.d.DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: id}); err != nil {
+			if _, err := e.c.DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: id}); err != nil {
 				errs <- err
 			}
 		})
@@ -543,13 +543,13 @@ func TestNoQuotaAPI(t *testing.T) {
 	e := newEnv(t, nil)
 	unsupported := &cloud.Error{Kind: cloud.ErrUnsupported, Message: "no quota"}
 	e.cloud.InjectError("GetLimits", unsupported, unsupported)
-	if _, err := e.d.Probe(ctxT(t), &csi.ProbeRequest{}); err != nil {
+	if _, err := e.id.Probe(ctxT(t), &csi.ProbeRequest{}); err != nil {
 		t.Fatalf("probe: %v", err)
 	}
 	if e.cloud.Calls("ListVolumes") != 1 {
 		t.Errorf("probe without quota API made %d listings, want 1", e.cloud.Calls("ListVolumes"))
 	}
-	resp, err := e.d.GetCapacity(ctxT(t), &csi.GetCapacityRequest{})
+	resp, err := e.c.GetCapacity(ctxT(t), &csi.GetCapacityRequest{})
 	if err != nil || resp.GetAvailableCapacity() != 1<<63-1 {
 		t.Fatalf("capacity = %v, %v", resp, err)
 	}
@@ -560,19 +560,19 @@ func TestNoQuotaAPI(t *testing.T) {
 func TestCreateFromSnapshotRetryWithoutSourceRecord(t *testing.T) {
 	e := newEnv(t, nil)
 	src := e.mustCreate(t, "src", 1)
-	snap, err := e.d.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "snap", SourceVolumeId: src.GetVolumeId()})
+	snap, err := e.c.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "snap", SourceVolumeId: src.GetVolumeId()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	req := createReq("restored", 1)
 	req.VolumeContentSource = &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Snapshot{Snapshot: &csi.VolumeContentSource_SnapshotSource{SnapshotId: snap.GetSnapshot().GetSnapshotId()}}}
-	first, err := e.d.CreateVolume(ctxT(t), req)
+	first, err := e.c.CreateVolume(ctxT(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Forget what the cloud knew about the source.
 	e.cloud.ForgetSource(first.GetVolume().GetVolumeId())
-	again, err := e.d.CreateVolume(ctxT(t), req)
+	again, err := e.c.CreateVolume(ctxT(t), req)
 	if err != nil {
 		t.Fatalf("retry: %v", err)
 	}
@@ -589,10 +589,11 @@ func TestCreateVolumeEncrypted(t *testing.T) {
 	caps := fake.DefaultCapabilities()
 	c := fake.New(fake.Config{Capabilities: &caps, EncryptedTypes: []string{"luks"}, Delay: 5 * time.Millisecond})
 	w := cloud.NewWaiter(c, cloud.WaiterOptions{InitialDelay: 2 * time.Millisecond, Interval: 5 * time.Millisecond})
-	d, err := New(Config{Mode: ModeController, Cloud: c, Waiter: w, StateDir: t.TempDir()})
+	drv, err := New(Config{Mode: ModeController, Cloud: c, Waiter: w, StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	d := drv.controller
 	req := createReq("secret", 1)
 	req.Parameters = map[string]string{ParamEncrypted: "true", ParamType: "plain"}
 	_, err = d.CreateVolume(ctxT(t), req)
@@ -625,7 +626,7 @@ func TestCreateVolumeEncrypted(t *testing.T) {
 	e := newEnv(t, func(c *cloud.Capabilities) { c.Encryption = false })
 	req = createReq("cannot-tell", 1)
 	req.Parameters = map[string]string{ParamEncrypted: "true"}
-	_, err = e.d.CreateVolume(ctxT(t), req)
+	_, err = e.c.CreateVolume(ctxT(t), req)
 	wantCode(t, err, codes.InvalidArgument)
 	if n := e.cloud.Calls("CreateVolume"); n != 0 {
 		t.Errorf("CreateVolume reached a cloud that cannot report encryption %d times", n)

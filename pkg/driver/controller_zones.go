@@ -24,13 +24,13 @@ import (
 // request without topology; with topology it must still name an offered
 // zone, but a volume there could not be attached to the chosen node, so it
 // does not override the node's zone.
-func (d *Driver) pickZone(param string, tr *csi.TopologyRequirement) (compute, volume string, err error) {
+func (c *Controller) pickZone(param string, tr *csi.TopologyRequirement) (compute, volume string, err error) {
 	if err := checkTopology(tr); err != nil {
 		return "", "", err
 	}
-	offered := func(z string) bool { return z == "" || len(d.caps.Zones) == 0 || slices.Contains(d.caps.Zones, z) }
+	offered := func(z string) bool { return z == "" || len(c.caps.Zones) == 0 || slices.Contains(c.caps.Zones, z) }
 	if param != "" && !offered(param) {
-		return "", "", invalid("availability zone %q is not one of %v", param, d.caps.Zones)
+		return "", "", invalid("availability zone %q is not one of %v", param, c.caps.Zones)
 	}
 	var seen []string
 	for _, list := range [][]*csi.Topology{tr.GetPreferred(), tr.GetRequisite()} {
@@ -39,7 +39,7 @@ func (d *Driver) pickZone(param string, tr *csi.TopologyRequirement) (compute, v
 			if z == "" {
 				continue
 			}
-			if vz := d.volumeZoneFor(z); offered(vz) {
+			if vz := c.volumeZoneFor(z); offered(vz) {
 				return z, vz, nil
 			}
 			if !slices.Contains(seen, z) {
@@ -48,25 +48,25 @@ func (d *Driver) pickZone(param string, tr *csi.TopologyRequirement) (compute, v
 		}
 	}
 	if len(seen) > 0 {
-		return "", "", invalid("none of the requested zones %v is offered by the cloud (%v)%s", seen, d.caps.Zones, d.zoneMapNote())
+		return "", "", invalid("none of the requested zones %v is offered by the cloud (%v)%s", seen, c.caps.Zones, c.zoneMapNote())
 	}
 	return "", param, nil
 }
 
 // volumeZoneFor is the volume zone for a compute zone: the mapped one,
 // else none (the cloud chooses) under IgnoreVolumeAZ, else the same name.
-func (d *Driver) volumeZoneFor(compute string) string {
-	if v, ok := d.cfg.ZoneMap[compute]; ok {
+func (c *Controller) volumeZoneFor(compute string) string {
+	if v, ok := c.zoneMap[compute]; ok {
 		return v
 	}
-	if d.cfg.IgnoreVolumeAZ {
+	if c.ignoreVolumeAZ {
 		return ""
 	}
 	return compute
 }
 
-func (d *Driver) zoneMapNote() string {
-	if len(d.cfg.ZoneMap) == 0 && !d.cfg.IgnoreVolumeAZ {
+func (c *Controller) zoneMapNote() string {
+	if len(c.zoneMap) == 0 && !c.ignoreVolumeAZ {
 		return "; if the cloud's compute and volume zones differ, set zone-map or ignore-volume-az in [BlockStorage]"
 	}
 	return ""
@@ -76,8 +76,8 @@ func (d *Driver) zoneMapNote() string {
 // IgnoreVolumeAZ the compute zone it was made for (none known: anywhere);
 // else every compute zone mapped to its volume zone, or the volume zone
 // itself where nothing maps to it.
-func (d *Driver) topology(v *cloud.Volume, compute string) []*csi.Topology {
-	if d.cfg.IgnoreVolumeAZ {
+func (c *Controller) topology(v *cloud.Volume, compute string) []*csi.Topology {
+	if c.ignoreVolumeAZ {
 		if compute == "" {
 			return nil
 		}
@@ -85,15 +85,15 @@ func (d *Driver) topology(v *cloud.Volume, compute string) []*csi.Topology {
 	}
 	zone := v.Zone
 	if zone == "" {
-		zone = d.caps.DefaultZone
+		zone = c.caps.DefaultZone
 	}
 	if zone == "" {
 		return nil
 	}
 	var computes []string
-	for c, vz := range d.cfg.ZoneMap {
+	for compute, vz := range c.zoneMap {
 		if vz == zone {
-			computes = append(computes, c)
+			computes = append(computes, compute)
 		}
 	}
 	if len(computes) == 0 {

@@ -14,7 +14,7 @@ import (
 
 // A cloud whose only volume zone is "nova" while its nodes sit in compute
 // zones nova-a and nova-b.
-func zoneEnv(t *testing.T, mod func(*Config)) (*Driver, *fake.Cloud) {
+func zoneEnv(t *testing.T, mod func(*Config)) (*Controller, *fake.Cloud) {
 	caps := fake.DefaultCapabilities()
 	caps.Zones, caps.DefaultZone = []string{"nova"}, "nova"
 	c := fake.New(fake.Config{Capabilities: &caps, Delay: 5 * time.Millisecond})
@@ -27,7 +27,7 @@ func zoneEnv(t *testing.T, mod func(*Config)) (*Driver, *fake.Cloud) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d, c
+	return d.controller, c
 }
 
 func forNodeIn(name, zone string) *csi.CreateVolumeRequest {

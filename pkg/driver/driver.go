@@ -1,19 +1,14 @@
 // Package driver implements the CSI Identity, Controller and Node services
 // on top of the provider-neutral cloud.Cloud port and the node.Ops host
-// interface. It never names a provider: cmd/ wires the one the cloud config
-// chooses.
+// interface, as three types composed by mode. It never names a provider:
+// cmd/ wires the one the cloud config chooses.
 package driver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
@@ -22,7 +17,6 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
-	"github.com/openblock-csi/openblock-csi/pkg/inflight"
 	"github.com/openblock-csi/openblock-csi/pkg/node"
 )
 
@@ -110,32 +104,43 @@ type Config struct {
 	Observer func(method string, code codes.Code, d time.Duration)
 }
 
-// Driver serves CSI over gRPC.
+// Driver serves CSI over gRPC: the Identity service always, the Controller
+// and Node services as the mode says. Each service holds only what it
+// needs, so a node process never holds a cloud and a controller no host.
 type Driver struct {
-	csi.UnimplementedIdentityServer
-	csi.UnimplementedControllerServer
-	csi.UnimplementedNodeServer
-
-	cfg    Config
-	cloud  cloud.Cloud
-	waiter *cloud.Waiter
-	caps   cloud.Capabilities
-	ops    node.Ops
-	roots  node.Roots
-	ledger *node.Ledger
-
-	// inFlight holds the names and ids of operations under way; a second
-	// request on one of them gets Aborted.
-	inFlight inflight.Set
-	// janitor: failed resources being watched or removed in the background.
-	janitor janitor
-
-	probeMu   sync.Mutex
-	probeTime time.Time
+	cfg        Config
+	identity   *Identity
+	controller *Controller // nil unless the mode serves the controller
+	node       *Node       // nil unless the mode serves the node
 }
 
-// New checks cfg and returns a Driver.
+// New checks cfg and returns a Driver composed for cfg.Mode.
 func New(cfg Config) (*Driver, error) {
+	cfg, err := withDefaults(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var caps *cloud.Capabilities
+	if cfg.Cloud != nil {
+		c := cfg.Cloud.Capabilities()
+		caps = &c
+	}
+	d := &Driver{cfg: cfg}
+	if cfg.Mode.HasController() {
+		if d.controller, err = newController(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Mode.HasNode() {
+		if d.node, err = newNode(cfg, caps); err != nil {
+			return nil, err
+		}
+	}
+	d.identity = newIdentity(cfg, caps, d.controller)
+	return d, nil
+}
+
+func withDefaults(cfg Config) (Config, error) {
 	if cfg.Name == "" {
 		cfg.Name = DefaultName
 	}
@@ -146,7 +151,7 @@ func New(cfg Config) (*Driver, error) {
 		cfg.Mode = ModeAll
 	}
 	if _, err := ParseMode(string(cfg.Mode)); err != nil {
-		return nil, err
+		return cfg, err
 	}
 	if cfg.AttachTimeout <= 0 {
 		cfg.AttachTimeout = 5 * time.Minute
@@ -160,40 +165,16 @@ func New(cfg Config) (*Driver, error) {
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = DefaultSweepInterval
 	}
-	d := &Driver{cfg: cfg, cloud: cfg.Cloud, waiter: cfg.Waiter, ops: cfg.NodeOps}
-	if cfg.Mode.HasController() {
-		if cfg.Cloud == nil {
-			return nil, errors.New("controller mode needs a cloud")
-		}
-		if d.waiter == nil {
-			d.waiter = cloud.NewWaiter(cfg.Cloud, cloud.WaiterOptions{})
-		}
-	}
-	if cfg.Cloud != nil {
-		d.caps = cfg.Cloud.Capabilities()
-		if d.cfg.MaxVolumesPerNode == 0 {
-			d.cfg.MaxVolumesPerNode = int64(d.caps.MaxVolumesPerNode)
-		}
-		if d.cfg.SerialLength == 0 {
-			d.cfg.SerialLength = d.caps.SerialLength
-		}
-	}
-	if cfg.Mode.HasNode() {
-		if cfg.NodeOps == nil {
-			return nil, errors.New("node mode needs node operations")
-		}
-		if cfg.NodeID == "" {
-			return nil, errors.New("node mode needs a node id")
-		}
-		if err := d.openNodeState(); err != nil {
-			return nil, err
-		}
-	}
-	return d, nil
+	return cfg, nil
 }
 
 // Name returns the driver name.
 func (d *Driver) Name() string { return d.cfg.Name }
+
+// Probe answers as the Identity service's Probe does (for /healthz).
+func (d *Driver) Probe(ctx context.Context, req *csi.ProbeRequest) (*csi.ProbeResponse, error) {
+	return d.identity.Probe(ctx, req)
+}
 
 // Run serves on endpoint (unix:///path/csi.sock, unix:/path, a bare path,
 // or tcp://host:port) until ctx is canceled, then stops gracefully.
@@ -208,18 +189,18 @@ func (d *Driver) Run(ctx context.Context, endpoint string) error {
 // Serve serves on lis until ctx is canceled.
 func (d *Driver) Serve(ctx context.Context, lis net.Listener) error {
 	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(d.interceptor))
-	csi.RegisterIdentityServer(srv, d)
-	if d.cfg.Mode.HasController() {
-		csi.RegisterControllerServer(srv, d)
+	csi.RegisterIdentityServer(srv, d.identity)
+	if d.controller != nil {
+		csi.RegisterControllerServer(srv, d.controller)
 	}
-	if d.cfg.Mode.HasNode() {
-		csi.RegisterNodeServer(srv, d)
+	if d.node != nil {
+		csi.RegisterNodeServer(srv, d.node)
 	}
 	klog.InfoS("Serving CSI", "driver", d.cfg.Name, "version", d.cfg.Version, "mode", d.cfg.Mode, "address", lis.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()
-	if d.cfg.Mode.HasController() {
-		go d.sweepLoop(ctx)
+	if d.controller != nil {
+		go d.controller.sweepLoop(ctx)
 	}
 	select {
 	case err := <-errc:
@@ -237,65 +218,4 @@ func (d *Driver) Serve(ctx context.Context, lis net.Listener) error {
 	}
 	klog.InfoS("CSI server stopped")
 	return nil
-}
-
-// Listen parses endpoint and listens on it; a stale unix socket from a
-// previous run is removed first.
-func Listen(endpoint string) (net.Listener, error) {
-	network, addr, err := ParseEndpoint(endpoint)
-	if err != nil {
-		return nil, err
-	}
-	if network == "unix" {
-		if err := os.MkdirAll(filepath.Dir(addr), 0o750); err != nil {
-			return nil, fmt.Errorf("endpoint %s: %w", endpoint, err)
-		}
-		if fi, err := os.Lstat(addr); err == nil {
-			if fi.Mode()&os.ModeSocket == 0 {
-				return nil, fmt.Errorf("endpoint %s: %s exists and is not a socket", endpoint, addr)
-			}
-			if err := os.Remove(addr); err != nil {
-				return nil, fmt.Errorf("endpoint %s: remove stale socket: %w", endpoint, err)
-			}
-		}
-	}
-	lis, err := net.Listen(network, addr)
-	if err != nil {
-		return nil, fmt.Errorf("endpoint %s: %w", endpoint, err)
-	}
-	return lis, nil
-}
-
-// ParseEndpoint splits a CSI endpoint into network and address.
-func ParseEndpoint(endpoint string) (network, addr string, err error) {
-	switch {
-	case endpoint == "":
-		return "", "", errors.New("empty endpoint")
-	case strings.HasPrefix(endpoint, "/"):
-		return "unix", endpoint, nil
-	}
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return "", "", fmt.Errorf("endpoint %q: %w", endpoint, err)
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "unix":
-		addr = u.Path
-		if addr == "" {
-			addr = u.Opaque // unix:relative/or/abs form
-		}
-		if u.Host != "" {
-			addr = u.Host + addr
-		}
-		if addr == "" {
-			return "", "", fmt.Errorf("endpoint %q: no socket path", endpoint)
-		}
-		return "unix", addr, nil
-	case "tcp":
-		if u.Host == "" {
-			return "", "", fmt.Errorf("endpoint %q: no host:port", endpoint)
-		}
-		return "tcp", u.Host, nil
-	}
-	return "", "", fmt.Errorf("endpoint %q: scheme must be unix or tcp", endpoint)
 }

@@ -16,14 +16,14 @@ import (
 )
 
 // fuzzDriver is a controller over the fake cloud with short waits.
-func fuzzDriver(t testing.TB) *Driver {
+func fuzzDriver(t testing.TB) *Controller {
 	c := fake.New(fake.Config{Servers: []string{"server-1"}, Delay: time.Millisecond})
 	w := cloud.NewWaiter(c, cloud.WaiterOptions{InitialDelay: time.Millisecond, Interval: 2 * time.Millisecond, MaxBackoff: 5 * time.Millisecond})
 	d, err := New(Config{Mode: ModeController, Cloud: c, Waiter: w})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d
+	return d.controller
 }
 
 // fuzzCodes are the answers a request may get for bad input; Internal or

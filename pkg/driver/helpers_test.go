@@ -18,6 +18,9 @@ const testNode = "server-1"
 
 type env struct {
 	d     *Driver
+	id    *Identity
+	c     *Controller
+	n     *Node
 	cloud *fake.Cloud
 	ops   *fakeOps
 }
@@ -37,7 +40,7 @@ func newEnv(t *testing.T, mod func(*cloud.Capabilities)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{d: d, cloud: c, ops: ops}
+	return &env{d: d, id: d.identity, c: d.controller, n: d.node, cloud: c, ops: ops}
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -56,7 +59,7 @@ func createReq(name string, gib int64) *csi.CreateVolumeRequest {
 
 func (e *env) mustCreate(t *testing.T, name string, gib int64) *csi.Volume {
 	t.Helper()
-	resp, err := e.d.CreateVolume(ctxT(t), createReq(name, gib))
+	resp, err := e.c.CreateVolume(ctxT(t), createReq(name, gib))
 	if err != nil {
 		t.Fatalf("CreateVolume %s: %v", name, err)
 	}
@@ -65,7 +68,7 @@ func (e *env) mustCreate(t *testing.T, name string, gib int64) *csi.Volume {
 
 func (e *env) mustPublish(t *testing.T, volID, nodeID string) map[string]string {
 	t.Helper()
-	resp, err := e.d.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{
+	resp, err := e.c.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{
 		VolumeId: volID, NodeId: nodeID, VolumeCapability: csicap.Mount(""),
 	})
 	if err != nil {

@@ -28,10 +28,10 @@ func TestMountFlagsRefusedEverywhere(t *testing.T) {
 		calls := map[string]error{}
 		req := createReq("flags-"+flag, 1)
 		req.VolumeCapabilities = []*csi.VolumeCapability{vc}
-		_, calls["CreateVolume"] = e.d.CreateVolume(ctxT(t), req)
-		_, calls["ValidateVolumeCapabilities"] = e.d.ValidateVolumeCapabilities(ctxT(t), &csi.ValidateVolumeCapabilitiesRequest{VolumeId: v.GetVolumeId(), VolumeCapabilities: []*csi.VolumeCapability{vc}})
-		_, calls["NodeStageVolume"] = e.d.NodeStageVolume(ctxT(t), stageReq(vc, pubCtx(v.GetVolumeId(), GiB), nil))
-		_, calls["NodePublishVolume"] = e.d.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: v.GetVolumeId(), StagingTargetPath: staging, TargetPath: target, VolumeCapability: vc, PublishContext: pubCtx(v.GetVolumeId(), GiB)})
+		_, calls["CreateVolume"] = e.c.CreateVolume(ctxT(t), req)
+		_, calls["ValidateVolumeCapabilities"] = e.c.ValidateVolumeCapabilities(ctxT(t), &csi.ValidateVolumeCapabilitiesRequest{VolumeId: v.GetVolumeId(), VolumeCapabilities: []*csi.VolumeCapability{vc}})
+		_, calls["NodeStageVolume"] = e.n.NodeStageVolume(ctxT(t), stageReq(vc, pubCtx(v.GetVolumeId(), GiB), nil))
+		_, calls["NodePublishVolume"] = e.n.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: v.GetVolumeId(), StagingTargetPath: staging, TargetPath: target, VolumeCapability: vc, PublishContext: pubCtx(v.GetVolumeId(), GiB)})
 		for call, err := range calls {
 			if status.Code(err) != codes.InvalidArgument {
 				t.Errorf("%s with mount flag %q: %v, want InvalidArgument", call, flag, err)
@@ -58,7 +58,7 @@ func TestCreateVolumeTopologyChecked(t *testing.T) {
 	} {
 		req := createReq("topo-"+strings.ReplaceAll(name, " ", "-"), 1)
 		req.AccessibilityRequirements = tr
-		_, err := e.d.CreateVolume(ctxT(t), req)
+		_, err := e.c.CreateVolume(ctxT(t), req)
 		if status.Code(err) != codes.InvalidArgument {
 			t.Errorf("%s: %v, want InvalidArgument", name, err)
 		}
@@ -69,7 +69,7 @@ func TestCreateVolumeTopologyChecked(t *testing.T) {
 // that is also malformed.
 func TestExpandUnimplementedFirst(t *testing.T) {
 	e := newEnv(t, func(c *cloud.Capabilities) { c.Expansion = cloud.ExpansionNone })
-	_, err := e.d.ControllerExpandVolume(ctxT(t), &csi.ControllerExpandVolumeRequest{VolumeId: "x"})
+	_, err := e.c.ControllerExpandVolume(ctxT(t), &csi.ControllerExpandVolumeRequest{VolumeId: "x"})
 	wantCode(t, err, codes.Unimplemented)
 }
 

@@ -21,10 +21,10 @@ func stagedAndPublished(t *testing.T) *env {
 	e := newEnv(t, nil)
 	e.ops.addDisk("vdb", volA, GiB)
 	e.ops.addDisk("vdc", volB, GiB)
-	if _, err := e.d.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, GiB), nil)); err != nil {
+	if _, err := e.n.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, GiB), nil)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.d.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: target, VolumeCapability: csicap.Mount(""), PublishContext: pubCtx(volA, GiB)}); err != nil {
+	if _, err := e.n.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: target, VolumeCapability: csicap.Mount(""), PublishContext: pubCtx(volA, GiB)}); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -34,15 +34,15 @@ func TestNodePathsOutsideKubeletDirRefused(t *testing.T) {
 	e := newEnv(t, nil)
 	e.ops.addDisk("vdb", volA, GiB)
 	for _, p := range []string{"/etc", "/etc/passwd", "/", "/var/lib/kubelet", "/var/lib/kubelet/../../../etc", "/var/lib/kubeletx/a", "/usr/bin/mount"} {
-		_, err := e.d.NodeStageVolume(ctxT(t), &csi.NodeStageVolumeRequest{VolumeId: volA, StagingTargetPath: p, VolumeCapability: csicap.Mount(""), PublishContext: pubCtx(volA, GiB)})
+		_, err := e.n.NodeStageVolume(ctxT(t), &csi.NodeStageVolumeRequest{VolumeId: volA, StagingTargetPath: p, VolumeCapability: csicap.Mount(""), PublishContext: pubCtx(volA, GiB)})
 		wantCode(t, err, codes.InvalidArgument)
-		_, err = e.d.NodeUnstageVolume(ctxT(t), &csi.NodeUnstageVolumeRequest{VolumeId: volA, StagingTargetPath: p})
+		_, err = e.n.NodeUnstageVolume(ctxT(t), &csi.NodeUnstageVolumeRequest{VolumeId: volA, StagingTargetPath: p})
 		wantCode(t, err, codes.InvalidArgument)
-		_, err = e.d.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: p, VolumeCapability: csicap.Block(), PublishContext: pubCtx(volA, GiB)})
+		_, err = e.n.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: p, VolumeCapability: csicap.Block(), PublishContext: pubCtx(volA, GiB)})
 		wantCode(t, err, codes.InvalidArgument)
-		_, err = e.d.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volA, TargetPath: p})
+		_, err = e.n.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volA, TargetPath: p})
 		wantCode(t, err, codes.InvalidArgument)
-		_, err = e.d.NodeGetVolumeStats(ctxT(t), &csi.NodeGetVolumeStatsRequest{VolumeId: volA, VolumePath: p})
+		_, err = e.n.NodeGetVolumeStats(ctxT(t), &csi.NodeGetVolumeStatsRequest{VolumeId: volA, VolumePath: p})
 		wantCode(t, err, codes.NotFound)
 	}
 	if len(e.ops.mounts) != 0 {
@@ -53,25 +53,25 @@ func TestNodePathsOutsideKubeletDirRefused(t *testing.T) {
 func TestNodeOtherVolumesMountsLeftAlone(t *testing.T) {
 	e := stagedAndPublished(t)
 	// B published where A is: AlreadyExists, A untouched.
-	_, err := e.d.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: volB, StagingTargetPath: stagingB, TargetPath: target, VolumeCapability: csicap.Block(), PublishContext: pubCtx(volB, GiB)})
+	_, err := e.n.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: volB, StagingTargetPath: stagingB, TargetPath: target, VolumeCapability: csicap.Block(), PublishContext: pubCtx(volB, GiB)})
 	wantCode(t, err, codes.AlreadyExists)
 	// B staged on A's staging path.
-	_, err = e.d.NodeStageVolume(ctxT(t), &csi.NodeStageVolumeRequest{VolumeId: volB, StagingTargetPath: staging, VolumeCapability: csicap.Mount(""), PublishContext: pubCtx(volB, GiB)})
+	_, err = e.n.NodeStageVolume(ctxT(t), &csi.NodeStageVolumeRequest{VolumeId: volB, StagingTargetPath: staging, VolumeCapability: csicap.Mount(""), PublishContext: pubCtx(volB, GiB)})
 	wantCode(t, err, codes.AlreadyExists)
 	// B published from A's staging path: A's data for B's pod.
-	_, err = e.d.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: volB, StagingTargetPath: staging, TargetPath: targetB, VolumeCapability: csicap.Mount(""), PublishContext: pubCtx(volB, GiB)})
+	_, err = e.n.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: volB, StagingTargetPath: staging, TargetPath: targetB, VolumeCapability: csicap.Mount(""), PublishContext: pubCtx(volB, GiB)})
 	wantCode(t, err, codes.FailedPrecondition)
 	// B's unpublish/unstage at A's paths: refused, A still mounted.
-	_, err = e.d.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volB, TargetPath: target})
+	_, err = e.n.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volB, TargetPath: target})
 	wantCode(t, err, codes.FailedPrecondition)
-	_, err = e.d.NodeUnstageVolume(ctxT(t), &csi.NodeUnstageVolumeRequest{VolumeId: volB, StagingTargetPath: staging})
+	_, err = e.n.NodeUnstageVolume(ctxT(t), &csi.NodeUnstageVolumeRequest{VolumeId: volB, StagingTargetPath: staging})
 	wantCode(t, err, codes.FailedPrecondition)
 	// B's stats at A's path: NotFound, not A's usage.
-	_, err = e.d.NodeGetVolumeStats(ctxT(t), &csi.NodeGetVolumeStatsRequest{VolumeId: volB, VolumePath: target})
+	_, err = e.n.NodeGetVolumeStats(ctxT(t), &csi.NodeGetVolumeStatsRequest{VolumeId: volB, VolumePath: target})
 	wantCode(t, err, codes.NotFound)
-	_, err = e.d.NodeGetVolumeHealth(ctxT(t), &csi.NodeGetVolumeHealthRequest{VolumeId: volB, VolumePublishPath: target})
+	_, err = e.n.NodeGetVolumeHealth(ctxT(t), &csi.NodeGetVolumeHealthRequest{VolumeId: volB, VolumePublishPath: target})
 	wantCode(t, err, codes.NotFound)
-	_, err = e.d.NodeExpandVolume(ctxT(t), &csi.NodeExpandVolumeRequest{VolumeId: volB, VolumePath: target})
+	_, err = e.n.NodeExpandVolume(ctxT(t), &csi.NodeExpandVolumeRequest{VolumeId: volB, VolumePath: target})
 	wantCode(t, err, codes.NotFound)
 	if m, ok := e.ops.mounts[target]; !ok || m.device != "/dev/vdb" {
 		t.Fatalf("A's publish changed: %+v %v", m, ok)
@@ -81,10 +81,10 @@ func TestNodeOtherVolumesMountsLeftAlone(t *testing.T) {
 	}
 	// A's own teardown still works, and is idempotent.
 	for range 2 {
-		if _, err := e.d.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volA, TargetPath: target}); err != nil {
+		if _, err := e.n.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volA, TargetPath: target}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.d.NodeUnstageVolume(ctxT(t), &csi.NodeUnstageVolumeRequest{VolumeId: volA, StagingTargetPath: staging}); err != nil {
+		if _, err := e.n.NodeUnstageVolume(ctxT(t), &csi.NodeUnstageVolumeRequest{VolumeId: volA, StagingTargetPath: staging}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -99,10 +99,10 @@ func TestNodeUnknownVolumeChangesNothing(t *testing.T) {
 	e := newEnv(t, nil)
 	e.ops.dirs[target] = true
 	e.ops.dirs[staging] = true
-	if _, err := e.d.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volB, TargetPath: target}); err != nil {
+	if _, err := e.n.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volB, TargetPath: target}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.d.NodeUnstageVolume(ctxT(t), &csi.NodeUnstageVolumeRequest{VolumeId: volB, StagingTargetPath: staging}); err != nil {
+	if _, err := e.n.NodeUnstageVolume(ctxT(t), &csi.NodeUnstageVolumeRequest{VolumeId: volB, StagingTargetPath: staging}); err != nil {
 		t.Fatal(err)
 	}
 	if !e.ops.dirs[target] || !e.ops.dirs[staging] {
@@ -115,7 +115,7 @@ func TestNodeFailedStageLeavesNothing(t *testing.T) {
 	e := newEnv(t, nil)
 	e.ops.addDisk("vdb", volA, GiB)
 	e.ops.failMount = true
-	_, err := e.d.NodeStageVolume(ctxT(t), stageReq(csicap.Mount("ext4"), pubCtx(volA, GiB), nil))
+	_, err := e.n.NodeStageVolume(ctxT(t), stageReq(csicap.Mount("ext4"), pubCtx(volA, GiB), nil))
 	wantCode(t, err, codes.Internal)
 	if e.ops.dirs[staging] {
 		t.Error("failed stage left the staging directory it created")
@@ -123,7 +123,7 @@ func TestNodeFailedStageLeavesNothing(t *testing.T) {
 	// One kubelet made is kept.
 	e.ops.dirs[staging] = true
 	e.ops.disks["/dev/vdb"].fs = ""
-	_, err = e.d.NodeStageVolume(ctxT(t), stageReq(csicap.Mount("ext4"), pubCtx(volA, GiB), nil))
+	_, err = e.n.NodeStageVolume(ctxT(t), stageReq(csicap.Mount("ext4"), pubCtx(volA, GiB), nil))
 	wantCode(t, err, codes.Internal)
 	if !e.ops.dirs[staging] {
 		t.Error("failed stage removed a staging directory it did not create")
@@ -139,12 +139,12 @@ func TestNodeReleasesUnrecordedMountOfItsDisk(t *testing.T) {
 	e.ops.addDisk("vdc", volB, GiB)
 	e.ops.mounts[target] = fakeMount{source: "/dev/vdb", device: "/dev/vdb"}
 	e.ops.mounts[targetB] = fakeMount{source: "/dev/vdc", device: "/dev/vdc"}
-	_, err := e.d.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volA, TargetPath: targetB})
+	_, err := e.n.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volA, TargetPath: targetB})
 	wantCode(t, err, codes.FailedPrecondition)
 	if _, ok := e.ops.mounts[targetB]; !ok {
 		t.Fatal("another disk's unrecorded mount was unmounted")
 	}
-	if _, err := e.d.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volA, TargetPath: target}); err != nil {
+	if _, err := e.n.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volA, TargetPath: target}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := e.ops.mounts[target]; ok {
@@ -165,12 +165,12 @@ func TestNodeReadOnlyBlock(t *testing.T) {
 	ro := csicap.Block()
 	ro.AccessMode.Mode = csi.VolumeCapability_AccessMode_SINGLE_NODE_READER_ONLY
 	pub := func(path string, vc *csi.VolumeCapability, readOnly bool) error {
-		_, err := e.d.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: path, VolumeCapability: vc, PublishContext: pubCtx(volA, GiB), Readonly: readOnly})
+		_, err := e.n.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: path, VolumeCapability: vc, PublishContext: pubCtx(volA, GiB), Readonly: readOnly})
 		return err
 	}
 	unpub := func(path string) {
 		t.Helper()
-		if _, err := e.d.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volA, TargetPath: path}); err != nil {
+		if _, err := e.n.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volA, TargetPath: path}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -204,12 +204,12 @@ func TestNodeFailedMountLeavesNoRecord(t *testing.T) {
 	e := newEnv(t, nil)
 	e.ops.addDisk("vdb", volA, GiB)
 	e.ops.failMount = true
-	_, err := e.d.NodeStageVolume(ctxT(t), stageReq(csicap.Mount("ext4"), pubCtx(volA, GiB), nil))
+	_, err := e.n.NodeStageVolume(ctxT(t), stageReq(csicap.Mount("ext4"), pubCtx(volA, GiB), nil))
 	wantCode(t, err, codes.Internal)
-	_, err = e.d.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: target, VolumeCapability: csicap.Block(), PublishContext: pubCtx(volA, GiB), Readonly: true})
+	_, err = e.n.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: target, VolumeCapability: csicap.Block(), PublishContext: pubCtx(volA, GiB), Readonly: true})
 	wantCode(t, err, codes.Internal)
 	for _, p := range []string{staging, target} {
-		if _, ok, _ := e.d.ledger.Get(p); ok {
+		if _, ok, _ := e.n.ledger.Get(p); ok {
 			t.Errorf("a failed call left a record of %s", p)
 		}
 		if e.ops.dirs[p] {

@@ -2,22 +2,58 @@ package driver
 
 import (
 	"context"
-	"errors"
+	"sync"
 	"time"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 )
 
-func (d *Driver) GetPluginInfo(context.Context, *csi.GetPluginInfoRequest) (*csi.GetPluginInfoResponse, error) {
-	return &csi.GetPluginInfoResponse{Name: d.cfg.Name, VendorVersion: d.cfg.Version}, nil
+// Identity is the CSI Identity service: the driver's name and version, what
+// it offers, and whether it is ready.
+type Identity struct {
+	csi.UnimplementedIdentityServer
+
+	name, version string
+	// expansion is what GetPluginCapabilities reports; UNKNOWN (left out)
+	// where no cloud is configured.
+	expansion csi.PluginCapability_VolumeExpansion_Type
+
+	// ready checks what the process depends on (the cloud, in controller
+	// mode); nil: always ready. A success is reused for readyTTL.
+	ready     func(context.Context) error
+	readyTTL  time.Duration
+	readyMu   sync.Mutex
+	readyTime time.Time
 }
 
-func (d *Driver) GetPluginCapabilities(context.Context, *csi.GetPluginCapabilitiesRequest) (*csi.GetPluginCapabilitiesResponse, error) {
+// newIdentity: caps is nil without a cloud; controller, when there is
+// one, is what readiness checks.
+func newIdentity(cfg Config, caps *cloud.Capabilities, controller *Controller) *Identity {
+	id := &Identity{name: cfg.Name, version: cfg.Version, readyTTL: cfg.ProbeTTL}
+	// Expansion is only known where a cloud is configured; a node-only
+	// process has none and its answer is not used for expansion.
+	if caps != nil {
+		switch caps.Expansion {
+		case cloud.ExpansionOnline:
+			id.expansion = csi.PluginCapability_VolumeExpansion_ONLINE
+		case cloud.ExpansionOffline:
+			id.expansion = csi.PluginCapability_VolumeExpansion_OFFLINE
+		}
+	}
+	if controller != nil {
+		id.ready = controller.checkCloud
+	}
+	return id
+}
+
+func (id *Identity) GetPluginInfo(context.Context, *csi.GetPluginInfoRequest) (*csi.GetPluginInfoResponse, error) {
+	return &csi.GetPluginInfoResponse{Name: id.name, VendorVersion: id.version}, nil
+}
+
+func (id *Identity) GetPluginCapabilities(context.Context, *csi.GetPluginCapabilitiesRequest) (*csi.GetPluginCapabilitiesResponse, error) {
 	svc := func(t csi.PluginCapability_Service_Type) *csi.PluginCapability {
 		return &csi.PluginCapability{Type: &csi.PluginCapability_Service_{Service: &csi.PluginCapability_Service{Type: t}}}
 	}
@@ -25,45 +61,27 @@ func (d *Driver) GetPluginCapabilities(context.Context, *csi.GetPluginCapabiliti
 		svc(csi.PluginCapability_Service_CONTROLLER_SERVICE),
 		svc(csi.PluginCapability_Service_VOLUME_ACCESSIBILITY_CONSTRAINTS),
 	}
-	// Expansion is only known where a cloud is configured; a node-only
-	// process has none and its answer is not used for expansion.
-	exp := csi.PluginCapability_VolumeExpansion_UNKNOWN
-	if d.cloud != nil {
-		switch d.caps.Expansion {
-		case cloud.ExpansionOnline:
-			exp = csi.PluginCapability_VolumeExpansion_ONLINE
-		case cloud.ExpansionOffline:
-			exp = csi.PluginCapability_VolumeExpansion_OFFLINE
-		}
-	}
-	if exp != csi.PluginCapability_VolumeExpansion_UNKNOWN {
+	if id.expansion != csi.PluginCapability_VolumeExpansion_UNKNOWN {
 		caps = append(caps, &csi.PluginCapability{Type: &csi.PluginCapability_VolumeExpansion_{
-			VolumeExpansion: &csi.PluginCapability_VolumeExpansion{Type: exp}}})
+			VolumeExpansion: &csi.PluginCapability_VolumeExpansion{Type: id.expansion}}})
 	}
 	return &csi.GetPluginCapabilitiesResponse{Capabilities: caps}, nil
 }
 
-// Probe checks the cloud (a quota read, the cheapest authenticated call)
-// in controller mode; a success is reused for ProbeTTL so frequent
-// liveness probes do not spend the cloud's rate limit.
-func (d *Driver) Probe(ctx context.Context, _ *csi.ProbeRequest) (*csi.ProbeResponse, error) {
-	if !d.cfg.Mode.HasController() {
+// Probe runs the readiness check; a success is reused for the TTL so
+// frequent liveness probes do not spend the cloud's rate limit.
+func (id *Identity) Probe(ctx context.Context, _ *csi.ProbeRequest) (*csi.ProbeResponse, error) {
+	if id.ready == nil {
 		return &csi.ProbeResponse{Ready: wrapperspb.Bool(true)}, nil
 	}
-	d.probeMu.Lock()
-	defer d.probeMu.Unlock()
-	if time.Since(d.probeTime) < d.cfg.ProbeTTL {
+	id.readyMu.Lock()
+	defer id.readyMu.Unlock()
+	if time.Since(id.readyTime) < id.readyTTL {
 		return &csi.ProbeResponse{Ready: wrapperspb.Bool(true)}, nil
 	}
-	_, err := d.cloud.GetLimits(ctx)
-	if errors.Is(err, cloud.ErrUnsupported) {
-		// No quota API (Lunanode): a one-entry listing is the next
-		// cheapest authenticated call.
-		_, err = d.cloud.ListVolumes(ctx, cloud.ListOptions{Limit: 1})
+	if err := id.ready(ctx); err != nil {
+		return nil, err
 	}
-	if err != nil {
-		return nil, status.Errorf(codes.FailedPrecondition, "cloud %s is not reachable: %v", d.cloud.Name(), err)
-	}
-	d.probeTime = time.Now()
+	id.readyTime = time.Now()
 	return &csi.ProbeResponse{Ready: wrapperspb.Bool(true)}, nil
 }

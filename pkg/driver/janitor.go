@@ -39,31 +39,31 @@ type kind struct {
 	del  func(ctx context.Context, id string) error
 }
 
-func (d *Driver) volumeKind() kind {
+func (c *Controller) volumeKind() kind {
 	return kind{name: "volume",
 		wait: func(ctx context.Context, id string) error {
-			_, err := d.waiter.WaitVolume(ctx, id, cloud.VolumeReady(cloud.StatusAvailable, cloud.StatusInUse))
+			_, err := c.waiter.WaitVolume(ctx, id, cloud.VolumeReady(cloud.StatusAvailable, cloud.StatusInUse))
 			return err
 		},
-		del: d.cloud.DeleteVolume}
+		del: c.cloud.DeleteVolume}
 }
 
-func (d *Driver) snapshotKind() kind {
+func (c *Controller) snapshotKind() kind {
 	return kind{name: "snapshot",
 		wait: func(ctx context.Context, id string) error {
-			_, err := d.waiter.WaitSnapshot(ctx, id, cloud.SnapshotReady)
+			_, err := c.waiter.WaitSnapshot(ctx, id, cloud.SnapshotReady)
 			return err
 		},
-		del: d.cloud.DeleteSnapshot}
+		del: c.cloud.DeleteSnapshot}
 }
 
-func (d *Driver) backupKind() kind {
+func (c *Controller) backupKind() kind {
 	return kind{name: "backup",
 		wait: func(ctx context.Context, id string) error {
-			_, err := d.waiter.WaitBackup(ctx, id, cloud.BackupReady)
+			_, err := c.waiter.WaitBackup(ctx, id, cloud.BackupReady)
 			return err
 		},
-		del: d.cloud.DeleteBackup}
+		del: c.cloud.DeleteBackup}
 }
 
 // janitor holds the resources being watched or removed in the background.
@@ -94,39 +94,39 @@ func (j *janitor) release(key string) {
 // watchCreated keeps waiting, detached from any request, for a resource
 // this driver created until it is ready or gone, and removes it if it
 // fails. Called when the request that created it stops waiting first.
-func (d *Driver) watchCreated(k kind, id string) {
+func (c *Controller) watchCreated(k kind, id string) {
 	key := k.name + "/" + id
-	if !d.janitor.claim(key) {
+	if !c.janitor.claim(key) {
 		return
 	}
 	go func() {
-		defer d.janitor.release(key)
+		defer c.janitor.release(key)
 		ctx, cancel := context.WithTimeout(context.Background(), watchFor)
 		defer cancel()
 		if err := k.wait(ctx, id); errors.Is(err, cloud.ErrFailed) {
-			d.remove(ctx, k, id)
+			c.remove(ctx, k, id)
 		}
 	}()
 }
 
 // removeLater removes a failed resource in the background, so that the
 // request that found it failed answers at once.
-func (d *Driver) removeLater(k kind, id string) {
+func (c *Controller) removeLater(k kind, id string) {
 	key := k.name + "/" + id
-	if !d.janitor.claim(key) {
+	if !c.janitor.claim(key) {
 		return
 	}
 	go func() {
-		defer d.janitor.release(key)
+		defer c.janitor.release(key)
 		ctx, cancel := context.WithTimeout(context.Background(), removeFor)
 		defer cancel()
-		d.remove(ctx, k, id)
+		c.remove(ctx, k, id)
 	}()
 }
 
 // remove deletes a failed resource, retrying what a retry can fix (rate
 // limits, 5xx, a state the cloud is still leaving) until ctx ends.
-func (d *Driver) remove(ctx context.Context, k kind, id string) {
+func (c *Controller) remove(ctx context.Context, k kind, id string) {
 	delay := 2 * time.Second
 	// A few refusals for state: one still leaving a transition is deletable
 	// soon; error_deleting and the like need an operator.
@@ -156,11 +156,11 @@ func (d *Driver) remove(ctx context.Context, k kind, id string) {
 
 // sweepLoop sweeps the project after a delay and then now and then, until
 // ctx ends.
-func (d *Driver) sweepLoop(ctx context.Context) {
-	if d.cfg.SweepInterval < 0 {
+func (c *Controller) sweepLoop(ctx context.Context) {
+	if c.sweepInterval < 0 {
 		return
 	}
-	t := time.NewTimer(d.cfg.SweepDelay)
+	t := time.NewTimer(c.sweepDelay)
 	defer t.Stop()
 	for {
 		select {
@@ -168,49 +168,49 @@ func (d *Driver) sweepLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := d.sweep(ctx); err != nil && ctx.Err() == nil {
+		if err := c.sweep(ctx); err != nil && ctx.Err() == nil {
 			klog.V(2).InfoS("Sweep for failed resources did not finish; trying again later", "err", err)
-			t.Reset(d.cfg.SweepDelay)
+			t.Reset(c.sweepDelay)
 			continue
 		}
-		t.Reset(d.cfg.SweepInterval)
+		t.Reset(c.sweepInterval)
 	}
 }
 
 // sweep lists the project's volumes, snapshots and backups once: failed
 // ones of this driver are removed, ones of this driver still being
 // created are watched (their creator may be a killed controller).
-func (d *Driver) sweep(ctx context.Context) error {
+func (c *Controller) sweep(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	if d.caps.Snapshots {
-		snaps, _, err := collect(ctx, d.cloud.ListSnapshots, cloud.ListOptions{}, 0)
+	if c.caps.Snapshots {
+		snaps, _, err := collect(ctx, c.cloud.ListSnapshots, cloud.ListOptions{}, 0)
 		if err != nil {
 			return err
 		}
 		for i := range snaps {
 			if s := &snaps[i]; ownSnapshot(s) {
-				d.tend(d.snapshotKind(), s.ID, s.Status)
+				c.tend(c.snapshotKind(), s.ID, s.Status)
 			}
 		}
 	}
-	if d.caps.Backups {
-		backups, _, err := collect(ctx, d.cloud.ListBackups, cloud.ListOptions{}, 0)
+	if c.caps.Backups {
+		backups, _, err := collect(ctx, c.cloud.ListBackups, cloud.ListOptions{}, 0)
 		if err != nil {
 			return err
 		}
 		for i := range backups {
 			if b := &backups[i]; ownBackup(b) {
-				d.tend(d.backupKind(), b.ID, b.Status)
+				c.tend(c.backupKind(), b.ID, b.Status)
 			}
 		}
 	}
-	if d.caps.ListVolumesPerItem {
+	if c.caps.ListVolumesPerItem {
 		// A call per volume is too dear for a sweep; such clouds keep no
 		// metadata to know our volumes by anyway.
 		return nil
 	}
-	vols, _, err := collect(ctx, d.cloud.ListVolumes, cloud.ListOptions{}, 0)
+	vols, _, err := collect(ctx, c.cloud.ListVolumes, cloud.ListOptions{}, 0)
 	if err != nil {
 		return err
 	}
@@ -218,24 +218,24 @@ func (d *Driver) sweep(ctx context.Context) error {
 		v := &vols[i]
 		switch {
 		case failedVolume(v):
-			d.tend(d.volumeKind(), v.ID, v.Status)
+			c.tend(c.volumeKind(), v.ID, v.Status)
 		case ownVolume(v) && v.Status == cloud.StatusCreating:
-			d.tend(d.volumeKind(), v.ID, v.Status)
+			c.tend(c.volumeKind(), v.ID, v.Status)
 		case unfinishedRestore(v):
-			d.removeUnfinished(ctx, v)
+			c.removeUnfinished(ctx, v)
 		}
 	}
 	return nil
 }
 
 // tend removes a failed resource and watches one being created.
-func (d *Driver) tend(k kind, id string, st cloud.Status) {
+func (c *Controller) tend(k kind, id string, st cloud.Status) {
 	switch st {
 	case cloud.StatusError:
 		klog.InfoS("Found a failed resource this driver created", "kind", k.name, "id", id)
-		d.removeLater(k, id)
+		c.removeLater(k, id)
 	case cloud.StatusCreating:
-		d.watchCreated(k, id)
+		c.watchCreated(k, id)
 	}
 }
 
@@ -248,7 +248,7 @@ func gone(st cloud.Status) bool { return st.IsError() || st == cloud.StatusDelet
 // can make a fresh one at once: a lookup by name prefers the live one, and
 // waiting for the failed one to go would cost calls a 1 call/s cloud
 // cannot spare within one attempt.
-func (d *Driver) replaceFailed(ctx context.Context, k kind, name, id string, st cloud.Status, raw string) error {
+func (c *Controller) replaceFailed(ctx context.Context, k kind, name, id string, st cloud.Status, raw string) error {
 	if st == cloud.StatusDeleting {
 		return nil
 	}
@@ -260,7 +260,7 @@ func (d *Driver) replaceFailed(ctx context.Context, k kind, name, id string, st 
 	case errors.Is(err, cloud.ErrWrongState):
 		// Maybe the janitor deleted it already; if not, it stays for the
 		// janitor and the sweep, and the fresh one is made anyway.
-		d.removeLater(k, id)
+		c.removeLater(k, id)
 		return nil
 	}
 	return failed(err, "%s %s (%s) from an earlier attempt is in status %s and could not be deleted", k.name, name, id, raw)
@@ -268,7 +268,7 @@ func (d *Driver) replaceFailed(ctx context.Context, k kind, name, id string, st 
 
 // clearFailed removes a failed resource of this driver's and waits until
 // it is gone (the cloud refuses to delete a volume with snapshots).
-func (d *Driver) clearFailed(ctx context.Context, k kind, name, id string, st cloud.Status, raw string, waitGone func(context.Context, string) error) error {
+func (c *Controller) clearFailed(ctx context.Context, k kind, name, id string, st cloud.Status, raw string, waitGone func(context.Context, string) error) error {
 	if st != cloud.StatusDeleting {
 		klog.InfoS("Replacing a failed resource left by an earlier attempt", "kind", k.name, "name", name, "id", id, "status", raw)
 		// Refused for its state: the janitor may be deleting it already;
@@ -286,15 +286,15 @@ func (d *Driver) clearFailed(ctx context.Context, k kind, name, id string, st cl
 // notReady explains a wait for a new resource that ended without it
 // ready, and hands the resource to the janitor: removed at once if it
 // failed, watched if the request ran out of time first.
-func (d *Driver) notReady(err error, k kind, name, id string) error {
+func (c *Controller) notReady(err error, k kind, name, id string) error {
 	switch {
 	case errors.Is(err, cloud.ErrFailed):
-		d.removeLater(k, id)
+		c.removeLater(k, id)
 		return failed(err, "%s %s (%s) failed; it is being deleted and the next attempt makes a new one", k.name, name, id)
 	case cloud.IsNotFound(err):
 		return failed(err, "%s %s (%s) disappeared while being created", k.name, name, id)
 	}
-	d.watchCreated(k, id)
+	c.watchCreated(k, id)
 	return failed(err, "waiting for %s %s (%s)", k.name, name, id)
 }
 
@@ -302,13 +302,13 @@ func (d *Driver) notReady(err error, k kind, name, id string) error {
 // finished, unless a CreateVolume for its name is under way here (only
 // the leader serves, so none runs elsewhere); the name is held meanwhile,
 // so a retry arriving now gets Aborted and then makes a new one.
-func (d *Driver) removeUnfinished(ctx context.Context, v *cloud.Volume) {
+func (c *Controller) removeUnfinished(ctx context.Context, v *cloud.Volume) {
 	key := "volume-name/" + v.Name
-	if !d.inFlight.Insert(key) {
+	if !c.inFlight.Insert(key) {
 		return
 	}
-	defer d.inFlight.Delete(key)
-	if err := d.cloud.DeleteVolume(ctx, v.ID); err != nil && !cloud.IsNotFound(err) {
+	defer c.inFlight.Delete(key)
+	if err := c.cloud.DeleteVolume(ctx, v.ID); err != nil && !cloud.IsNotFound(err) {
 		klog.V(2).InfoS("Could not remove a volume whose restore never finished; trying at the next sweep", "id", v.ID, "err", err)
 		return
 	}

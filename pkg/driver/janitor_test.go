@@ -35,7 +35,7 @@ func (e *env) snapshotGone(id string) bool {
 func TestDeleteVolumeRemovesOwnFailedSnapshots(t *testing.T) {
 	e := newEnv(t, nil)
 	v := e.mustCreate(t, "src", 1)
-	snap, err := e.d.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "failed-later", SourceVolumeId: v.GetVolumeId()})
+	snap, err := e.c.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{Name: "failed-later", SourceVolumeId: v.GetVolumeId()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestDeleteVolumeRemovesOwnFailedSnapshots(t *testing.T) {
 		return err == nil && s.Status == cloud.StatusAvailable
 	})
 	e.cloud.SetSnapshotStatus(other.ID, cloud.StatusError, "error")
-	_, err = e.d.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: v.GetVolumeId()})
+	_, err = e.c.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: v.GetVolumeId()})
 	wantCode(t, err, codes.FailedPrecondition)
 	if e.snapshotGone(other.ID) {
 		t.Fatal("deleted a failed snapshot this driver did not make")
@@ -61,7 +61,7 @@ func TestDeleteVolumeRemovesOwnFailedSnapshots(t *testing.T) {
 	}
 	eventually(t, "foreign snapshot deleted", func() bool { return e.snapshotGone(other.ID) })
 
-	if _, err := e.d.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: v.GetVolumeId()}); err != nil {
+	if _, err := e.c.DeleteVolume(ctxT(t), &csi.DeleteVolumeRequest{VolumeId: v.GetVolumeId()}); err != nil {
 		t.Fatalf("DeleteVolume with only its own failed snapshot left: %v", err)
 	}
 	if !e.snapshotGone(sid) || e.cloud.VolumeCount() != 0 {
@@ -76,7 +76,7 @@ func TestCreateSnapshotReplacesFailedAttempt(t *testing.T) {
 	v := e.mustCreate(t, "src", 1)
 	for _, params := range []map[string]string{nil, {"type": "backup"}} {
 		req := &csi.CreateSnapshotRequest{Name: "snap" + params["type"], SourceVolumeId: v.GetVolumeId(), Parameters: params}
-		first, err := e.d.CreateSnapshot(ctxT(t), req)
+		first, err := e.c.CreateSnapshot(ctxT(t), req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +87,7 @@ func TestCreateSnapshotReplacesFailedAttempt(t *testing.T) {
 		} else {
 			e.cloud.SetSnapshotStatus(old, cloud.StatusError, "error")
 		}
-		again, err := e.d.CreateSnapshot(ctxT(t), req)
+		again, err := e.c.CreateSnapshot(ctxT(t), req)
 		if err != nil {
 			t.Fatalf("retry over a failed %s: %v", req.Name, err)
 		}
@@ -96,7 +96,7 @@ func TestCreateSnapshotReplacesFailedAttempt(t *testing.T) {
 		}
 		// Deleted, not waited for: it goes shortly after.
 		eventually(t, "the failed "+old+" deleted", func() bool {
-			got, err := e.d.lookupSnapshot(ctxT(t), old)
+			got, err := e.c.lookupSnapshot(ctxT(t), old)
 			return err == nil && got == nil
 		})
 	}
@@ -107,10 +107,11 @@ func TestCreateSnapshotReplacesFailedAttempt(t *testing.T) {
 func TestVolumeFailedAfterDeadlineRemoved(t *testing.T) {
 	c := fake.New(fake.Config{Delay: 100 * time.Millisecond})
 	w := cloud.NewWaiter(c, cloud.WaiterOptions{InitialDelay: 2 * time.Millisecond, Interval: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
-	d, err := New(Config{Mode: ModeController, Cloud: c, Waiter: w})
+	drv, err := New(Config{Mode: ModeController, Cloud: c, Waiter: w})
 	if err != nil {
 		t.Fatal(err)
 	}
+	d := drv.controller
 	c.FailNextCreates(1)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
@@ -145,14 +146,14 @@ func TestSweepRemovesOnlyOwnFailures(t *testing.T) {
 		v, err := e.cloud.GetVolume(ctx, used)
 		return err == nil && v.Status == cloud.StatusAvailable
 	})
-	snap, err := e.d.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "own-snap", SourceVolumeId: used})
+	snap, err := e.c.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "own-snap", SourceVolumeId: used})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.cloud.SetVolumeStatus(used, cloud.StatusError, "error_extending")
 	e.cloud.SetSnapshotStatus(snap.GetSnapshot().GetSnapshotId(), cloud.StatusError, "error")
 
-	if err := e.d.sweep(ctx); err != nil {
+	if err := e.c.sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
 	exists := func(id string) bool { _, err := e.cloud.GetVolume(ctx, id); return err == nil }
@@ -176,7 +177,7 @@ func TestSweepRemovesUnfinishedRestores(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.d.waiter.WaitVolume(ctx, v.ID, cloud.VolumeReady(cloud.StatusAvailable)); err != nil {
+		if _, err := e.c.waiter.WaitVolume(ctx, v.ID, cloud.VolumeReady(cloud.StatusAvailable)); err != nil {
 			t.Fatal(err)
 		}
 		return v.ID
@@ -185,10 +186,10 @@ func TestSweepRemovesUnfinishedRestores(t *testing.T) {
 	abandoned := mk("abandoned", map[string]string{MetaSource: src})
 	restored := mk("restored", map[string]string{MetaSource: src, MetaRestored: "6f1c7a4e-0000-0000-0000-000000000001"})
 	busy := mk("busy", map[string]string{MetaSource: src})
-	e.d.inFlight.Insert("volume-name/busy")
-	defer e.d.inFlight.Delete("volume-name/busy")
+	e.c.inFlight.Insert("volume-name/busy")
+	defer e.c.inFlight.Delete("volume-name/busy")
 
-	if err := e.d.sweep(ctx); err != nil {
+	if err := e.c.sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
 	exists := func(id string) bool { _, err := e.cloud.GetVolume(ctx, id); return err == nil }

@@ -21,8 +21,8 @@ var errStillMounted = errors.New("still mounted after unmounting")
 
 // checkClaim refuses to make a path volume volID's kind path when the
 // ledger gives it to another volume or use: AlreadyExists.
-func (d *Driver) checkClaim(volID, path, kind string) (node.Record, bool, error) {
-	rec, ok, err := d.ledger.Get(path)
+func (n *Node) checkClaim(volID, path, kind string) (node.Record, bool, error) {
+	rec, ok, err := n.ledger.Get(path)
 	if err != nil {
 		return rec, false, failed(err, "reading the node's record of %s", path)
 	}
@@ -34,8 +34,8 @@ func (d *Driver) checkClaim(volID, path, kind string) (node.Record, bool, error)
 
 // refuseOtherMount answers AlreadyExists when something other than device
 // is mounted at path, before anything is changed.
-func (d *Driver) refuseOtherMount(volID, path, device string) error {
-	st, err := d.ops.MountState(path)
+func (n *Node) refuseOtherMount(volID, path, device string) error {
+	st, err := n.ops.MountState(path)
 	if err != nil {
 		return failed(err, "inspecting %s", path)
 	}
@@ -57,12 +57,12 @@ func orUnknown(s string) string {
 
 // record notes what was made at path; a repeated call keeps the first
 // call's knowledge of whether the path was created.
-func (d *Driver) record(r node.Record, prior node.Record, hadPrior bool) error {
+func (n *Node) record(r node.Record, prior node.Record, hadPrior bool) error {
 	if hadPrior {
 		r.Created = prior.Created
 		r.SetRO = r.SetRO || prior.SetRO
 	}
-	if err := d.ledger.Put(r); err != nil {
+	if err := n.ledger.Put(r); err != nil {
 		return failed(err, "recording the mount of volume %s at %s", r.VolumeID, r.Path)
 	}
 	return nil
@@ -70,9 +70,9 @@ func (d *Driver) record(r node.Record, prior node.Record, hadPrior bool) error {
 
 // undoCreate removes a path this call created when the call fails, so a
 // failed NodeStage or NodePublish leaves nothing behind.
-func (d *Driver) undoCreate(path string, existed bool) {
+func (n *Node) undoCreate(path string, existed bool) {
 	if !existed {
-		_, _ = d.ops.RemoveIfEmpty(path)
+		_, _ = n.ops.RemoveIfEmpty(path)
 	}
 }
 
@@ -81,12 +81,12 @@ func (d *Driver) undoCreate(path string, existed bool) {
 // and removes the path only if the record says it was created and it is
 // empty. A path with no record of this volume that is not mounted is
 // already released; one with something else mounted is left alone.
-func (d *Driver) release(ctx context.Context, volID, path, kind string) error {
-	rec, ok, err := d.ledger.Get(path)
+func (n *Node) release(ctx context.Context, volID, path, kind string) error {
+	rec, ok, err := n.ledger.Get(path)
 	if err != nil {
 		return failed(err, "reading the node's record of %s", path)
 	}
-	st, err := d.ops.MountState(path)
+	st, err := n.ops.MountState(path)
 	if err != nil {
 		return failed(err, "inspecting %s", path)
 	}
@@ -100,7 +100,7 @@ func (d *Driver) release(ctx context.Context, volID, path, kind string) error {
 		if !st.Mounted {
 			return nil
 		}
-		if rec, ok = d.adopt(ctx, volID, path, kind, st); !ok {
+		if rec, ok = n.adopt(ctx, volID, path, kind, st); !ok {
 			return precondition("%s is a mount this driver did not make for volume %s; left alone", path, volID)
 		}
 	}
@@ -111,10 +111,10 @@ func (d *Driver) release(ctx context.Context, volID, path, kind string) error {
 		if !st.Corrupted && !node.SameDevice(st.Device, rec.Device) {
 			return precondition("%s has %s mounted, not %s of volume %s; left alone", path, orUnknown(st.Device), rec.Device, volID)
 		}
-		if err := d.ops.UnmountTop(path); err != nil {
+		if err := n.ops.UnmountTop(path); err != nil {
 			return failed(err, "unmounting volume %s from %s", volID, path)
 		}
-		if st, err = d.ops.MountState(path); err != nil {
+		if st, err = n.ops.MountState(path); err != nil {
 			return failed(err, "inspecting %s", path)
 		}
 	}
@@ -122,23 +122,23 @@ func (d *Driver) release(ctx context.Context, volID, path, kind string) error {
 		return failed(errStillMounted, "unmounting volume %s from %s", volID, path)
 	}
 	if rec.Created {
-		if _, err := d.ops.RemoveIfEmpty(path); err != nil {
+		if _, err := n.ops.RemoveIfEmpty(path); err != nil {
 			return failed(err, "removing %s", path)
 		}
 	}
-	if err := d.ledger.Delete(path); err != nil {
+	if err := n.ledger.Delete(path); err != nil {
 		return failed(err, "forgetting the mount of volume %s at %s", volID, path)
 	}
 	if rec.ReadOnly {
-		return d.releaseReadOnly(rec)
+		return n.releaseReadOnly(rec)
 	}
 	return nil
 }
 
 // blockPublishes lists the raw block publishes of device other than the
 // one at except.
-func (d *Driver) blockPublishes(device, except string) ([]node.Record, error) {
-	all, err := d.ledger.All()
+func (n *Node) blockPublishes(device, except string) ([]node.Record, error) {
+	all, err := n.ledger.All()
 	if err != nil {
 		return nil, failed(err, "reading the node's records")
 	}
@@ -154,8 +154,8 @@ func (d *Driver) blockPublishes(device, except string) ([]node.Record, error) {
 // checkBlockMode refuses a raw block publish whose read-only mode differs
 // from another publish of the same device on this node: the device's
 // read-only flag is one for all its users.
-func (d *Driver) checkBlockMode(volID, target, device string, readOnly bool) error {
-	others, err := d.blockPublishes(device, target)
+func (n *Node) checkBlockMode(volID, target, device string, readOnly bool) error {
+	others, err := n.blockPublishes(device, target)
 	if err != nil {
 		return err
 	}
@@ -169,8 +169,8 @@ func (d *Driver) checkBlockMode(volID, target, device string, readOnly bool) err
 
 // releaseReadOnly clears the device's read-only flag after the last
 // read-only publish that set it is gone, or hands the duty on.
-func (d *Driver) releaseReadOnly(rec node.Record) error {
-	others, err := d.blockPublishes(rec.Device, rec.Path)
+func (n *Node) releaseReadOnly(rec node.Record) error {
+	others, err := n.blockPublishes(rec.Device, rec.Path)
 	if err != nil {
 		return err
 	}
@@ -178,14 +178,14 @@ func (d *Driver) releaseReadOnly(rec node.Record) error {
 		if rec.SetRO {
 			next := others[0]
 			next.SetRO = true
-			if err := d.ledger.Put(next); err != nil {
+			if err := n.ledger.Put(next); err != nil {
 				return failed(err, "recording the mount of volume %s at %s", next.VolumeID, next.Path)
 			}
 		}
 		return nil
 	}
 	if rec.SetRO {
-		if _, err := d.ops.SetDeviceReadOnly(rec.Device, false); err != nil {
+		if _, err := n.ops.SetDeviceReadOnly(rec.Device, false); err != nil {
 			return failed(err, "making %s writable again", rec.Device)
 		}
 	}
@@ -200,13 +200,13 @@ const adoptWait = 2 * time.Second
 // serial is the volume id is what is mounted there. Such a path is never
 // removed, since nothing says the driver created it. Clouds whose disk
 // serial is not the volume id have nothing to match, and are refused.
-func (d *Driver) adopt(ctx context.Context, volID, path, kind string, st node.MountState) (node.Record, bool) {
+func (n *Node) adopt(ctx context.Context, volID, path, kind string, st node.MountState) (node.Record, bool) {
 	if st.Corrupted || !wellFormedID(volID) {
 		return node.Record{}, false
 	}
 	fctx, cancel := context.WithTimeout(ctx, adoptWait)
 	defer cancel()
-	dev, err := d.ops.FindDevice(fctx, volID, d.cfg.SerialLength)
+	dev, err := n.ops.FindDevice(fctx, volID, n.serialLength)
 	if err != nil || !node.SameDevice(st.Device, dev) {
 		return node.Record{}, false
 	}

@@ -32,7 +32,7 @@ func TestNodeStageFormatsAndMounts(t *testing.T) {
 	vc.GetMount().MountFlags = []string{"noatime"}
 	req := stageReq(vc, pubCtx(volA, 2*GiB), map[string]string{CtxFSType: "xfs", CtxMkfsOptions: `-L "my data" -m crc=1`})
 	for range 2 { // the second stage is idempotent
-		if _, err := e.d.NodeStageVolume(ctxT(t), req); err != nil {
+		if _, err := e.n.NodeStageVolume(ctxT(t), req); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -45,7 +45,7 @@ func TestNodeStageFormatsAndMounts(t *testing.T) {
 	// The capability's fs type wins over the volume context.
 	e2 := newEnv(t, nil)
 	e2.ops.addDisk("vdb", volA, 2*GiB)
-	if _, err := e2.d.NodeStageVolume(ctxT(t), stageReq(csicap.Mount("ext3"), pubCtx(volA, 2*GiB), map[string]string{CtxFSType: "xfs"})); err != nil {
+	if _, err := e2.n.NodeStageVolume(ctxT(t), stageReq(csicap.Mount("ext3"), pubCtx(volA, 2*GiB), map[string]string{CtxFSType: "xfs"})); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(e2.ops.formats[0], " ext3") {
@@ -56,7 +56,7 @@ func TestNodeStageFormatsAndMounts(t *testing.T) {
 func TestNodeStageRefusesSmallerDevice(t *testing.T) {
 	e := newEnv(t, nil)
 	e.ops.addDisk("vdb", volA, GiB)
-	_, err := e.d.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, 2*GiB), nil))
+	_, err := e.n.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, 2*GiB), nil))
 	wantCode(t, err, codes.FailedPrecondition)
 	if len(e.ops.formats) != 0 {
 		t.Fatalf("device touched despite size mismatch: %q", e.ops.formats)
@@ -85,7 +85,7 @@ func TestNodeStageValidation(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := e.d.NodeStageVolume(ctxT(t), tc.req)
+			_, err := e.n.NodeStageVolume(ctxT(t), tc.req)
 			wantCode(t, err, tc.code)
 		})
 	}
@@ -94,14 +94,14 @@ func TestNodeStageValidation(t *testing.T) {
 func TestNodeStageResizesGrownDisk(t *testing.T) {
 	e := newEnv(t, nil)
 	dev := e.ops.addDisk("vdb", volA, GiB)
-	if _, err := e.d.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, GiB), nil)); err != nil {
+	if _, err := e.n.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, GiB), nil)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.d.NodeUnstageVolume(ctxT(t), &csi.NodeUnstageVolumeRequest{VolumeId: volA, StagingTargetPath: staging}); err != nil {
+	if _, err := e.n.NodeUnstageVolume(ctxT(t), &csi.NodeUnstageVolumeRequest{VolumeId: volA, StagingTargetPath: staging}); err != nil {
 		t.Fatal(err)
 	}
 	e.ops.disks[dev].size = 2 * GiB // expanded while detached
-	if _, err := e.d.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, GiB), nil)); err != nil {
+	if _, err := e.n.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, GiB), nil)); err != nil {
 		t.Fatal(err)
 	}
 	if len(e.ops.resized) != 1 {
@@ -113,14 +113,14 @@ func TestNodePublishAndUnpublish(t *testing.T) {
 	e := newEnv(t, nil)
 	dev := e.ops.addDisk("vdb", volA, GiB)
 	pub := &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: target, VolumeCapability: csicap.Mount(""), PublishContext: pubCtx(volA, GiB), Readonly: true}
-	_, err := e.d.NodePublishVolume(ctxT(t), pub)
+	_, err := e.n.NodePublishVolume(ctxT(t), pub)
 	wantCode(t, err, codes.FailedPrecondition) // not staged yet
 
-	if _, err := e.d.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, GiB), nil)); err != nil {
+	if _, err := e.n.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, GiB), nil)); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if _, err := e.d.NodePublishVolume(ctxT(t), pub); err != nil {
+		if _, err := e.n.NodePublishVolume(ctxT(t), pub); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -128,7 +128,7 @@ func TestNodePublishAndUnpublish(t *testing.T) {
 	if m.source != staging || !m.readOnly || m.device != dev {
 		t.Fatalf("publish mount = %+v", m)
 	}
-	stats, err := e.d.NodeGetVolumeStats(ctxT(t), &csi.NodeGetVolumeStatsRequest{VolumeId: volA, VolumePath: target})
+	stats, err := e.n.NodeGetVolumeStats(ctxT(t), &csi.NodeGetVolumeStatsRequest{VolumeId: volA, VolumePath: target})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,43 +136,43 @@ func TestNodePublishAndUnpublish(t *testing.T) {
 		t.Errorf("stats = %v", u)
 	}
 	for range 2 {
-		if _, err := e.d.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volA, TargetPath: target}); err != nil {
+		if _, err := e.n.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volA, TargetPath: target}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.d.NodeUnstageVolume(ctxT(t), &csi.NodeUnstageVolumeRequest{VolumeId: volA, StagingTargetPath: staging}); err != nil {
+		if _, err := e.n.NodeUnstageVolume(ctxT(t), &csi.NodeUnstageVolumeRequest{VolumeId: volA, StagingTargetPath: staging}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if len(e.ops.mounts) != 0 {
 		t.Errorf("mounts left: %v", e.ops.mounts)
 	}
-	_, err = e.d.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volA, TargetPath: "rel/path"})
+	_, err = e.n.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{VolumeId: volA, TargetPath: "rel/path"})
 	wantCode(t, err, codes.InvalidArgument)
-	_, err = e.d.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{TargetPath: target})
+	_, err = e.n.NodeUnpublishVolume(ctxT(t), &csi.NodeUnpublishVolumeRequest{TargetPath: target})
 	wantCode(t, err, codes.InvalidArgument)
 }
 
 func TestNodeRawBlock(t *testing.T) {
 	e := newEnv(t, nil)
 	dev := e.ops.addDisk("vdc", volA, GiB)
-	if _, err := e.d.NodeStageVolume(ctxT(t), stageReq(csicap.Block(), pubCtx(volA, GiB), nil)); err != nil {
+	if _, err := e.n.NodeStageVolume(ctxT(t), stageReq(csicap.Block(), pubCtx(volA, GiB), nil)); err != nil {
 		t.Fatal(err)
 	}
 	if len(e.ops.formats) != 0 || len(e.ops.mounts) != 0 {
 		t.Fatal("block stage touched the device")
 	}
 	pub := &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: target, VolumeCapability: csicap.Block(), PublishContext: pubCtx(volA, GiB)}
-	if _, err := e.d.NodePublishVolume(ctxT(t), pub); err != nil {
+	if _, err := e.n.NodePublishVolume(ctxT(t), pub); err != nil {
 		t.Fatal(err)
 	}
 	if m := e.ops.mounts[target]; m.source != dev || !m.block {
 		t.Fatalf("block publish = %+v", m)
 	}
-	stats, err := e.d.NodeGetVolumeStats(ctxT(t), &csi.NodeGetVolumeStatsRequest{VolumeId: volA, VolumePath: target})
+	stats, err := e.n.NodeGetVolumeStats(ctxT(t), &csi.NodeGetVolumeStatsRequest{VolumeId: volA, VolumePath: target})
 	if err != nil || len(stats.GetUsage()) != 1 || stats.GetUsage()[0].GetTotal() != GiB {
 		t.Fatalf("block stats = %v, %v", stats, err)
 	}
-	exp, err := e.d.NodeExpandVolume(ctxT(t), &csi.NodeExpandVolumeRequest{VolumeId: volA, VolumePath: target})
+	exp, err := e.n.NodeExpandVolume(ctxT(t), &csi.NodeExpandVolumeRequest{VolumeId: volA, VolumePath: target})
 	if err != nil || exp.GetCapacityBytes() != GiB || len(e.ops.resized) != 0 {
 		t.Fatalf("block expand = %v, %v, resized %v", exp, err, e.ops.resized)
 	}
@@ -181,14 +181,14 @@ func TestNodeRawBlock(t *testing.T) {
 func TestNodeExpandAndStatsErrors(t *testing.T) {
 	e := newEnv(t, nil)
 	dev := e.ops.addDisk("vdb", volA, GiB)
-	if _, err := e.d.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, GiB), nil)); err != nil {
+	if _, err := e.n.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, GiB), nil)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.d.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: target, VolumeCapability: csicap.Mount(""), PublishContext: pubCtx(volA, GiB)}); err != nil {
+	if _, err := e.n.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: target, VolumeCapability: csicap.Mount(""), PublishContext: pubCtx(volA, GiB)}); err != nil {
 		t.Fatal(err)
 	}
 	e.ops.disks[dev].size = 3 * GiB
-	exp, err := e.d.NodeExpandVolume(ctxT(t), &csi.NodeExpandVolumeRequest{VolumeId: volA, VolumePath: target, CapacityRange: &csi.CapacityRange{RequiredBytes: 3 * GiB}})
+	exp, err := e.n.NodeExpandVolume(ctxT(t), &csi.NodeExpandVolumeRequest{VolumeId: volA, VolumePath: target, CapacityRange: &csi.CapacityRange{RequiredBytes: 3 * GiB}})
 	if err != nil || exp.GetCapacityBytes() != 3*GiB || len(e.ops.resized) != 1 {
 		t.Fatalf("expand = %v, %v, resized %v", exp, err, e.ops.resized)
 	}
@@ -201,9 +201,9 @@ func TestNodeExpandAndStatsErrors(t *testing.T) {
 		{volA, "some/path", codes.NotFound},
 		{volA, "/not/there", codes.NotFound},
 	} {
-		_, err := e.d.NodeGetVolumeStats(ctxT(t), &csi.NodeGetVolumeStatsRequest{VolumeId: tc.volID, VolumePath: tc.path})
+		_, err := e.n.NodeGetVolumeStats(ctxT(t), &csi.NodeGetVolumeStatsRequest{VolumeId: tc.volID, VolumePath: tc.path})
 		wantCode(t, err, tc.code)
-		_, err = e.d.NodeExpandVolume(ctxT(t), &csi.NodeExpandVolumeRequest{VolumeId: tc.volID, VolumePath: tc.path})
+		_, err = e.n.NodeExpandVolume(ctxT(t), &csi.NodeExpandVolumeRequest{VolumeId: tc.volID, VolumePath: tc.path})
 		wantCode(t, err, tc.code)
 	}
 }
@@ -212,24 +212,24 @@ func TestNodeVolumeHealth(t *testing.T) {
 	e := newEnv(t, nil)
 	e.ops.addDisk("vdb", volA, GiB)
 	// A path the volume was never staged at does not hold it.
-	_, err := e.d.NodeGetVolumeHealth(ctxT(t), &csi.NodeGetVolumeHealthRequest{VolumeId: volA, StagingTargetPath: staging})
+	_, err := e.n.NodeGetVolumeHealth(ctxT(t), &csi.NodeGetVolumeHealthRequest{VolumeId: volA, StagingTargetPath: staging})
 	wantCode(t, err, codes.NotFound)
-	if _, err := e.d.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, GiB), nil)); err != nil {
+	if _, err := e.n.NodeStageVolume(ctxT(t), stageReq(csicap.Mount(""), pubCtx(volA, GiB), nil)); err != nil {
 		t.Fatal(err)
 	}
-	h, _ := e.d.NodeGetVolumeHealth(ctxT(t), &csi.NodeGetVolumeHealthRequest{VolumeId: volA, StagingTargetPath: staging})
+	h, _ := e.n.NodeGetVolumeHealth(ctxT(t), &csi.NodeGetVolumeHealthRequest{VolumeId: volA, StagingTargetPath: staging})
 	if st := h.GetVolumeHealth().GetHealthStatuses(); len(st) != 0 {
 		t.Fatalf("healthy staged volume = %v", st)
 	}
 	m := e.ops.mounts[staging]
 	m.readOnly = true // what the kernel does after ext4 errors
 	e.ops.mounts[staging] = m
-	h, _ = e.d.NodeGetVolumeHealth(ctxT(t), &csi.NodeGetVolumeHealthRequest{VolumeId: volA, StagingTargetPath: staging})
+	h, _ = e.n.NodeGetVolumeHealth(ctxT(t), &csi.NodeGetVolumeHealthRequest{VolumeId: volA, StagingTargetPath: staging})
 	if st := h.GetVolumeHealth().GetHealthStatuses(); len(st) != 1 || st[0].GetStatus() != csi.VolumeHealthErrorType_DEGRADED {
 		t.Fatalf("read-only staged volume health = %v", st)
 	}
 	delete(e.ops.mounts, staging) // the mount vanished under the driver
-	h, _ = e.d.NodeGetVolumeHealth(ctxT(t), &csi.NodeGetVolumeHealthRequest{VolumeId: volA, StagingTargetPath: staging})
+	h, _ = e.n.NodeGetVolumeHealth(ctxT(t), &csi.NodeGetVolumeHealthRequest{VolumeId: volA, StagingTargetPath: staging})
 	if st := h.GetVolumeHealth().GetHealthStatuses(); len(st) != 1 || st[0].GetStatus() != csi.VolumeHealthErrorType_INACCESSIBLE {
 		t.Fatalf("staged volume whose mount is gone: health = %v", st)
 	}
@@ -237,7 +237,7 @@ func TestNodeVolumeHealth(t *testing.T) {
 
 func TestNodeGetInfo(t *testing.T) {
 	e := newEnv(t, nil)
-	info, err := e.d.NodeGetInfo(ctxT(t), &csi.NodeGetInfoRequest{})
+	info, err := e.n.NodeGetInfo(ctxT(t), &csi.NodeGetInfoRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}

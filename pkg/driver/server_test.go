@@ -110,7 +110,19 @@ func TestNoInputPanics(t *testing.T) {
 	e := newEnv(t, nil)
 	e.ops.addDisk("vdb", volA, GiB)
 	garbage := []string{"", "..", "../../x", "a\x00b", strings.Repeat("x", 5000), "backup:", "backup:../x", "s:", "b:", "-1", "\u00e9"}
-	v := reflect.ValueOf(e.d)
+	rpcs := 0
+	for _, v := range []reflect.Value{reflect.ValueOf(e.id), reflect.ValueOf(e.c), reflect.ValueOf(e.n)} {
+		rpcs += callAll(t, v, garbage)
+	}
+	// Identity 3 + Controller 16 + Node 9 implemented RPCs at least.
+	if rpcs < 28 {
+		t.Fatalf("only %d RPC methods exercised", rpcs)
+	}
+}
+
+// callAll calls every RPC method of the service v with each garbage
+// string, in empty and filled requests, and returns how many it called.
+func callAll(t *testing.T, v reflect.Value, garbage []string) int {
 	rpcs := 0
 	for i := range v.NumMethod() {
 		m := v.Type().Method(i)
@@ -143,10 +155,7 @@ func TestNoInputPanics(t *testing.T) {
 			}
 		}
 	}
-	// Identity 3 + Controller 16 + Node 9 implemented RPCs at least.
-	if rpcs < 28 {
-		t.Fatalf("only %d RPC methods exercised", rpcs)
-	}
+	return rpcs
 }
 
 // fillStrings sets every string field, map and nested message of msg to g.

@@ -1,0 +1,233 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"k8s.io/klog/v2"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+)
+
+// source is what a new volume is made from.
+type source struct {
+	snapshotID string
+	volumeID   string
+	backupID   string
+}
+
+func (s source) String() string {
+	switch {
+	case s.snapshotID != "":
+		return "snapshot:" + s.snapshotID
+	case s.volumeID != "":
+		return "volume:" + s.volumeID
+	case s.backupID != "":
+		return "backup:" + s.backupID
+	}
+	return ""
+}
+
+func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest) (*csi.CreateVolumeResponse, error) {
+	name := req.GetName()
+	if err := checkName("volume", name); err != nil {
+		return nil, err
+	}
+	if err := checkCapabilities(req.GetVolumeCapabilities(), c.caps.MultiAttach); err != nil {
+		return nil, err
+	}
+	params, err := parseVolumeParams(req.GetParameters())
+	if err != nil {
+		return nil, err
+	}
+	if fs := firstMountFS(req.GetVolumeCapabilities()); fs != "" && params.fsType == "" {
+		params.fsType = fs
+	}
+	var zone string
+	params.computeZone, zone, err = c.pickZone(params.zone, req.GetAccessibilityRequirements())
+	if err != nil {
+		return nil, err
+	}
+	if len(req.GetMutableParameters()) > 0 {
+		mp, err := parseMutableParams(req.GetMutableParameters())
+		if err != nil {
+			return nil, err
+		}
+		if mp.volumeType != "" {
+			params.volumeType = mp.volumeType
+		}
+	}
+	if params.encrypted && !c.caps.Encryption {
+		return nil, invalid("parameter %s: this cloud's volumes do not say whether they are encrypted, so an encrypted volume cannot be guaranteed", ParamEncrypted)
+	}
+	if !c.inFlight.Insert("volume-name/" + name) {
+		return nil, aborted("volume " + name)
+	}
+	defer c.inFlight.Delete("volume-name/" + name)
+
+	src, err := c.parseSource(req.GetVolumeContentSource())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := sizeRange(req.GetCapacityRange(), 0, c.caps.MinSizeGiB, c.caps.MaxSizeGiB); err != nil {
+		return nil, err
+	}
+
+	// The name first: a retry of a create that went through costs no look
+	// at the source (on a 1 call/s cloud every call of a retry counts).
+	vol, err := c.existingVolume(ctx, name, req.GetCapacityRange(), src, params, zone)
+	if err != nil {
+		return nil, err
+	}
+	if vol == nil {
+		floorGiB, err := c.checkSource(ctx, src)
+		if err != nil {
+			return nil, err
+		}
+		sizeGiB, err := sizeRange(req.GetCapacityRange(), floorGiB, c.caps.MinSizeGiB, c.caps.MaxSizeGiB)
+		if err != nil {
+			return nil, err
+		}
+		md := maps.Clone(params.metadata)
+		md[MetaRequestName] = name
+		if s := src.String(); s != "" {
+			md[MetaSource] = s
+		}
+		cr := cloud.CreateVolumeRequest{
+			Name: name, SizeGiB: sizeGiB, VolumeType: params.volumeType, Zone: zone,
+			SnapshotID: src.snapshotID, SourceVolumeID: src.volumeID, BackupID: src.backupID,
+			Metadata: md, Description: describe(params.metadata),
+		}
+		vol, err = c.cloud.CreateVolume(ctx, cr)
+		if err != nil && cr.BackupID != "" && errors.Is(err, cloud.ErrUnsupported) {
+			// No native create-from-backup (Cinder before v3.47): create it
+			// empty; waitCreated restores the backup into it.
+			cr.BackupID = ""
+			vol, err = c.cloud.CreateVolume(ctx, cr)
+		}
+		if err != nil {
+			return nil, failed(err, "creating volume %s (%d GiB)", name, sizeGiB)
+		}
+		klog.V(2).InfoS("Volume created", "name", name, "id", vol.ID, "sizeGiB", sizeGiB, "zone", vol.Zone, "source", src.String())
+	}
+	vol, err = c.waitCreated(ctx, vol, src)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.requireEncrypted(ctx, vol, params); err != nil {
+		return nil, err
+	}
+	return &csi.CreateVolumeResponse{Volume: c.csiVolume(vol, params, req.GetVolumeContentSource())}, nil
+}
+
+// existingVolume finds a volume a previous attempt created under name. It
+// returns nil when there is none (or it was cleaned up here because it had
+// failed), AlreadyExists when it does not match the request.
+func (c *Controller) existingVolume(ctx context.Context, name string, cr *csi.CapacityRange, src source, params volumeParams, zone string) (*cloud.Volume, error) {
+	vol, err := c.waiter.FindVolumeByName(ctx, name)
+	if err != nil {
+		return nil, failed(err, "looking up volume %s", name)
+	}
+	if vol == nil {
+		return nil, nil
+	}
+	if gone(vol.Status) {
+		// A failed earlier attempt: remove it and start over.
+		return nil, c.replaceFailed(ctx, c.volumeKind(), name, vol.ID, vol.Status, vol.RawStatus)
+	}
+	size := int64(vol.SizeGiB) * GiB
+	if size < cr.GetRequiredBytes() || (cr.GetLimitBytes() > 0 && size > cr.GetLimitBytes()) {
+		return nil, alreadyExists("volume %s exists with %d GiB, which does not fit the requested range", name, vol.SizeGiB)
+	}
+	// The source is compared where the cloud keeps a record of it: our
+	// metadata key, else the source fields it reports. A cloud that keeps
+	// neither (Lunanode has no metadata) cannot contradict the request.
+	if have := vol.Metadata[MetaSource]; have != "" {
+		if have != src.String() {
+			return nil, alreadyExists("volume %s exists with source %q, not %q", name, have, src.String())
+		}
+	} else if reportsSource(vol) && !sameSource(vol, src) {
+		return nil, alreadyExists("volume %s exists but was not created from %q", name, src.String())
+	}
+	if params.volumeType != "" && vol.VolumeType != "" && vol.VolumeType != params.volumeType {
+		return nil, alreadyExists("volume %s exists with type %q, not %q", name, vol.VolumeType, params.volumeType)
+	}
+	if zone != "" && vol.Zone != "" && vol.Zone != zone {
+		return nil, alreadyExists("volume %s exists in zone %q, not %q", name, vol.Zone, zone)
+	}
+	return vol, nil
+}
+
+func reportsSource(v *cloud.Volume) bool {
+	return v.SourceSnapshotID != "" || v.SourceVolumeID != "" || v.SourceBackupID != ""
+}
+
+// sameSource compares the reported source with the request's. A provider
+// may report a bare id where the CSI id carries a prefix (region/id).
+func sameSource(v *cloud.Volume, s source) bool {
+	same := func(reported, want string) bool {
+		return reported == want || (reported != "" && strings.HasSuffix(want, "/"+reported))
+	}
+	return same(v.SourceSnapshotID, s.snapshotID) && same(v.SourceVolumeID, s.volumeID) && same(v.SourceBackupID, s.backupID)
+}
+
+// waitCreated waits for a new volume to become usable; a volume that ends
+// in an error state is deleted, so a failed create leaks nothing.
+func (c *Controller) waitCreated(ctx context.Context, vol *cloud.Volume, src source) (*cloud.Volume, error) {
+	ready := cloud.VolumeReady(cloud.StatusAvailable, cloud.StatusInUse)
+	got, err := c.waiter.WaitVolume(ctx, vol.ID, ready)
+	if err == nil && src.backupID != "" && got.SourceBackupID == "" && got.Metadata[MetaRestored] == "" {
+		// The provider made an empty volume; restore the backup into it.
+		got, err = c.restoreInto(ctx, got, src.backupID)
+	}
+	if err == nil {
+		return got, nil
+	}
+	return nil, c.notReady(err, c.volumeKind(), vol.Name, vol.ID)
+}
+
+// requireEncrypted: a StorageClass that asks for encryption gets an
+// encrypted volume or none. Whether a type encrypts is the operator's
+// setting, known for sure only once the cloud reports the volume, so an
+// unencrypted one is deleted here rather than handed out.
+func (c *Controller) requireEncrypted(ctx context.Context, vol *cloud.Volume, p volumeParams) error {
+	if !p.encrypted || vol.Encrypted {
+		return nil
+	}
+	msg := fmt.Sprintf("volume %s (%s) of type %q is not encrypted, and the StorageClass asks for %s: \"true\"; name an encrypted volume type", vol.Name, vol.ID, vol.VolumeType, ParamEncrypted)
+	if err := c.cloud.DeleteVolume(context.WithoutCancel(ctx), vol.ID); err != nil && !cloud.IsNotFound(err) {
+		return failed(err, "%s; deleting it failed, delete it by hand", msg)
+	}
+	return invalid("%s; it was deleted", msg)
+}
+
+func (c *Controller) csiVolume(v *cloud.Volume, p volumeParams, cs *csi.VolumeContentSource) *csi.Volume {
+	out := &csi.Volume{
+		VolumeId:      v.ID,
+		CapacityBytes: int64(v.SizeGiB) * GiB,
+		VolumeContext: p.volumeContext(),
+		ContentSource: cs,
+	}
+	out.AccessibleTopology = c.topology(v, p.computeZone)
+	return out
+}
+
+func firstMountFS(vcs []*csi.VolumeCapability) string {
+	for _, vc := range vcs {
+		if fs := vc.GetMount().GetFsType(); fs != "" {
+			return strings.ToLower(fs)
+		}
+	}
+	return ""
+}
+
+func describe(md map[string]string) string {
+	if ns, pvc := md[ParamPVCNamespace], md[ParamPVCName]; pvc != "" {
+		return fmt.Sprintf("Kubernetes volume for PVC %s/%s", ns, pvc)
+	}
+	return "Kubernetes volume"
+}

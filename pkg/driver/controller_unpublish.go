@@ -1,0 +1,85 @@
+package driver
+
+import (
+	"context"
+	"errors"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"k8s.io/klog/v2"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+)
+
+// ControllerUnpublishVolume detaches. A volume that is not attached, gone,
+// or whose server is gone is detached as far as the CO is concerned.
+func (c *Controller) ControllerUnpublishVolume(ctx context.Context, req *csi.ControllerUnpublishVolumeRequest) (*csi.ControllerUnpublishVolumeResponse, error) {
+	volID, nodeID := req.GetVolumeId(), req.GetNodeId()
+	if volID == "" {
+		return nil, invalid("volume id is missing")
+	}
+	if !wellFormedID(volID) || (nodeID != "" && !wellFormedID(nodeID)) {
+		return &csi.ControllerUnpublishVolumeResponse{}, nil
+	}
+	if !c.inFlight.Insert("volume/" + volID) {
+		return nil, aborted("volume " + volID)
+	}
+	defer c.inFlight.Delete("volume/" + volID)
+
+	nodes := []string{nodeID}
+	if nodeID == "" {
+		// No node: detach from every server, as the spec asks.
+		vol, err := c.cloud.GetVolume(ctx, volID)
+		if cloud.IsNotFound(err) {
+			return &csi.ControllerUnpublishVolumeResponse{}, nil
+		}
+		if err != nil {
+			return nil, failed(err, "reading volume %s", volID)
+		}
+		nodes = nil
+		for _, a := range vol.Attachments {
+			nodes = append(nodes, a.ServerID)
+		}
+	}
+	for _, n := range nodes {
+		if err := c.detach(ctx, volID, n); err != nil {
+			return nil, err
+		}
+	}
+	return &csi.ControllerUnpublishVolumeResponse{}, nil
+}
+
+func (c *Controller) detach(ctx context.Context, volID, nodeID string) error {
+	err := c.cloud.DetachVolume(ctx, nodeID, volID)
+	switch {
+	case err == nil:
+	case cloud.IsNotFound(err):
+		return nil
+	case errors.Is(err, cloud.ErrWrongState):
+		vol, gerr := c.cloud.GetVolume(ctx, volID)
+		switch {
+		case cloud.IsNotFound(gerr):
+			return nil
+		case gerr != nil:
+			return failed(err, "detaching volume %s from node %s", volID, nodeID)
+		case vol.Status == cloud.StatusDetaching:
+			// Under way already; wait below.
+		case !vol.AttachedTo(nodeID) && vol.Status != cloud.StatusAttaching:
+			return nil
+		default:
+			return failed(err, "detaching volume %s from node %s (status %s); retry when it settles", volID, nodeID, vol.RawStatus)
+		}
+	default:
+		return failed(err, "detaching volume %s from node %s", volID, nodeID)
+	}
+	_, err = c.waiter.WaitVolume(ctx, volID, func(v *cloud.Volume) (bool, error) {
+		return !v.AttachedTo(nodeID) && v.Status != cloud.StatusDetaching, nil
+	})
+	if cloud.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return failed(err, "waiting for volume %s to detach from node %s", volID, nodeID)
+	}
+	klog.V(2).InfoS("Volume detached", "volume", volID, "node", nodeID)
+	return nil
+}

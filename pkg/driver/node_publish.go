@@ -1,0 +1,135 @@
+package driver
+
+import (
+	"context"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"k8s.io/klog/v2"
+
+	"github.com/openblock-csi/openblock-csi/pkg/node"
+)
+
+func (n *Node) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolumeRequest) (*csi.NodePublishVolumeResponse, error) {
+	volID, vc := req.GetVolumeId(), req.GetVolumeCapability()
+	if volID == "" {
+		return nil, invalid("volume id is missing")
+	}
+	target, err := n.nodePath("target path", req.GetTargetPath())
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCapability(vc, true); err != nil {
+		return nil, err
+	}
+	staging, err := n.nodePath("staging target path", req.GetStagingTargetPath())
+	if err != nil {
+		return nil, err
+	}
+	if target == staging {
+		return nil, invalid("target path and staging target path are both %s", target)
+	}
+	readOnly := req.GetReadonly() || readOnlyMode(vc)
+	if !n.inFlight.Insert("node/" + volID) {
+		return nil, aborted("volume " + volID)
+	}
+	defer n.inFlight.Delete("node/" + volID)
+
+	prior, hadPrior, err := n.checkClaim(volID, target, node.KindPublish)
+	if err != nil {
+		return nil, err
+	}
+	rec := node.Record{Path: target, VolumeID: volID, Kind: node.KindPublish, Block: isBlock(vc)}
+	source, flags := "", vc.GetMount().GetMountFlags()
+	if isBlock(vc) {
+		ref, err := n.diskRef(volID, req.GetPublishContext())
+		if err != nil {
+			return nil, err
+		}
+		if rec.Device, err = n.findDisk(ctx, volID, ref); err != nil {
+			return nil, err
+		}
+		if hadPrior && prior.ReadOnly != readOnly {
+			return nil, alreadyExists("volume %s is published at %s with read-only %v", volID, target, prior.ReadOnly)
+		}
+		if err := n.checkBlockMode(volID, target, rec.Device, readOnly); err != nil {
+			return nil, err
+		}
+		source, flags = rec.Device, nil
+	} else {
+		// The staging path must hold this volume by the node's own
+		// record: publishing another volume's staging path would hand
+		// its data to this volume's pod.
+		staged, ok, err := n.ledger.Get(staging)
+		if err != nil {
+			return nil, failed(err, "reading the node's record of %s", staging)
+		}
+		if !ok || staged.VolumeID != volID || staged.Kind != node.KindStage {
+			return nil, precondition("volume %s is not staged at %s", volID, staging)
+		}
+		st, err := n.ops.MountState(staging)
+		if err != nil {
+			return nil, failed(err, "inspecting staging path %s", staging)
+		}
+		if !st.Mounted || st.Corrupted || !node.SameDevice(st.Device, staged.Device) {
+			return nil, precondition("volume %s is not staged at %s", volID, staging)
+		}
+		rec.Device, rec.Staging, source = staged.Device, staging, staging
+	}
+	if err := n.refuseOtherMount(volID, target, rec.Device); err != nil {
+		return nil, err
+	}
+	existed, err := n.ops.PathExists(target)
+	if err != nil {
+		return nil, failed(err, "checking %s", target)
+	}
+	rec.Created = !existed
+	if rec.Block && readOnly {
+		// A read-only bind of a device node does not stop writes to the
+		// device; its read-only flag does.
+		was, err := n.ops.SetDeviceReadOnly(rec.Device, true)
+		if err != nil {
+			return nil, failed(err, "making %s read-only for volume %s", rec.Device, volID)
+		}
+		rec.ReadOnly, rec.SetRO = true, !was
+	}
+	// Recorded before it is mounted: a crash in between leaves a record
+	// of nothing, which unpublish clears, never a mount without a record.
+	undo := func() {
+		n.undoCreate(target, existed)
+		if rec.SetRO {
+			_, _ = n.ops.SetDeviceReadOnly(rec.Device, false)
+		}
+		if !hadPrior {
+			_ = n.ledger.Delete(target)
+		}
+	}
+	if err := n.record(rec, prior, hadPrior); err != nil {
+		undo()
+		return nil, err
+	}
+	if err := n.ops.BindMount(source, target, readOnly, flags); err != nil {
+		undo()
+		return nil, failed(err, "bind-mounting volume %s at %s", volID, target)
+	}
+	klog.V(2).InfoS("Volume published", "volume", volID, "target", target, "readOnly", readOnly)
+	return &csi.NodePublishVolumeResponse{}, nil
+}
+
+func (n *Node) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublishVolumeRequest) (*csi.NodeUnpublishVolumeResponse, error) {
+	volID := req.GetVolumeId()
+	if volID == "" {
+		return nil, invalid("volume id is missing")
+	}
+	target, err := n.nodePath("target path", req.GetTargetPath())
+	if err != nil {
+		return nil, err
+	}
+	if !n.inFlight.Insert("node/" + volID) {
+		return nil, aborted("volume " + volID)
+	}
+	defer n.inFlight.Delete("node/" + volID)
+	if err := n.release(ctx, volID, target, node.KindPublish); err != nil {
+		return nil, err
+	}
+	return &csi.NodeUnpublishVolumeResponse{}, nil
+}
