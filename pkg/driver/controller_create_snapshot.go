@@ -36,10 +36,11 @@ func (c *Controller) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshot
 	if !wellFormedID(volID) {
 		return nil, notFound("source volume %s not found", volID)
 	}
-	if !c.inFlight.Insert("snapshot-name/" + name) {
-		return nil, aborted("snapshot " + name)
+	release, err := hold(&c.inFlight, "snapshot-name/"+name, "snapshot "+name)
+	if err != nil {
+		return nil, err
 	}
-	defer c.inFlight.Delete("snapshot-name/" + name)
+	defer release()
 
 	md := maps.Clone(params.metadata)
 	md[MetaRequestName] = name

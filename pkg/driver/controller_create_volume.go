@@ -64,10 +64,11 @@ func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequ
 	if params.encrypted && !c.caps.Encryption {
 		return nil, invalid("parameter %s: this cloud's volumes do not say whether they are encrypted, so an encrypted volume cannot be guaranteed", ParamEncrypted)
 	}
-	if !c.inFlight.Insert("volume-name/" + name) {
-		return nil, aborted("volume " + name)
+	release, err := hold(&c.inFlight, "volume-name/"+name, "volume "+name)
+	if err != nil {
+		return nil, err
 	}
-	defer c.inFlight.Delete("volume-name/" + name)
+	defer release()
 
 	src, err := c.parseSource(req.GetVolumeContentSource())
 	if err != nil {

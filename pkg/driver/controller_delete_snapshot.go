@@ -20,10 +20,11 @@ func (c *Controller) DeleteSnapshot(ctx context.Context, req *csi.DeleteSnapshot
 	if (isBackup && (!c.caps.Backups || !wellFormedID(backupID))) || (!isBackup && !wellFormedID(id)) {
 		return &csi.DeleteSnapshotResponse{}, nil
 	}
-	if !c.inFlight.Insert("snapshot/" + id) {
-		return nil, aborted("snapshot " + id)
+	release, err := hold(&c.inFlight, "snapshot/"+id, "snapshot "+id)
+	if err != nil {
+		return nil, err
 	}
-	defer c.inFlight.Delete("snapshot/" + id)
+	defer release()
 
 	if isBackup {
 		err := c.cloud.DeleteBackup(ctx, backupID)
@@ -45,7 +46,7 @@ func (c *Controller) DeleteSnapshot(ctx context.Context, req *csi.DeleteSnapshot
 		}
 		return &csi.DeleteSnapshotResponse{}, nil
 	}
-	err := c.cloud.DeleteSnapshot(ctx, id)
+	err = c.cloud.DeleteSnapshot(ctx, id)
 	if cloud.IsNotFound(err) {
 		return &csi.DeleteSnapshotResponse{}, nil
 	}

@@ -20,12 +20,13 @@ func (c *Controller) DeleteVolume(ctx context.Context, req *csi.DeleteVolumeRequ
 		// Cannot exist, so it is already deleted.
 		return &csi.DeleteVolumeResponse{}, nil
 	}
-	if !c.inFlight.Insert("volume/" + id) {
-		return nil, aborted("volume " + id)
+	release, err := hold(&c.inFlight, "volume/"+id, "volume "+id)
+	if err != nil {
+		return nil, err
 	}
-	defer c.inFlight.Delete("volume/" + id)
+	defer release()
 
-	err := c.cloud.DeleteVolume(ctx, id)
+	err = c.cloud.DeleteVolume(ctx, id)
 	switch {
 	case err == nil:
 	case cloud.IsNotFound(err):

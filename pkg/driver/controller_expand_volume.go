@@ -37,10 +37,11 @@ func (c *Controller) ControllerExpandVolume(ctx context.Context, req *csi.Contro
 	if !wellFormedID(id) {
 		return nil, notFound("volume %s not found", id)
 	}
-	if !c.inFlight.Insert("volume/" + id) {
-		return nil, aborted("volume " + id)
+	release, err := hold(&c.inFlight, "volume/"+id, "volume "+id)
+	if err != nil {
+		return nil, err
 	}
-	defer c.inFlight.Delete("volume/" + id)
+	defer release()
 
 	v, err := c.getVolume(ctx, id)
 	if err != nil {

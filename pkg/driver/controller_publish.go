@@ -39,12 +39,13 @@ func (c *Controller) ControllerPublishVolume(ctx context.Context, req *csi.Contr
 	if !wellFormedID(nodeID) {
 		return nil, notFound("node %s not found", nodeID)
 	}
-	if !c.inFlight.Insert("volume/" + volID) {
-		return nil, aborted("volume " + volID)
+	release, err := hold(&c.inFlight, "volume/"+volID, "volume "+volID)
+	if err != nil {
+		return nil, err
 	}
-	defer c.inFlight.Delete("volume/" + volID)
+	defer release()
 
-	_, err := c.cloud.AttachVolume(ctx, nodeID, volID)
+	_, err = c.cloud.AttachVolume(ctx, nodeID, volID)
 	switch {
 	case err == nil:
 	case cloud.IsNotFound(err):

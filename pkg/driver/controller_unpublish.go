@@ -20,10 +20,11 @@ func (c *Controller) ControllerUnpublishVolume(ctx context.Context, req *csi.Con
 	if !wellFormedID(volID) || (nodeID != "" && !wellFormedID(nodeID)) {
 		return &csi.ControllerUnpublishVolumeResponse{}, nil
 	}
-	if !c.inFlight.Insert("volume/" + volID) {
-		return nil, aborted("volume " + volID)
+	release, err := hold(&c.inFlight, "volume/"+volID, "volume "+volID)
+	if err != nil {
+		return nil, err
 	}
-	defer c.inFlight.Delete("volume/" + volID)
+	defer release()
 
 	nodes := []string{nodeID}
 	if nodeID == "" {

@@ -303,11 +303,11 @@ func (c *Controller) notReady(err error, k kind, name, id string) error {
 // the leader serves, so none runs elsewhere); the name is held meanwhile,
 // so a retry arriving now gets Aborted and then makes a new one.
 func (c *Controller) removeUnfinished(ctx context.Context, v *cloud.Volume) {
-	key := "volume-name/" + v.Name
-	if !c.inFlight.Insert(key) {
+	release, err := hold(&c.inFlight, "volume-name/"+v.Name, "volume "+v.Name)
+	if err != nil {
 		return
 	}
-	defer c.inFlight.Delete(key)
+	defer release()
 	if err := c.cloud.DeleteVolume(ctx, v.ID); err != nil && !cloud.IsNotFound(err) {
 		klog.V(2).InfoS("Could not remove a volume whose restore never finished; trying at the next sweep", "id", v.ID, "err", err)
 		return

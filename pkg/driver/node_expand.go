@@ -26,10 +26,11 @@ func (n *Node) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolumeRe
 			return nil, err
 		}
 	}
-	if !n.inFlight.Insert("node/" + volID) {
-		return nil, aborted("volume " + volID)
+	release, err := hold(&n.inFlight, "node/"+volID, "volume "+volID)
+	if err != nil {
+		return nil, err
 	}
-	defer n.inFlight.Delete("node/" + volID)
+	defer release()
 
 	block, err := n.ops.IsBlockDevice(path)
 	if err != nil {

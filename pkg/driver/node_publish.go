@@ -29,10 +29,11 @@ func (n *Node) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolume
 		return nil, invalid("target path and staging target path are both %s", target)
 	}
 	readOnly := req.GetReadonly() || readOnlyMode(vc)
-	if !n.inFlight.Insert("node/" + volID) {
-		return nil, aborted("volume " + volID)
+	release, err := hold(&n.inFlight, "node/"+volID, "volume "+volID)
+	if err != nil {
+		return nil, err
 	}
-	defer n.inFlight.Delete("node/" + volID)
+	defer release()
 
 	prior, hadPrior, err := n.checkClaim(volID, target, node.KindPublish)
 	if err != nil {
@@ -124,10 +125,11 @@ func (n *Node) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublishVo
 	if err != nil {
 		return nil, err
 	}
-	if !n.inFlight.Insert("node/" + volID) {
-		return nil, aborted("volume " + volID)
+	release, err := hold(&n.inFlight, "node/"+volID, "volume "+volID)
+	if err != nil {
+		return nil, err
 	}
-	defer n.inFlight.Delete("node/" + volID)
+	defer release()
 	if err := n.release(ctx, volID, target, node.KindPublish); err != nil {
 		return nil, err
 	}

@@ -42,10 +42,11 @@ func (n *Node) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRequ
 	if err != nil {
 		return nil, invalid("volume context %s: %v", CtxMkfsOptions, err)
 	}
-	if !n.inFlight.Insert("node/" + volID) {
-		return nil, aborted("volume " + volID)
+	release, err := hold(&n.inFlight, "node/"+volID, "volume "+volID)
+	if err != nil {
+		return nil, err
 	}
-	defer n.inFlight.Delete("node/" + volID)
+	defer release()
 
 	prior, hadPrior, err := n.checkClaim(volID, staging, node.KindStage)
 	if err != nil {
@@ -101,10 +102,11 @@ func (n *Node) NodeUnstageVolume(ctx context.Context, req *csi.NodeUnstageVolume
 	if err != nil {
 		return nil, err
 	}
-	if !n.inFlight.Insert("node/" + volID) {
-		return nil, aborted("volume " + volID)
+	release, err := hold(&n.inFlight, "node/"+volID, "volume "+volID)
+	if err != nil {
+		return nil, err
 	}
-	defer n.inFlight.Delete("node/" + volID)
+	defer release()
 	if err := n.release(ctx, volID, staging, node.KindStage); err != nil {
 		return nil, err
 	}
