@@ -37,32 +37,9 @@ func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequ
 	if err := checkName("volume", name); err != nil {
 		return nil, err
 	}
-	if err := checkCapabilities(req.GetVolumeCapabilities(), c.caps.MultiAttach); err != nil {
-		return nil, err
-	}
-	params, err := parseVolumeParams(req.GetParameters())
+	params, zone, err := c.volumeRequest(req)
 	if err != nil {
 		return nil, err
-	}
-	if fs := firstMountFS(req.GetVolumeCapabilities()); fs != "" && params.fsType == "" {
-		params.fsType = fs
-	}
-	var zone string
-	params.computeZone, zone, err = c.pickZone(params.zone, req.GetAccessibilityRequirements())
-	if err != nil {
-		return nil, err
-	}
-	if len(req.GetMutableParameters()) > 0 {
-		mp, err := parseMutableParams(req.GetMutableParameters())
-		if err != nil {
-			return nil, err
-		}
-		if mp.volumeType != "" {
-			params.volumeType = mp.volumeType
-		}
-	}
-	if params.encrypted && !c.caps.Encryption {
-		return nil, invalid("parameter %s: this cloud's volumes do not say whether they are encrypted, so an encrypted volume cannot be guaranteed", ParamEncrypted)
 	}
 	release, err := hold(&c.inFlight, "volume-name/"+name, "volume "+name)
 	if err != nil {
@@ -85,35 +62,9 @@ func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequ
 		return nil, err
 	}
 	if vol == nil {
-		floorGiB, err := c.checkSource(ctx, src)
-		if err != nil {
+		if vol, err = c.newVolume(ctx, name, req.GetCapacityRange(), src, params, zone); err != nil {
 			return nil, err
 		}
-		sizeGiB, err := sizeRange(req.GetCapacityRange(), floorGiB, c.caps.MinSizeGiB, c.caps.MaxSizeGiB)
-		if err != nil {
-			return nil, err
-		}
-		md := maps.Clone(params.metadata)
-		md[MetaRequestName] = name
-		if s := src.String(); s != "" {
-			md[MetaSource] = s
-		}
-		cr := cloud.CreateVolumeRequest{
-			Name: name, SizeGiB: sizeGiB, VolumeType: params.volumeType, Zone: zone,
-			SnapshotID: src.snapshotID, SourceVolumeID: src.volumeID, BackupID: src.backupID,
-			Metadata: md, Description: describe(params.metadata),
-		}
-		vol, err = c.cloud.CreateVolume(ctx, cr)
-		if err != nil && cr.BackupID != "" && errors.Is(err, cloud.ErrUnsupported) {
-			// No native create-from-backup (Cinder before v3.47): create it
-			// empty; waitCreated restores the backup into it.
-			cr.BackupID = ""
-			vol, err = c.cloud.CreateVolume(ctx, cr)
-		}
-		if err != nil {
-			return nil, failed(err, "creating volume %s (%d GiB)", name, sizeGiB)
-		}
-		klog.V(2).InfoS("Volume created", "name", name, "id", vol.ID, "sizeGiB", sizeGiB, "zone", vol.Zone, "source", src.String())
 	}
 	vol, err = c.waitCreated(ctx, vol, src)
 	if err != nil {
@@ -123,6 +74,73 @@ func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequ
 		return nil, err
 	}
 	return &csi.CreateVolumeResponse{Volume: c.csiVolume(vol, params, req.GetVolumeContentSource())}, nil
+}
+
+// volumeRequest reads what a CreateVolume asks for from the request alone:
+// its parameters and the volume zone to create it in.
+func (c *Controller) volumeRequest(req *csi.CreateVolumeRequest) (params volumeParams, zone string, err error) {
+	if err := checkCapabilities(req.GetVolumeCapabilities(), c.caps.MultiAttach); err != nil {
+		return params, "", err
+	}
+	params, err = parseVolumeParams(req.GetParameters())
+	if err != nil {
+		return params, "", err
+	}
+	if fs := firstMountFS(req.GetVolumeCapabilities()); fs != "" && params.fsType == "" {
+		params.fsType = fs
+	}
+	params.computeZone, zone, err = c.pickZone(params.zone, req.GetAccessibilityRequirements())
+	if err != nil {
+		return params, "", err
+	}
+	if len(req.GetMutableParameters()) > 0 {
+		mp, err := parseMutableParams(req.GetMutableParameters())
+		if err != nil {
+			return params, "", err
+		}
+		if mp.volumeType != "" {
+			params.volumeType = mp.volumeType
+		}
+	}
+	if params.encrypted && !c.caps.Encryption {
+		return params, "", invalid("parameter %s: this cloud's volumes do not say whether they are encrypted, so an encrypted volume cannot be guaranteed", ParamEncrypted)
+	}
+	return params, zone, nil
+}
+
+// newVolume creates the volume no earlier attempt made: its source must
+// be ready, and sets the floor of its size.
+func (c *Controller) newVolume(ctx context.Context, name string, cr *csi.CapacityRange, src source, params volumeParams, zone string) (*cloud.Volume, error) {
+	floorGiB, err := c.checkSource(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	sizeGiB, err := sizeRange(cr, floorGiB, c.caps.MinSizeGiB, c.caps.MaxSizeGiB)
+	if err != nil {
+		return nil, err
+	}
+	md := maps.Clone(params.metadata)
+	md[MetaRequestName] = name
+	if s := src.String(); s != "" {
+		md[MetaSource] = s
+	}
+	vr := cloud.CreateVolumeRequest{
+		Name: name, SizeGiB: sizeGiB, VolumeType: params.volumeType, Zone: zone,
+		SnapshotID: src.snapshotID, SourceVolumeID: src.volumeID, BackupID: src.backupID,
+		Metadata: md, Description: describe(params.metadata),
+	}
+	vol, err := c.cloud.CreateVolume(ctx, vr)
+	if err != nil && vr.BackupID != "" && errors.Is(err, cloud.ErrUnsupported) {
+		// No native create-from-backup (Cinder before v3.47): create it
+		// empty; waitCreated restores the backup into it.
+		vr.BackupID = ""
+		vol, err = c.cloud.CreateVolume(ctx, vr)
+	}
+	if err != nil {
+		return nil, failed(err, "creating volume %s (%d GiB)", name, sizeGiB)
+	}
+	klog.V(2).InfoS("Volume created", "name", name, "id", vol.ID, "sizeGiB", sizeGiB, "zone", vol.Zone, "source", src.String())
+	return vol, nil
 }
 
 // existingVolume finds a volume a previous attempt created under name. It

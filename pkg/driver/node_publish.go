@@ -41,47 +41,76 @@ func (n *Node) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolume
 	}
 	rec := node.Record{Path: target, VolumeID: volID, Kind: node.KindPublish, Block: isBlock(vc)}
 	source, flags := "", vc.GetMount().GetMountFlags()
-	if isBlock(vc) {
-		ref, err := n.diskRef(volID, req.GetPublishContext())
-		if err != nil {
-			return nil, err
-		}
-		if rec.Device, err = n.findDisk(ctx, volID, ref); err != nil {
-			return nil, err
-		}
-		if hadPrior && prior.ReadOnly != readOnly {
-			return nil, alreadyExists("volume %s is published at %s with read-only %v", volID, target, prior.ReadOnly)
-		}
-		if err := n.checkBlockMode(volID, target, rec.Device, readOnly); err != nil {
+	if rec.Block {
+		if rec.Device, err = n.blockDevice(ctx, req, target, prior, hadPrior, readOnly); err != nil {
 			return nil, err
 		}
 		source, flags = rec.Device, nil
 	} else {
-		// The staging path must hold this volume by the node's own
-		// record: publishing another volume's staging path would hand
-		// its data to this volume's pod.
-		staged, ok, err := n.ledger.Get(staging)
-		if err != nil {
-			return nil, failed(err, "reading the node's record of %s", staging)
+		if rec.Device, err = n.stagedDevice(volID, staging); err != nil {
+			return nil, err
 		}
-		if !ok || staged.VolumeID != volID || staged.Kind != node.KindStage {
-			return nil, precondition("volume %s is not staged at %s", volID, staging)
-		}
-		st, err := n.ops.MountState(staging)
-		if err != nil {
-			return nil, failed(err, "inspecting staging path %s", staging)
-		}
-		if !st.Mounted || st.Corrupted || !node.SameDevice(st.Device, staged.Device) {
-			return nil, precondition("volume %s is not staged at %s", volID, staging)
-		}
-		rec.Device, rec.Staging, source = staged.Device, staging, staging
+		rec.Staging, source = staging, staging
 	}
-	if err := n.refuseOtherMount(volID, target, rec.Device); err != nil {
+	if err := n.bind(rec, prior, hadPrior, source, readOnly, flags); err != nil {
 		return nil, err
+	}
+	klog.V(2).InfoS("Volume published", "volume", volID, "target", target, "readOnly", readOnly)
+	return &csi.NodePublishVolumeResponse{}, nil
+}
+
+// blockDevice finds the disk a raw block publish binds, refusing a
+// read-only mode another publish of it contradicts.
+func (n *Node) blockDevice(ctx context.Context, req *csi.NodePublishVolumeRequest, target string, prior node.Record, hadPrior, readOnly bool) (string, error) {
+	volID := req.GetVolumeId()
+	ref, err := n.diskRef(volID, req.GetPublishContext())
+	if err != nil {
+		return "", err
+	}
+	dev, err := n.findDisk(ctx, volID, ref)
+	if err != nil {
+		return "", err
+	}
+	if hadPrior && prior.ReadOnly != readOnly {
+		return "", alreadyExists("volume %s is published at %s with read-only %v", volID, target, prior.ReadOnly)
+	}
+	if err := n.checkBlockMode(volID, target, dev, readOnly); err != nil {
+		return "", err
+	}
+	return dev, nil
+}
+
+// stagedDevice is the device of volID staged at staging. The staging path
+// must hold this volume by the node's own record: publishing another
+// volume's staging path would hand its data to this volume's pod.
+func (n *Node) stagedDevice(volID, staging string) (string, error) {
+	staged, ok, err := n.ledger.Get(staging)
+	if err != nil {
+		return "", failed(err, "reading the node's record of %s", staging)
+	}
+	if !ok || staged.VolumeID != volID || staged.Kind != node.KindStage {
+		return "", precondition("volume %s is not staged at %s", volID, staging)
+	}
+	st, err := n.ops.MountState(staging)
+	if err != nil {
+		return "", failed(err, "inspecting staging path %s", staging)
+	}
+	if !st.Mounted || st.Corrupted || !node.SameDevice(st.Device, staged.Device) {
+		return "", precondition("volume %s is not staged at %s", volID, staging)
+	}
+	return staged.Device, nil
+}
+
+// bind records rec and bind-mounts source at its path; a failure undoes
+// what this call made.
+func (n *Node) bind(rec node.Record, prior node.Record, hadPrior bool, source string, readOnly bool, flags []string) error {
+	volID, target := rec.VolumeID, rec.Path
+	if err := n.refuseOtherMount(volID, target, rec.Device); err != nil {
+		return err
 	}
 	existed, err := n.ops.PathExists(target)
 	if err != nil {
-		return nil, failed(err, "checking %s", target)
+		return failed(err, "checking %s", target)
 	}
 	rec.Created = !existed
 	if rec.Block && readOnly {
@@ -89,7 +118,7 @@ func (n *Node) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolume
 		// device; its read-only flag does.
 		was, err := n.ops.SetDeviceReadOnly(rec.Device, true)
 		if err != nil {
-			return nil, failed(err, "making %s read-only for volume %s", rec.Device, volID)
+			return failed(err, "making %s read-only for volume %s", rec.Device, volID)
 		}
 		rec.ReadOnly, rec.SetRO = true, !was
 	}
@@ -106,14 +135,13 @@ func (n *Node) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolume
 	}
 	if err := n.record(rec, prior, hadPrior); err != nil {
 		undo()
-		return nil, err
+		return err
 	}
 	if err := n.ops.BindMount(source, target, readOnly, flags); err != nil {
 		undo()
-		return nil, failed(err, "bind-mounting volume %s at %s", volID, target)
+		return failed(err, "bind-mounting volume %s at %s", volID, target)
 	}
-	klog.V(2).InfoS("Volume published", "volume", volID, "target", target, "readOnly", readOnly)
-	return &csi.NodePublishVolumeResponse{}, nil
+	return nil
 }
 
 func (n *Node) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublishVolumeRequest) (*csi.NodeUnpublishVolumeResponse, error) {

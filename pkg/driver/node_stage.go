@@ -30,17 +30,9 @@ func (n *Node) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRequ
 	if err != nil {
 		return nil, err
 	}
-	fsType := vc.GetMount().GetFsType()
-	if fsType == "" {
-		fsType = req.GetVolumeContext()[CtxFSType]
-	}
-	fsType, err = node.NormalizeFSType(fsType)
+	fsType, mkfs, err := filesystem(vc, req.GetVolumeContext())
 	if err != nil {
-		return nil, invalid("%v", err)
-	}
-	mkfs, err := splitArgs(req.GetVolumeContext()[CtxMkfsOptions])
-	if err != nil {
-		return nil, invalid("volume context %s: %v", CtxMkfsOptions, err)
+		return nil, err
 	}
 	release, err := hold(&n.inFlight, "node/"+volID, "volume "+volID)
 	if err != nil {
@@ -75,22 +67,49 @@ func (n *Node) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRequ
 		}
 		return nil, failed(err, "mounting volume %s (%s) at %s", volID, dev, staging)
 	}
-	// A volume expanded while detached comes back larger than its
-	// filesystem; a filesystem made just now fills its device.
-	need := false
 	if !formatted {
-		if need, err = n.ops.NeedResize(dev, staging); err != nil {
-			return nil, failed(err, "checking whether the filesystem on %s needs to grow", dev)
+		if err := n.growStaged(ctx, dev, staging); err != nil {
+			return nil, err
 		}
-	}
-	if need {
-		if err := n.ops.Resize(dev, staging); err != nil {
-			return nil, failed(err, "growing the filesystem on %s", dev)
-		}
-		klog.V(2).InfoS("Filesystem grown at stage", "volume", volID, "device", dev)
 	}
 	klog.V(2).InfoS("Volume staged", "volume", volID, "device", dev, "path", staging, "fsType", fsType)
 	return &csi.NodeStageVolumeResponse{}, nil
+}
+
+// filesystem is the filesystem to stage with and the options to make it
+// with: the capability's type, else the StorageClass's.
+func filesystem(vc *csi.VolumeCapability, volCtx map[string]string) (fsType string, mkfs []string, err error) {
+	fsType = vc.GetMount().GetFsType()
+	if fsType == "" {
+		fsType = volCtx[CtxFSType]
+	}
+	fsType, err = node.NormalizeFSType(fsType)
+	if err != nil {
+		return "", nil, invalid("%v", err)
+	}
+	mkfs, err = splitArgs(volCtx[CtxMkfsOptions])
+	if err != nil {
+		return "", nil, invalid("volume context %s: %v", CtxMkfsOptions, err)
+	}
+	return fsType, mkfs, nil
+}
+
+// growStaged grows a filesystem found smaller than its device: a volume
+// expanded while detached comes back larger than its filesystem. (One
+// made just now fills its device, so the caller skips this.)
+func (n *Node) growStaged(ctx context.Context, dev, staging string) error {
+	need, err := n.ops.NeedResize(dev, staging)
+	if err != nil {
+		return failed(err, "checking whether the filesystem on %s needs to grow", dev)
+	}
+	if !need {
+		return nil
+	}
+	if err := n.ops.Resize(dev, staging); err != nil {
+		return failed(err, "growing the filesystem on %s", dev)
+	}
+	klog.V(2).InfoS("Filesystem grown at stage", "device", dev)
+	return nil
 }
 
 func (n *Node) NodeUnstageVolume(ctx context.Context, req *csi.NodeUnstageVolumeRequest) (*csi.NodeUnstageVolumeResponse, error) {
