@@ -133,3 +133,38 @@ func (h *Host) SetDeviceReadOnly(device string, ro bool) (bool, error) {
 	}
 	return was != 0, nil
 }
+
+// deviceReadOnly reports the block device's read-only flag; a regular
+// file (tests without root) is not read-only.
+func deviceReadOnly(device string) (bool, error) {
+	f, block, err := openDevice(device)
+	if err != nil || !block {
+		return false, err
+	}
+	defer f.Close()
+	ro, err := unix.IoctlGetInt(int(f.Fd()), unix.BLKROGET)
+	if err != nil {
+		return false, fmt.Errorf("BLKROGET on %s: %w", device, err)
+	}
+	return ro != 0, nil
+}
+
+// openDevice opens device for ioctls and says whether it is a block
+// device; a regular file (tests without root) is closed and reported as
+// not one.
+func openDevice(device string) (*os.File, bool, error) {
+	f, err := os.Open(device)
+	if err != nil {
+		return nil, false, fmt.Errorf("open %s: %w", device, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, false, err
+	}
+	if !isBlock(fi) {
+		f.Close()
+		return nil, false, nil
+	}
+	return f, true, nil
+}

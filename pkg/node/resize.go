@@ -2,11 +2,9 @@ package node
 
 import (
 	"fmt"
-	"os"
 	"regexp"
 	"strconv"
 
-	"golang.org/x/sys/unix"
 	"k8s.io/klog/v2"
 )
 
@@ -101,60 +99,4 @@ func product(a, b string) (int64, bool) {
 		return 0, false
 	}
 	return x * y, true
-}
-
-func deviceReadOnly(device string) (bool, error) {
-	f, block, err := openDevice(device)
-	if err != nil || !block {
-		return false, err
-	}
-	defer f.Close()
-	ro, err := unix.IoctlGetInt(int(f.Fd()), unix.BLKROGET)
-	if err != nil {
-		return false, fmt.Errorf("BLKROGET on %s: %w", device, err)
-	}
-	return ro != 0, nil
-}
-
-// openDevice opens device for ioctls and says whether it is a block
-// device; a regular file (tests without root) is closed and reported as
-// not one.
-func openDevice(device string) (*os.File, bool, error) {
-	f, err := os.Open(device)
-	if err != nil {
-		return nil, false, fmt.Errorf("open %s: %w", device, err)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, false, err
-	}
-	if !isBlock(fi) {
-		f.Close()
-		return nil, false, nil
-	}
-	return f, true, nil
-}
-
-// FSStats implements Ops with statfs(2). Used bytes count everything not
-// free (metadata included), as df does.
-func (h *Host) FSStats(path string) (FSStats, error) {
-	var s unix.Statfs_t
-	if err := unix.Statfs(path, &s); err != nil {
-		return FSStats{}, fmt.Errorf("statfs %s: %w", path, err)
-	}
-	// Block counts are in fragment-size units (f_frsize).
-	bs := int64(s.Frsize)
-	if bs == 0 {
-		bs = int64(s.Bsize)
-	}
-	st := FSStats{
-		TotalBytes:     int64(s.Blocks) * bs,
-		AvailableBytes: int64(s.Bavail) * bs,
-		UsedBytes:      int64(s.Blocks-s.Bfree) * bs,
-		TotalInodes:    int64(s.Files),
-		FreeInodes:     int64(s.Ffree),
-	}
-	st.UsedInodes = st.TotalInodes - st.FreeInodes
-	return st, nil
 }
