@@ -69,11 +69,11 @@ func (c *Controller) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshot
 		if err != nil {
 			return nil, c.snapshotCreateError(ctx, err, name, volID)
 		}
-		klog.V(2).InfoS("Snapshot created", "name", name, "id", snap.ID, "volume", volID)
+		klog.FromContext(ctx).V(2).Info("Snapshot created", "id", snap.ID)
 	}
 	ready, err := c.waiter.WaitSnapshot(ctx, snap.ID, cloud.SnapshotReady)
 	if err != nil {
-		return nil, c.notReady(err, c.snapshotKind(), name, snap.ID)
+		return nil, c.notReady(ctx, err, c.snapshotKind(), name, snap.ID)
 	}
 	return &csi.CreateSnapshotResponse{Snapshot: csiSnapshot(ready)}, nil
 }
@@ -102,11 +102,11 @@ func (c *Controller) createBackup(ctx context.Context, name, volID string, md ma
 		if err != nil {
 			return nil, c.snapshotCreateError(ctx, err, name, volID)
 		}
-		klog.V(2).InfoS("Backup created", "name", name, "id", b.ID, "volume", volID)
+		klog.FromContext(ctx).V(2).Info("Backup created", "id", b.ID)
 	}
 	ready, err := c.waiter.WaitBackup(ctx, b.ID, cloud.BackupReady)
 	if err != nil {
-		return nil, c.notReady(err, c.backupKind(), name, b.ID)
+		return nil, c.notReady(ctx, err, c.backupKind(), name, b.ID)
 	}
 	return &csi.CreateSnapshotResponse{Snapshot: csiBackup(ready)}, nil
 }

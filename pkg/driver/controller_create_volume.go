@@ -139,7 +139,7 @@ func (c *Controller) newVolume(ctx context.Context, name string, cr *csi.Capacit
 	if err != nil {
 		return nil, failed(err, "creating volume %s (%d GiB)", name, sizeGiB)
 	}
-	klog.V(2).InfoS("Volume created", "name", name, "id", vol.ID, "sizeGiB", sizeGiB, "zone", vol.Zone, "source", src.String())
+	klog.FromContext(ctx).V(2).Info("Volume created", "id", vol.ID, "sizeGiB", sizeGiB, "zone", vol.Zone, "source", src.String())
 	return vol, nil
 }
 
@@ -206,7 +206,7 @@ func (c *Controller) waitCreated(ctx context.Context, vol *cloud.Volume, src sou
 	if err == nil {
 		return got, nil
 	}
-	return nil, c.notReady(err, c.volumeKind(), vol.Name, vol.ID)
+	return nil, c.notReady(ctx, err, c.volumeKind(), vol.Name, vol.ID)
 }
 
 // requireEncrypted: a StorageClass that asks for encryption gets an

@@ -65,6 +65,6 @@ func (c *Controller) DeleteSnapshot(ctx context.Context, req *csi.DeleteSnapshot
 	if err := c.waiter.WaitSnapshotGone(ctx, id); err != nil {
 		return nil, failed(err, "waiting for snapshot %s to be deleted", id)
 	}
-	klog.V(2).InfoS("Snapshot deleted", "id", id)
+	klog.FromContext(ctx).V(2).Info("Snapshot deleted")
 	return &csi.DeleteSnapshotResponse{}, nil
 }

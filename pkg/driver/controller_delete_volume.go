@@ -61,7 +61,7 @@ func (c *Controller) DeleteVolume(ctx context.Context, req *csi.DeleteVolumeRequ
 	if err := c.waiter.WaitVolumeGone(ctx, id); err != nil {
 		return nil, failed(err, "waiting for volume %s to be deleted", id)
 	}
-	klog.V(2).InfoS("Volume deleted", "id", id)
+	klog.FromContext(ctx).V(2).Info("Volume deleted")
 	return &csi.DeleteVolumeResponse{}, nil
 }
 

@@ -82,7 +82,7 @@ func (c *Controller) ControllerPublishVolume(ctx context.Context, req *csi.Contr
 	if err != nil {
 		return nil, err
 	}
-	klog.V(2).InfoS("Volume attached", "volume", volID, "node", nodeID)
+	klog.FromContext(ctx).V(2).Info("Volume attached")
 	return &csi.ControllerPublishVolumeResponse{PublishContext: c.publishContext(vol)}, nil
 }
 
@@ -110,9 +110,9 @@ func (c *Controller) waitAttached(ctx context.Context, volID, nodeID string) (*c
 		return vol, nil
 	}
 	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-		klog.InfoS("Attach stuck; detaching so a retry starts clean", "volume", volID, "node", nodeID, "timeout", c.attachTimeout)
+		klog.FromContext(ctx).Info("Attach stuck; detaching so a retry starts clean", "timeout", c.attachTimeout)
 		if derr := c.cloud.DetachVolume(context.WithoutCancel(ctx), nodeID, volID); derr != nil && !cloud.IsNotFound(derr) {
-			klog.ErrorS(derr, "Detach of a stuck attach failed", "volume", volID, "node", nodeID)
+			klog.FromContext(ctx).Error(derr, "Detach of a stuck attach failed")
 		}
 	}
 	return nil, failed(err, "waiting for volume %s to attach to node %s", volID, nodeID)

@@ -81,6 +81,6 @@ func (c *Controller) detach(ctx context.Context, volID, nodeID string) error {
 	if err != nil {
 		return failed(err, "waiting for volume %s to detach from node %s", volID, nodeID)
 	}
-	klog.V(2).InfoS("Volume detached", "volume", volID, "node", nodeID)
+	klog.FromContext(ctx).V(2).Info("Volume detached", "from", nodeID)
 	return nil
 }

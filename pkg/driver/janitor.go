@@ -94,14 +94,14 @@ func (j *janitor) release(key string) {
 // watchCreated keeps waiting, detached from any request, for a resource
 // this driver created until it is ready or gone, and removes it if it
 // fails. Called when the request that created it stops waiting first.
-func (c *Controller) watchCreated(k kind, id string) {
+func (c *Controller) watchCreated(ctx context.Context, k kind, id string) {
 	key := k.name + "/" + id
 	if !c.janitor.claim(key) {
 		return
 	}
 	go func() {
 		defer c.janitor.release(key)
-		ctx, cancel := context.WithTimeout(context.Background(), watchFor)
+		ctx, cancel := context.WithTimeout(background(ctx), watchFor)
 		defer cancel()
 		if err := k.wait(ctx, id); errors.Is(err, cloud.ErrFailed) {
 			c.remove(ctx, k, id)
@@ -111,17 +111,24 @@ func (c *Controller) watchCreated(k kind, id string) {
 
 // removeLater removes a failed resource in the background, so that the
 // request that found it failed answers at once.
-func (c *Controller) removeLater(k kind, id string) {
+func (c *Controller) removeLater(ctx context.Context, k kind, id string) {
 	key := k.name + "/" + id
 	if !c.janitor.claim(key) {
 		return
 	}
 	go func() {
 		defer c.janitor.release(key)
-		ctx, cancel := context.WithTimeout(context.Background(), removeFor)
+		ctx, cancel := context.WithTimeout(background(ctx), removeFor)
 		defer cancel()
 		c.remove(ctx, k, id)
 	}()
+}
+
+// background is a context for work that outlives the request that
+// started it: no deadline or cancel of the request's, but its logger, so
+// the lines still say which call handed the resource over.
+func background(ctx context.Context) context.Context {
+	return klog.NewContext(context.Background(), klog.FromContext(ctx))
 }
 
 // remove deletes a failed resource, retrying what a retry can fix (rate
@@ -134,19 +141,19 @@ func (c *Controller) remove(ctx context.Context, k kind, id string) {
 	for {
 		err := k.del(ctx, id)
 		if err == nil || cloud.IsNotFound(err) {
-			klog.InfoS("Removed a failed resource this driver created", "kind", k.name, "id", id)
+			klog.FromContext(ctx).Info("Removed a failed resource this driver created", "kind", k.name, "id", id)
 			return
 		}
 		if errors.Is(err, cloud.ErrWrongState) {
 			refusals++
 		}
 		if (!cloud.IsRetryable(err) && !errors.Is(err, cloud.ErrWrongState)) || refusals > 3 {
-			klog.ErrorS(err, "Could not remove a failed resource; delete it by hand", "kind", k.name, "id", id)
+			klog.FromContext(ctx).Error(err, "Could not remove a failed resource; delete it by hand", "kind", k.name, "id", id)
 			return
 		}
 		select {
 		case <-ctx.Done():
-			klog.ErrorS(err, "Gave up removing a failed resource; delete it by hand", "kind", k.name, "id", id)
+			klog.FromContext(ctx).Error(err, "Gave up removing a failed resource; delete it by hand", "kind", k.name, "id", id)
 			return
 		case <-time.After(max(delay, cloud.RetryAfterOf(err))):
 		}
@@ -160,6 +167,7 @@ func (c *Controller) sweepLoop(ctx context.Context) {
 	if c.sweepInterval < 0 {
 		return
 	}
+	ctx = klog.NewContext(ctx, klog.FromContext(ctx).WithName("sweep"))
 	t := time.NewTimer(c.sweepDelay)
 	defer t.Stop()
 	for {
@@ -169,7 +177,7 @@ func (c *Controller) sweepLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		if err := c.sweep(ctx); err != nil && ctx.Err() == nil {
-			klog.V(2).InfoS("Sweep for failed resources did not finish; trying again later", "err", err)
+			klog.FromContext(ctx).V(2).Info("Sweep for failed resources did not finish; trying again later", "err", err)
 			t.Reset(c.sweepDelay)
 			continue
 		}
@@ -190,7 +198,7 @@ func (c *Controller) sweep(ctx context.Context) error {
 		}
 		for i := range snaps {
 			if s := &snaps[i]; ownSnapshot(s) {
-				c.tend(c.snapshotKind(), s.ID, s.Status)
+				c.tend(ctx, c.snapshotKind(), s.ID, s.Status)
 			}
 		}
 	}
@@ -201,7 +209,7 @@ func (c *Controller) sweep(ctx context.Context) error {
 		}
 		for i := range backups {
 			if b := &backups[i]; ownBackup(b) {
-				c.tend(c.backupKind(), b.ID, b.Status)
+				c.tend(ctx, c.backupKind(), b.ID, b.Status)
 			}
 		}
 	}
@@ -218,9 +226,9 @@ func (c *Controller) sweep(ctx context.Context) error {
 		v := &vols[i]
 		switch {
 		case failedVolume(v):
-			c.tend(c.volumeKind(), v.ID, v.Status)
+			c.tend(ctx, c.volumeKind(), v.ID, v.Status)
 		case ownVolume(v) && v.Status == cloud.StatusCreating:
-			c.tend(c.volumeKind(), v.ID, v.Status)
+			c.tend(ctx, c.volumeKind(), v.ID, v.Status)
 		case unfinishedRestore(v):
 			c.removeUnfinished(ctx, v)
 		}
@@ -229,13 +237,13 @@ func (c *Controller) sweep(ctx context.Context) error {
 }
 
 // tend removes a failed resource and watches one being created.
-func (c *Controller) tend(k kind, id string, st cloud.Status) {
+func (c *Controller) tend(ctx context.Context, k kind, id string, st cloud.Status) {
 	switch st {
 	case cloud.StatusError:
-		klog.InfoS("Found a failed resource this driver created", "kind", k.name, "id", id)
-		c.removeLater(k, id)
+		klog.FromContext(ctx).Info("Found a failed resource this driver created", "kind", k.name, "id", id)
+		c.removeLater(ctx, k, id)
 	case cloud.StatusCreating:
-		c.watchCreated(k, id)
+		c.watchCreated(ctx, k, id)
 	}
 }
 
@@ -252,7 +260,8 @@ func (c *Controller) replaceFailed(ctx context.Context, k kind, name, id string,
 	if st == cloud.StatusDeleting {
 		return nil
 	}
-	klog.InfoS("Replacing a failed resource left by an earlier attempt", "kind", k.name, "name", name, "id", id, "status", raw)
+	// The request's logger names it already.
+	klog.FromContext(ctx).Info("Replacing a failed resource left by an earlier attempt", "kind", k.name, "id", id, "status", raw)
 	err := k.del(ctx, id)
 	switch {
 	case err == nil, cloud.IsNotFound(err):
@@ -260,7 +269,7 @@ func (c *Controller) replaceFailed(ctx context.Context, k kind, name, id string,
 	case errors.Is(err, cloud.ErrWrongState):
 		// Maybe the janitor deleted it already; if not, it stays for the
 		// janitor and the sweep, and the fresh one is made anyway.
-		c.removeLater(k, id)
+		c.removeLater(ctx, k, id)
 		return nil
 	}
 	return failed(err, "%s %s (%s) from an earlier attempt is in status %s and could not be deleted", k.name, name, id, raw)
@@ -270,7 +279,7 @@ func (c *Controller) replaceFailed(ctx context.Context, k kind, name, id string,
 // it is gone (the cloud refuses to delete a volume with snapshots).
 func (c *Controller) clearFailed(ctx context.Context, k kind, name, id string, st cloud.Status, raw string, waitGone func(context.Context, string) error) error {
 	if st != cloud.StatusDeleting {
-		klog.InfoS("Replacing a failed resource left by an earlier attempt", "kind", k.name, "name", name, "id", id, "status", raw)
+		klog.FromContext(ctx).Info("Replacing a failed resource left by an earlier attempt", "kind", k.name, "name", name, "id", id, "status", raw)
 		// Refused for its state: the janitor may be deleting it already;
 		// the wait below tells.
 		if err := k.del(ctx, id); err != nil && !cloud.IsNotFound(err) && !errors.Is(err, cloud.ErrWrongState) {
@@ -286,15 +295,15 @@ func (c *Controller) clearFailed(ctx context.Context, k kind, name, id string, s
 // notReady explains a wait for a new resource that ended without it
 // ready, and hands the resource to the janitor: removed at once if it
 // failed, watched if the request ran out of time first.
-func (c *Controller) notReady(err error, k kind, name, id string) error {
+func (c *Controller) notReady(ctx context.Context, err error, k kind, name, id string) error {
 	switch {
 	case errors.Is(err, cloud.ErrFailed):
-		c.removeLater(k, id)
+		c.removeLater(ctx, k, id)
 		return failed(err, "%s %s (%s) failed; it is being deleted and the next attempt makes a new one", k.name, name, id)
 	case cloud.IsNotFound(err):
 		return failed(err, "%s %s (%s) disappeared while being created", k.name, name, id)
 	}
-	c.watchCreated(k, id)
+	c.watchCreated(ctx, k, id)
 	return failed(err, "waiting for %s %s (%s)", k.name, name, id)
 }
 
@@ -309,8 +318,8 @@ func (c *Controller) removeUnfinished(ctx context.Context, v *cloud.Volume) {
 	}
 	defer release()
 	if err := c.cloud.DeleteVolume(ctx, v.ID); err != nil && !cloud.IsNotFound(err) {
-		klog.V(2).InfoS("Could not remove a volume whose restore never finished; trying at the next sweep", "id", v.ID, "err", err)
+		klog.FromContext(ctx).V(2).Info("Could not remove a volume whose restore never finished; trying at the next sweep", "id", v.ID, "err", err)
 		return
 	}
-	klog.InfoS("Removed a volume whose restore its CreateVolume never finished", "name", v.Name, "id", v.ID)
+	klog.FromContext(ctx).Info("Removed a volume whose restore its CreateVolume never finished", "name", v.Name, "id", v.ID)
 }

@@ -55,6 +55,6 @@ func (n *Node) NodeExpandVolume(ctx context.Context, req *csi.NodeExpandVolumeRe
 	if err != nil {
 		return nil, failed(err, "reading the size of %s", dev)
 	}
-	klog.V(2).InfoS("Filesystem grown", "volume", volID, "device", dev, "bytes", size)
+	klog.FromContext(ctx).V(2).Info("Filesystem grown", "device", dev, "bytes", size)
 	return &csi.NodeExpandVolumeResponse{CapacityBytes: size}, nil
 }

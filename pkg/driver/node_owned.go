@@ -210,6 +210,6 @@ func (n *Node) adopt(ctx context.Context, volID, path, kind string, st node.Moun
 	if err != nil || !node.SameDevice(st.Device, dev) {
 		return node.Record{}, false
 	}
-	klog.InfoS("Releasing a mount made before the node kept records", "volume", volID, "path", path, "device", dev)
+	klog.FromContext(ctx).Info("Releasing a mount made before the node kept records", "path", path, "device", dev)
 	return node.Record{Path: path, VolumeID: volID, Kind: kind, Device: dev}, true
 }

@@ -55,7 +55,7 @@ func (n *Node) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolume
 	if err := n.bind(rec, prior, hadPrior, source, readOnly, flags); err != nil {
 		return nil, err
 	}
-	klog.V(2).InfoS("Volume published", "volume", volID, "target", target, "readOnly", readOnly)
+	klog.FromContext(ctx).V(2).Info("Volume published", "target", target, "readOnly", readOnly)
 	return &csi.NodePublishVolumeResponse{}, nil
 }
 

@@ -72,7 +72,7 @@ func (n *Node) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRequ
 			return nil, err
 		}
 	}
-	klog.V(2).InfoS("Volume staged", "volume", volID, "device", dev, "path", staging, "fsType", fsType)
+	klog.FromContext(ctx).V(2).Info("Volume staged", "device", dev, "path", staging, "fsType", fsType)
 	return &csi.NodeStageVolumeResponse{}, nil
 }
 
@@ -108,7 +108,7 @@ func (n *Node) growStaged(ctx context.Context, dev, staging string) error {
 	if err := n.ops.Resize(dev, staging); err != nil {
 		return failed(err, "growing the filesystem on %s", dev)
 	}
-	klog.V(2).InfoS("Filesystem grown at stage", "device", dev)
+	klog.FromContext(ctx).V(2).Info("Filesystem grown at stage", "device", dev)
 	return nil
 }
 

@@ -37,7 +37,7 @@ func (h *Host) FindDevice(ctx context.Context, serial string, serialLen int) (st
 	var lastTrigger time.Time
 	for {
 		if dev, ok := h.findOnce(serial, serialLen, links); ok {
-			klog.V(4).InfoS("Found device", "serial", serial, "device", dev)
+			klog.FromContext(ctx).V(4).Info("Found device", "serial", serial, "device", dev)
 			return dev, nil
 		}
 		if h.cfg.UdevTriggerInterval > 0 && time.Since(lastTrigger) >= h.cfg.UdevTriggerInterval {
@@ -196,6 +196,6 @@ func (h *Host) triggerUdev(ctx context.Context) {
 	defer cancel()
 	out, err := h.exec.CommandContext(ctx, path, "trigger", "--action=change", "--subsystem-match=block").CombinedOutput()
 	if err != nil && !errors.Is(ctx.Err(), context.Canceled) {
-		klog.V(4).InfoS("udevadm trigger failed", "err", err, "output", strings.TrimSpace(string(out)))
+		klog.FromContext(ctx).V(4).Info("udevadm trigger failed", "err", err, "output", strings.TrimSpace(string(out)))
 	}
 }

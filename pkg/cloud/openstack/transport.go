@@ -140,7 +140,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.observer.ObserveRequest(service, op, code, elapsed)
 		// Method and path only: headers (X-Auth-Token) and bodies
 		// (passwords) are never logged.
-		klog.V(5).InfoS("OpenStack API call", "service", service, "method", req.Method, "path", req.URL.Path,
+		klog.FromContext(ctx).V(5).Info("OpenStack API call", "service", service, "httpMethod", req.Method, "path", req.URL.Path,
 			"status", code, "duration", elapsed, "attempt", attempt)
 
 		if err != nil {
