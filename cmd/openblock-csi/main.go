@@ -17,7 +17,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/openblock-csi/openblock-csi/cmd/openblock-csi/app"
-	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
 	"github.com/openblock-csi/openblock-csi/pkg/doctor"
 	"github.com/openblock-csi/openblock-csi/pkg/driver"
@@ -66,7 +66,7 @@ func main() {
 	fs.Var(&o.kubeletDirs, "kubelet-dir", "the kubelet's root directory; node calls act only on paths under it (repeat or comma-separate for more; default "+driver.DefaultKubeletDir+")")
 	fs.StringVar(&o.nodeStateDir, "node-state-dir", "", "where the node records what it mounted (default <kubelet-dir>/plugins/<driver name>/node-state)")
 	fs.StringVar(&o.httpEndpoint, "http-endpoint", "", "address for HTTP health and metrics (e.g. :8080); empty disables")
-	fs.StringVar(&o.waiterMode, "waiter-mode", string(cloud.WaitBatched), "how to wait for cloud operations: batched or per-volume")
+	fs.StringVar(&o.waiterMode, "waiter-mode", string(waiter.Batched), "how to wait for cloud operations: batched or per-volume")
 	fs.StringVar(&o.metadataURL, "metadata-url", metadata.DefaultServiceURL, "OpenStack metadata service URL; - disables it")
 	fs.StringVar(&o.configDrive, "config-drive", "", "mount point of the config drive, if any")
 	fs.Int64Var(&o.maxVolumesPerNode, "max-volumes-per-node", 0, "volumes a node can take (default: the cloud config's attach-limit)")
@@ -116,7 +116,7 @@ func run(ctx context.Context, o options) error {
 		}
 		cfg.Cloud = c
 		cfg.ZoneMap, cfg.IgnoreVolumeAZ = cc.BlockStorage.ZoneMap, cc.BlockStorage.IgnoreVolumeAZ
-		cfg.Waiter = cloud.NewWaiter(c, cloud.WaiterOptions{Mode: waiterMode, Observer: rec.ObserveBatch})
+		cfg.Waiter = waiter.New(c, waiter.Options{Mode: waiterMode, Observer: rec.ObserveBatch})
 		klog.InfoS("Cloud ready", "backend", c.Name(), "waiter", waiterMode)
 	}
 	if mode.HasNode() {

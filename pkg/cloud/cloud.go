@@ -4,7 +4,7 @@ import "context"
 
 // Cloud is one project's block storage on one cloud. Every method is a
 // single API call (or the smallest fixed sequence the API needs); waiting
-// for asynchronous state changes is the Waiter's job, not the provider's.
+// for asynchronous state changes is package waiter's job, not the provider's.
 // Methods return *Error values (see errors.go).
 type Cloud interface {
 	// Name identifies the backend in logs and metrics ("cinder-v2", "lunanode").

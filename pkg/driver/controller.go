@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/lookup"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 	"github.com/openblock-csi/openblock-csi/pkg/inflight"
 )
 
@@ -20,7 +22,8 @@ type Controller struct {
 	csi.UnimplementedControllerServer
 
 	cloud  cloud.Cloud
-	waiter *cloud.Waiter
+	waiter *waiter.Waiter
+	lookup *lookup.Names
 	caps   cloud.Capabilities
 
 	// inFlight holds the names and ids of operations under way; a second
@@ -43,12 +46,15 @@ func newController(cfg Config) (*Controller, error) {
 		return nil, errors.New("controller mode needs a cloud")
 	}
 	c := &Controller{
-		cloud: cfg.Cloud, waiter: cfg.Waiter, caps: cfg.Cloud.Capabilities(),
+		cloud: cfg.Cloud, waiter: cfg.Waiter, lookup: cfg.Lookup, caps: cfg.Cloud.Capabilities(),
 		zoneMap: cfg.ZoneMap, ignoreVolumeAZ: cfg.IgnoreVolumeAZ, attachTimeout: cfg.AttachTimeout,
 		sweepDelay: cfg.SweepDelay, sweepInterval: cfg.SweepInterval,
 	}
 	if c.waiter == nil {
-		c.waiter = cloud.NewWaiter(cfg.Cloud, cloud.WaiterOptions{})
+		c.waiter = waiter.New(cfg.Cloud, waiter.Options{})
+	}
+	if c.lookup == nil {
+		c.lookup = lookup.New(cfg.Cloud, c.waiter.Options())
 	}
 	return c, nil
 }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 )
 
 // CreateSnapshot makes a cloud snapshot, or with `type: backup` a cloud
@@ -48,7 +49,7 @@ func (c *Controller) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshot
 		return c.createBackup(ctx, name, volID, md)
 	}
 
-	snap, err := c.waiter.FindSnapshotByName(ctx, name)
+	snap, err := c.lookup.Snapshot(ctx, name)
 	if err != nil {
 		return nil, failed(err, "looking up snapshot %s", name)
 	}
@@ -71,7 +72,7 @@ func (c *Controller) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshot
 		}
 		klog.FromContext(ctx).V(2).Info("Snapshot created", "id", snap.ID)
 	}
-	ready, err := c.waiter.WaitSnapshot(ctx, snap.ID, cloud.SnapshotReady)
+	ready, err := c.waiter.WaitSnapshot(ctx, snap.ID, waiter.SnapshotReady)
 	if err != nil {
 		return nil, c.notReady(ctx, err, c.snapshotKind(), name, snap.ID)
 	}
@@ -79,7 +80,7 @@ func (c *Controller) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshot
 }
 
 func (c *Controller) createBackup(ctx context.Context, name, volID string, md map[string]string) (*csi.CreateSnapshotResponse, error) {
-	b, err := c.waiter.FindBackupByName(ctx, name)
+	b, err := c.lookup.Backup(ctx, name)
 	if err != nil {
 		return nil, failed(err, "looking up backup %s", name)
 	}
@@ -104,7 +105,7 @@ func (c *Controller) createBackup(ctx context.Context, name, volID string, md ma
 		}
 		klog.FromContext(ctx).V(2).Info("Backup created", "id", b.ID)
 	}
-	ready, err := c.waiter.WaitBackup(ctx, b.ID, cloud.BackupReady)
+	ready, err := c.waiter.WaitBackup(ctx, b.ID, waiter.BackupReady)
 	if err != nil {
 		return nil, c.notReady(ctx, err, c.backupKind(), name, b.ID)
 	}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 )
 
 // source is what a new volume is made from.
@@ -147,7 +148,7 @@ func (c *Controller) newVolume(ctx context.Context, name string, cr *csi.Capacit
 // returns nil when there is none (or it was cleaned up here because it had
 // failed), AlreadyExists when it does not match the request.
 func (c *Controller) existingVolume(ctx context.Context, name string, cr *csi.CapacityRange, src source, params volumeParams, zone string) (*cloud.Volume, error) {
-	vol, err := c.waiter.FindVolumeByName(ctx, name)
+	vol, err := c.lookup.Volume(ctx, name)
 	if err != nil {
 		return nil, failed(err, "looking up volume %s", name)
 	}
@@ -197,7 +198,7 @@ func sameSource(v *cloud.Volume, s source) bool {
 // waitCreated waits for a new volume to become usable; a volume that ends
 // in an error state is deleted, so a failed create leaks nothing.
 func (c *Controller) waitCreated(ctx context.Context, vol *cloud.Volume, src source) (*cloud.Volume, error) {
-	ready := cloud.VolumeReady(cloud.StatusAvailable, cloud.StatusInUse)
+	ready := waiter.VolumeReady(cloud.StatusAvailable, cloud.StatusInUse)
 	got, err := c.waiter.WaitVolume(ctx, vol.ID, ready)
 	if err == nil && src.backupID != "" && got.SourceBackupID == "" && got.Metadata[MetaRestored] == "" {
 		// The provider made an empty volume; restore the backup into it.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/fake"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 )
 
 func hasControllerCap(t *testing.T, d *Controller, want csi.ControllerServiceCapability_RPC_Type) bool {
@@ -28,7 +29,7 @@ func hasControllerCap(t *testing.T, d *Controller, want csi.ControllerServiceCap
 func modifyEnv(t *testing.T) (*Controller, *fake.Cloud) {
 	caps := fake.DefaultCapabilities()
 	c := fake.New(fake.Config{Capabilities: &caps, MigratingTypes: []string{"far"}, Delay: 5 * time.Millisecond})
-	w := cloud.NewWaiter(c, cloud.WaiterOptions{InitialDelay: 2 * time.Millisecond, Interval: 5 * time.Millisecond})
+	w := waiter.New(c, waiter.Options{InitialDelay: 2 * time.Millisecond, Interval: 5 * time.Millisecond})
 	d, err := New(Config{Mode: ModeController, Cloud: c, Waiter: w, StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

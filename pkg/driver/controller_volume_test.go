@@ -13,6 +13,7 @@ import (
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/fake"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 	"github.com/openblock-csi/openblock-csi/pkg/csicap"
 )
 
@@ -588,7 +589,7 @@ func TestCreateFromSnapshotRetryWithoutSourceRecord(t *testing.T) {
 func TestCreateVolumeEncrypted(t *testing.T) {
 	caps := fake.DefaultCapabilities()
 	c := fake.New(fake.Config{Capabilities: &caps, EncryptedTypes: []string{"luks"}, Delay: 5 * time.Millisecond})
-	w := cloud.NewWaiter(c, cloud.WaiterOptions{InitialDelay: 2 * time.Millisecond, Interval: 5 * time.Millisecond})
+	w := waiter.New(c, waiter.Options{InitialDelay: 2 * time.Millisecond, Interval: 5 * time.Millisecond})
 	drv, err := New(Config{Mode: ModeController, Cloud: c, Waiter: w, StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

@@ -8,8 +8,8 @@ import (
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/codes"
 
-	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/fake"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 )
 
 // A cloud whose only volume zone is "nova" while its nodes sit in compute
@@ -19,7 +19,7 @@ func zoneEnv(t *testing.T, mod func(*Config)) (*Controller, *fake.Cloud) {
 	caps.Zones, caps.DefaultZone = []string{"nova"}, "nova"
 	c := fake.New(fake.Config{Capabilities: &caps, Delay: 5 * time.Millisecond})
 	cfg := Config{Mode: ModeController, Cloud: c, StateDir: t.TempDir(),
-		Waiter: cloud.NewWaiter(c, cloud.WaiterOptions{InitialDelay: 2 * time.Millisecond, Interval: 5 * time.Millisecond})}
+		Waiter: waiter.New(c, waiter.Options{InitialDelay: 2 * time.Millisecond, Interval: 5 * time.Millisecond})}
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -17,6 +17,8 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/lookup"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 	"github.com/openblock-csi/openblock-csi/pkg/node"
 )
 
@@ -61,10 +63,12 @@ type Config struct {
 	Version string
 	Mode    Mode
 
-	// Cloud and Waiter serve the controller. Waiter defaults to a batched
-	// waiter over Cloud; share one Waiter per cloud.
+	// Cloud, Waiter and Lookup serve the controller. Waiter defaults to a
+	// batched waiter over Cloud, Lookup to name lookups with the Waiter's
+	// options; share one of each per cloud.
 	Cloud  cloud.Cloud
-	Waiter *cloud.Waiter
+	Waiter *waiter.Waiter
+	Lookup *lookup.Names
 
 	// NodeOps, NodeID and Zone serve the node.
 	NodeOps node.Ops

@@ -11,14 +11,14 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/fake"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 )
 
 // fuzzDriver is a controller over the fake cloud with short waits.
 func fuzzDriver(t testing.TB) *Controller {
 	c := fake.New(fake.Config{Servers: []string{"server-1"}, Delay: time.Millisecond})
-	w := cloud.NewWaiter(c, cloud.WaiterOptions{InitialDelay: time.Millisecond, Interval: 2 * time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+	w := waiter.New(c, waiter.Options{InitialDelay: time.Millisecond, Interval: 2 * time.Millisecond, MaxBackoff: 5 * time.Millisecond})
 	d, err := New(Config{Mode: ModeController, Cloud: c, Waiter: w})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/fake"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 	"github.com/openblock-csi/openblock-csi/pkg/csicap"
 )
 
@@ -35,7 +36,7 @@ func newEnv(t *testing.T, mod func(*cloud.Capabilities)) *env {
 	}
 	c := fake.New(fake.Config{Capabilities: &caps, Servers: []string{testNode, "server-2"}, Delay: 5 * time.Millisecond})
 	ops := newFakeOps()
-	w := cloud.NewWaiter(c, cloud.WaiterOptions{InitialDelay: 2 * time.Millisecond, Interval: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	w := waiter.New(c, waiter.Options{InitialDelay: 2 * time.Millisecond, Interval: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
 	d, err := New(Config{Mode: ModeAll, Cloud: c, Waiter: w, NodeOps: ops, NodeID: testNode, Zone: "nova", StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 )
 
 // The janitor removes resources this driver created that ended in an error
@@ -42,7 +43,7 @@ type kind struct {
 func (c *Controller) volumeKind() kind {
 	return kind{name: "volume",
 		wait: func(ctx context.Context, id string) error {
-			_, err := c.waiter.WaitVolume(ctx, id, cloud.VolumeReady(cloud.StatusAvailable, cloud.StatusInUse))
+			_, err := c.waiter.WaitVolume(ctx, id, waiter.VolumeReady(cloud.StatusAvailable, cloud.StatusInUse))
 			return err
 		},
 		del: c.cloud.DeleteVolume}
@@ -51,7 +52,7 @@ func (c *Controller) volumeKind() kind {
 func (c *Controller) snapshotKind() kind {
 	return kind{name: "snapshot",
 		wait: func(ctx context.Context, id string) error {
-			_, err := c.waiter.WaitSnapshot(ctx, id, cloud.SnapshotReady)
+			_, err := c.waiter.WaitSnapshot(ctx, id, waiter.SnapshotReady)
 			return err
 		},
 		del: c.cloud.DeleteSnapshot}
@@ -60,7 +61,7 @@ func (c *Controller) snapshotKind() kind {
 func (c *Controller) backupKind() kind {
 	return kind{name: "backup",
 		wait: func(ctx context.Context, id string) error {
-			_, err := c.waiter.WaitBackup(ctx, id, cloud.BackupReady)
+			_, err := c.waiter.WaitBackup(ctx, id, waiter.BackupReady)
 			return err
 		},
 		del: c.cloud.DeleteBackup}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/fake"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 )
 
 // eventually polls cond for up to 2 s.
@@ -106,7 +107,7 @@ func TestCreateSnapshotReplacesFailedAttempt(t *testing.T) {
 // removed by the driver without another call from the CO.
 func TestVolumeFailedAfterDeadlineRemoved(t *testing.T) {
 	c := fake.New(fake.Config{Delay: 100 * time.Millisecond})
-	w := cloud.NewWaiter(c, cloud.WaiterOptions{InitialDelay: 2 * time.Millisecond, Interval: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	w := waiter.New(c, waiter.Options{InitialDelay: 2 * time.Millisecond, Interval: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
 	drv, err := New(Config{Mode: ModeController, Cloud: c, Waiter: w})
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +178,7 @@ func TestSweepRemovesUnfinishedRestores(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.c.waiter.WaitVolume(ctx, v.ID, cloud.VolumeReady(cloud.StatusAvailable)); err != nil {
+		if _, err := e.c.waiter.WaitVolume(ctx, v.ID, waiter.VolumeReady(cloud.StatusAvailable)); err != nil {
 			t.Fatal(err)
 		}
 		return v.ID

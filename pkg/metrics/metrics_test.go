@@ -21,6 +21,7 @@ import (
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/lunanode"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/openstack"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 	"github.com/openblock-csi/openblock-csi/pkg/driver"
 )
 
@@ -28,7 +29,7 @@ import (
 var (
 	_ openstack.Observer = (*Recorder)(nil)
 	_ lunanode.Observer  = LunanodeObserver{}
-	_                    = cloud.WaiterOptions{Observer: (*Recorder)(nil).ObserveBatch}
+	_                    = waiter.Options{Observer: (*Recorder)(nil).ObserveBatch}
 	_                    = driver.Config{Observer: (*Recorder)(nil).ObserveRPC}
 )
 
@@ -130,8 +131,8 @@ func TestScrapeAfterObservations(t *testing.T) {
 	lo.ObserveRequest("volume/list", 20*time.Millisecond, &cloud.Error{Kind: cloud.ErrUnavailable, HTTPStatus: 502})
 	lo.ObserveRequest("volume/list", 20*time.Millisecond, &cloud.Error{Kind: cloud.ErrUnavailable})
 
-	rec.ObserveBatch(cloud.BatchEvent{Kind: "volume", Waiters: 7, Calls: 2})
-	rec.ObserveBatch(cloud.BatchEvent{Kind: "volume", Waiters: 1, Calls: 1, Err: errors.New("boom")})
+	rec.ObserveBatch(waiter.Event{Kind: "volume", Waiters: 7, Calls: 2})
+	rec.ObserveBatch(waiter.Event{Kind: "volume", Waiters: 1, Calls: 1, Err: errors.New("boom")})
 
 	base := serve(t, rec, nil)
 	fams, _ := scrape(t, base)

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 )
 
 // Namespace prefixes every metric of the driver.
@@ -32,7 +33,7 @@ var (
 // Recorder owns a registry and every driver metric. All methods are safe
 // for concurrent use. It implements the observer interfaces of the driver
 // (ObserveRPC), the OpenStack client (ObserveRequest, ObserveRateLimitWait)
-// and the waiter (ObserveBatch as a func(cloud.BatchEvent)); the LunaNode
+// and the waiter (ObserveBatch as a func(waiter.Event)); the LunaNode
 // client's differently shaped hook is served by Lunanode().
 type Recorder struct {
 	reg *prometheus.Registry
@@ -133,8 +134,8 @@ func (r *Recorder) ObserveRateLimitWait(d time.Duration) {
 }
 
 // ObserveBatch records one waiter poll. Its method value fits
-// cloud.WaiterOptions.Observer.
-func (r *Recorder) ObserveBatch(ev cloud.BatchEvent) {
+// waiter.Options.Observer.
+func (r *Recorder) ObserveBatch(ev waiter.Event) {
 	kind := ev.Kind
 	if kind == "" {
 		kind = "unknown"

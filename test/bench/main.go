@@ -28,15 +28,15 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/timing"
 	"github.com/openblock-csi/openblock-csi/test/harness"
 )
 
 const (
-	batched   = string(cloud.WaitBatched)
-	perVolume = string(cloud.WaitPerVolume)
+	batched   = string(waiter.Batched)
+	perVolume = string(waiter.PerVolume)
 )
 
 // modes are the waiter modes compared.
@@ -65,7 +65,7 @@ func main() {
 	modes = nil
 	for _, m := range strings.Split(*modeList, ",") {
 		switch m = strings.TrimSpace(m); m {
-		case string(cloud.WaitBatched), string(cloud.WaitPerVolume):
+		case string(waiter.Batched), string(waiter.PerVolume):
 			modes = append(modes, m)
 		case "":
 		default:
@@ -184,7 +184,7 @@ func benchNode(ctx context.Context, o options, b harness.Backend, runScenario bo
 		progress("node: skipped: %s", reason)
 		return
 	}
-	ctrl, err := e.startDriver(ctx, o.driver, "controller", "controller", string(cloud.WaitBatched))
+	ctrl, err := e.startDriver(ctx, o.driver, "controller", "controller", string(waiter.Batched))
 	if err != nil {
 		failed = true
 		rep.fail("node", err)
@@ -256,7 +256,7 @@ func benchLifecycle(ctx context.Context, o options, b harness.Backend, mode stri
 	if err != nil {
 		rep.fail("memory", err)
 	}
-	if mode == string(cloud.WaitBatched) {
+	if mode == string(waiter.Batched) {
 		rep.rssIdleController = &idle
 	}
 	var ids []string

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/timing"
 	"github.com/openblock-csi/openblock-csi/test/harness"
 )
@@ -74,9 +74,9 @@ func newSettings(o options, b harness.Backend) settings {
 		Volumes: o.volumes, Concurrency: o.concurrency, Nodes: nodeCount(o.volumes, o.volumesPerNode),
 		VolumeSizeGiB: o.sizeGiB, FSType: o.fsType,
 		RateLimit: o.rateLimit, ClientRateLimit: o.clientRateLimit, NodeVolumes: o.nodeVolumes,
-		WaiterInitialS:  cloud.DefaultWaitInitialDelay.Seconds(),
-		WaiterIntervalS: cloud.DefaultWaitInterval.Seconds(),
-		WaiterPerVolume: cloud.DefaultWaitInitialDelay.String() + " x1.2",
+		WaiterInitialS:  waiter.DefaultInitialDelay.Seconds(),
+		WaiterIntervalS: waiter.DefaultInterval.Seconds(),
+		WaiterPerVolume: waiter.DefaultInitialDelay.String() + " x1.2",
 		RPCTimeoutS:     o.rpcTimeout.Seconds(),
 		Driver:          o.driver,
 		DriverVersion:   driverVersion(o.driver),

@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 	"github.com/openblock-csi/openblock-csi/test/harness"
 )
 
@@ -54,16 +54,16 @@ func (r *report) summary() summary {
 		}
 		return ptr(round(float64(l.calls.Total)/float64(l.volumes), 2)), ptr(seconds(l.wall)), peak
 	}
-	s.LifecycleCallsPerVolumeBatched, s.LifecycleWallSBatched, s.RSSPeakControllerMiB = lc(string(cloud.WaitBatched))
-	s.LifecycleCallsPerVolumePerVolume, s.LifecycleWallSPerVolume, s.RSSPeakControllerMiBPerVolume = lc(string(cloud.WaitPerVolume))
+	s.LifecycleCallsPerVolumeBatched, s.LifecycleWallSBatched, s.RSSPeakControllerMiB = lc(string(waiter.Batched))
+	s.LifecycleCallsPerVolumePerVolume, s.LifecycleWallSPerVolume, s.RSSPeakControllerMiBPerVolume = lc(string(waiter.PerVolume))
 
-	if x := r.rate[string(cloud.WaitBatched)]; x != nil && x.create != nil && len(x.create.lat) == r.settings.Volumes {
+	if x := r.rate[string(waiter.Batched)]; x != nil && x.create != nil && len(x.create.lat) == r.settings.Volumes {
 		s.RateLimitedWallOverFloor = ptr(round(x.overFloor(), 3))
 		s.RateLimited413 = ptr(x.calls.Total413)
 		s.RateLimitedWallS = ptr(seconds(x.wall))
 		s.RateLimitedFloorS = ptr(seconds(x.floor))
 	}
-	if x := r.rate[string(cloud.WaitPerVolume)]; x != nil && x.create != nil && len(x.create.lat) == r.settings.Volumes {
+	if x := r.rate[string(waiter.PerVolume)]; x != nil && x.create != nil && len(x.create.lat) == r.settings.Volumes {
 		s.RateLimitedWallOverFloorPerVolume = ptr(round(x.overFloor(), 3))
 		s.RateLimited413PerVolume = ptr(x.calls.Total413)
 	}

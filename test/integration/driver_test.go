@@ -24,6 +24,7 @@ import (
 
 	"github.com/openblock-csi/openblock-csi/cmd/openblock-csi/app"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/simtest"
@@ -75,7 +76,7 @@ func startWith(t *testing.T, simCfg cloudsim.Config, api int, hostOpts ...func(*
 		cancel()
 		t.Fatal(err)
 	}
-	w := cloud.NewWaiter(c, cloud.WaiterOptions{InitialDelay: 20 * time.Millisecond, Interval: 50 * time.Millisecond})
+	w := waiter.New(c, waiter.Options{InitialDelay: 20 * time.Millisecond, Interval: 50 * time.Millisecond})
 	hostCfg := node.HostConfig{ByIDDir: byID, FindTimeout: 20 * time.Second, PollInterval: 50 * time.Millisecond, UdevTriggerInterval: -1}
 	for _, o := range hostOpts {
 		o(&hostCfg)

@@ -31,7 +31,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/openblock-csi/openblock-csi/cmd/openblock-csi/app"
-	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
 	simlunanode "github.com/openblock-csi/openblock-csi/pkg/cloudsim/lunanode"
@@ -182,15 +182,15 @@ func TestSanityBackend(t *testing.T) {
 	}
 	// The waiter at test scale: the fast simulator finishes operations in
 	// tens of milliseconds.
-	wo := cloud.WaiterOptions{InitialDelay: 20 * time.Millisecond, Interval: 50 * time.Millisecond, MaxBackoff: time.Second}
+	wo := waiter.Options{InitialDelay: 20 * time.Millisecond, Interval: 50 * time.Millisecond, MaxBackoff: time.Second}
 	if b.timeScale > 0 {
 		// A rate-limited cloud on a compressed clock: the waiter's real
 		// defaults, compressed by the same factor, so polls spend the call
 		// budget as they would against the real cloud.
-		wo.InitialDelay = time.Duration(float64(cloud.DefaultWaitInitialDelay) / b.timeScale)
-		wo.Interval = time.Duration(float64(cloud.DefaultWaitInterval) / b.timeScale)
+		wo.InitialDelay = time.Duration(float64(waiter.DefaultInitialDelay) / b.timeScale)
+		wo.Interval = time.Duration(float64(waiter.DefaultInterval) / b.timeScale)
 	}
-	w := cloud.NewWaiter(c, wo)
+	w := waiter.New(c, wo)
 	host := node.NewHost(node.HostConfig{ByIDDir: byID, FindTimeout: 20 * time.Second, PollInterval: 50 * time.Millisecond, UdevTriggerInterval: -1})
 	d, err := driver.New(driver.Config{
 		Version: "sanity", Mode: driver.ModeAll, Cloud: c, Waiter: w,

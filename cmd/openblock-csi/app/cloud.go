@@ -10,6 +10,7 @@ import (
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/lunanode"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/openstack"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
 	"github.com/openblock-csi/openblock-csi/pkg/metrics"
 )
@@ -55,10 +56,10 @@ func NewCloud(ctx context.Context, cc *cloudconfig.Config, userAgent string, rec
 }
 
 // ParseWaiterMode parses --waiter-mode.
-func ParseWaiterMode(s string) (cloud.WaiterMode, error) {
-	switch m := cloud.WaiterMode(s); m {
-	case cloud.WaitBatched, cloud.WaitPerVolume:
+func ParseWaiterMode(s string) (waiter.Mode, error) {
+	switch m := waiter.Mode(s); m {
+	case waiter.Batched, waiter.PerVolume:
 		return m, nil
 	}
-	return "", fmt.Errorf("waiter mode %q: want %s or %s", s, cloud.WaitBatched, cloud.WaitPerVolume)
+	return "", fmt.Errorf("waiter mode %q: want %s or %s", s, waiter.Batched, waiter.PerVolume)
 }

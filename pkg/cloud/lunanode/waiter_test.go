@@ -8,15 +8,18 @@ import (
 	"time"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/lookup"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 )
 
-// The shared waiter works on this provider: batched waits go through
+// The shared waiter and name lookups work on this provider: batched waits go through
 // ListVolumes, which must report real statuses (not volume/list's "active").
 func TestWaiterOnLunanode(t *testing.T) {
 	r := newRig(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	w := cloud.NewWaiter(r.c, cloud.WaiterOptions{InitialDelay: 5 * time.Millisecond, Interval: 10 * time.Millisecond, PageLimit: 2})
+	w := waiter.New(r.c, waiter.Options{InitialDelay: 5 * time.Millisecond, Interval: 10 * time.Millisecond, PageLimit: 2})
+	defer w.Close()
 
 	var ids []string
 	for i := range 3 {
@@ -31,7 +34,7 @@ func TestWaiterOnLunanode(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, err := w.WaitVolume(ctx, id, cloud.VolumeReady(cloud.StatusAvailable))
+			v, err := w.WaitVolume(ctx, id, waiter.VolumeReady(cloud.StatusAvailable))
 			if err != nil || v.Status != cloud.StatusAvailable || v.Serial == "" {
 				t.Errorf("wait %s: %+v %v", id, v, err)
 			}
@@ -42,23 +45,25 @@ func TestWaiterOnLunanode(t *testing.T) {
 	if _, err := r.c.AttachVolume(ctx, localVM, ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	v, err := w.WaitVolume(ctx, ids[0], cloud.VolumeReady(cloud.StatusInUse))
+	v, err := w.WaitVolume(ctx, ids[0], waiter.VolumeReady(cloud.StatusInUse))
 	if err != nil || !v.AttachedTo(localVM) {
 		t.Fatalf("wait attached: %+v %v", v, err)
 	}
 
-	found, err := w.FindVolumeByName(ctx, "w-1")
+	names := lookup.New(r.c, w.Options())
+	defer names.Close()
+	found, err := names.Volume(ctx, "w-1")
 	if err != nil || found == nil || found.ID != ids[1] {
 		t.Fatalf("find by name = %+v, %v", found, err)
 	}
-	if none, err := w.FindVolumeByName(ctx, "nobody"); err != nil || none != nil {
+	if none, err := names.Volume(ctx, "nobody"); err != nil || none != nil {
 		t.Errorf("find missing = %+v, %v", none, err)
 	}
 
 	if err := r.c.DetachVolume(ctx, localVM, ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.WaitVolume(ctx, ids[0], cloud.VolumeReady(cloud.StatusAvailable)); err != nil {
+	if _, err := w.WaitVolume(ctx, ids[0], waiter.VolumeReady(cloud.StatusAvailable)); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range ids {

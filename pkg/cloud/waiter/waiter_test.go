@@ -1,4 +1,4 @@
-package cloud_test
+package waiter_test
 
 import (
 	"context"
@@ -12,10 +12,11 @@ import (
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/fake"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 )
 
-func fastOpts(mode cloud.WaiterMode) cloud.WaiterOptions {
-	return cloud.WaiterOptions{Mode: mode, InitialDelay: 10 * time.Millisecond, Interval: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}
+func fastOpts(mode waiter.Mode) waiter.Options {
+	return waiter.Options{Mode: mode, InitialDelay: 10 * time.Millisecond, Interval: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}
 }
 
 func newVolume(t *testing.T, c *fake.Cloud, name string) *cloud.Volume {
@@ -29,9 +30,9 @@ func newVolume(t *testing.T, c *fake.Cloud, name string) *cloud.Volume {
 
 func TestWaitOneVolumeUsesGet(t *testing.T) {
 	c := fake.New(fake.Config{Delay: 30 * time.Millisecond})
-	w := cloud.NewWaiter(c, fastOpts(cloud.WaitBatched))
+	w := waiter.New(c, fastOpts(waiter.Batched))
 	v := newVolume(t, c, "one")
-	got, err := w.WaitVolume(context.Background(), v.ID, cloud.VolumeReady(cloud.StatusAvailable))
+	got, err := w.WaitVolume(context.Background(), v.ID, waiter.VolumeReady(cloud.StatusAvailable))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func TestWaitsGetEachWhereListingCostsPerItem(t *testing.T) {
 	for i := range 27 {
 		newVolume(t, c, fmt.Sprintf("idle%d", i))
 	}
-	w := cloud.NewWaiter(c, fastOpts(cloud.WaitBatched))
+	w := waiter.New(c, fastOpts(waiter.Batched))
 	var ids []string
 	for i := range 3 {
 		ids = append(ids, newVolume(t, c, fmt.Sprintf("v%d", i)).ID)
@@ -65,7 +66,7 @@ func TestWaitsGetEachWhereListingCostsPerItem(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, id := range ids {
 		wg.Go(func() {
-			v, err := w.WaitVolume(context.Background(), id, cloud.VolumeReady(cloud.StatusAvailable))
+			v, err := w.WaitVolume(context.Background(), id, waiter.VolumeReady(cloud.StatusAvailable))
 			if err != nil || v.ID != id || v.Status != cloud.StatusAvailable {
 				t.Errorf("wait %s: %+v, %v", id, v, err)
 			}
@@ -93,15 +94,15 @@ func TestFiftyConcurrentWaitsShareListings(t *testing.T) {
 	c := fake.New(fake.Config{Delay: 60 * time.Millisecond})
 	var mu sync.Mutex
 	var maxBatch int
-	opts := fastOpts(cloud.WaitBatched)
-	opts.Observer = func(ev cloud.BatchEvent) {
+	opts := fastOpts(waiter.Batched)
+	opts.Observer = func(ev waiter.Event) {
 		mu.Lock()
 		defer mu.Unlock()
 		if ev.Waiters > maxBatch {
 			maxBatch = ev.Waiters
 		}
 	}
-	w := cloud.NewWaiter(c, opts)
+	w := waiter.New(c, opts)
 	var ids []string
 	for i := range 50 {
 		ids = append(ids, newVolume(t, c, fmt.Sprintf("v%d", i)).ID)
@@ -111,7 +112,7 @@ func TestFiftyConcurrentWaitsShareListings(t *testing.T) {
 	var failed atomic.Int32
 	for _, id := range ids {
 		wg.Go(func() {
-			v, err := w.WaitVolume(context.Background(), id, cloud.VolumeReady(cloud.StatusAvailable))
+			v, err := w.WaitVolume(context.Background(), id, waiter.VolumeReady(cloud.StatusAvailable))
 			if err != nil || v.Status != cloud.StatusAvailable {
 				failed.Add(1)
 			}
@@ -133,10 +134,10 @@ func TestFiftyConcurrentWaitsShareListings(t *testing.T) {
 
 func TestWaitErrorStateFails(t *testing.T) {
 	c := fake.New(fake.Config{})
-	w := cloud.NewWaiter(c, fastOpts(cloud.WaitBatched))
+	w := waiter.New(c, fastOpts(waiter.Batched))
 	c.FailNextCreates(1)
 	v := newVolume(t, c, "bad")
-	_, err := w.WaitVolume(context.Background(), v.ID, cloud.VolumeReady(cloud.StatusAvailable))
+	_, err := w.WaitVolume(context.Background(), v.ID, waiter.VolumeReady(cloud.StatusAvailable))
 	if !errors.Is(err, cloud.ErrFailed) {
 		t.Fatalf("err = %v, want ErrFailed", err)
 	}
@@ -146,12 +147,12 @@ func TestWaitErrorStateFails(t *testing.T) {
 }
 
 func TestWaitDeadline(t *testing.T) {
-	for _, mode := range []cloud.WaiterMode{cloud.WaitBatched, cloud.WaitPerVolume} {
+	for _, mode := range []waiter.Mode{waiter.Batched, waiter.PerVolume} {
 		t.Run(string(mode), func(t *testing.T) {
 			c := fake.New(fake.Config{})
 			// Nobody attaches it: in-use never comes.
 			v := newVolume(t, c, "never")
-			w := cloud.NewWaiter(c, fastOpts(mode))
+			w := waiter.New(c, fastOpts(mode))
 			ctx, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
 			defer cancel()
 			start := time.Now()
@@ -168,9 +169,9 @@ func TestWaitDeadline(t *testing.T) {
 
 func TestWaitGone(t *testing.T) {
 	c := fake.New(fake.Config{})
-	w := cloud.NewWaiter(c, fastOpts(cloud.WaitBatched))
+	w := waiter.New(c, fastOpts(waiter.Batched))
 	v := newVolume(t, c, "gone")
-	if _, err := w.WaitVolume(context.Background(), v.ID, cloud.VolumeReady(cloud.StatusAvailable)); err != nil {
+	if _, err := w.WaitVolume(context.Background(), v.ID, waiter.VolumeReady(cloud.StatusAvailable)); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.DeleteVolume(context.Background(), v.ID); err != nil {
@@ -186,7 +187,7 @@ func TestWaitGone(t *testing.T) {
 
 func TestTransientListFailureDoesNotFailWaits(t *testing.T) {
 	c := fake.New(fake.Config{Delay: 20 * time.Millisecond})
-	w := cloud.NewWaiter(c, fastOpts(cloud.WaitBatched))
+	w := waiter.New(c, fastOpts(waiter.Batched))
 	a, b := newVolume(t, c, "a"), newVolume(t, c, "b")
 	c.InjectError("ListVolumes",
 		&cloud.Error{Kind: cloud.ErrUnavailable, Message: "503"},
@@ -195,7 +196,7 @@ func TestTransientListFailureDoesNotFailWaits(t *testing.T) {
 	errs := make([]error, 2)
 	for i, id := range []string{a.ID, b.ID} {
 		wg.Go(func() {
-			_, errs[i] = w.WaitVolume(context.Background(), id, cloud.VolumeReady(cloud.StatusAvailable))
+			_, errs[i] = w.WaitVolume(context.Background(), id, waiter.VolumeReady(cloud.StatusAvailable))
 		})
 	}
 	wg.Wait()
@@ -211,7 +212,7 @@ func TestTransientListFailureDoesNotFailWaits(t *testing.T) {
 
 func TestPerVolumeModePollsEachVolume(t *testing.T) {
 	c := fake.New(fake.Config{Delay: 30 * time.Millisecond})
-	w := cloud.NewWaiter(c, fastOpts(cloud.WaitPerVolume))
+	w := waiter.New(c, fastOpts(waiter.PerVolume))
 	var ids []string
 	for i := range 5 {
 		ids = append(ids, newVolume(t, c, fmt.Sprintf("p%d", i)).ID)
@@ -219,7 +220,7 @@ func TestPerVolumeModePollsEachVolume(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, id := range ids {
 		wg.Go(func() {
-			if _, err := w.WaitVolume(context.Background(), id, cloud.VolumeReady(cloud.StatusAvailable)); err != nil {
+			if _, err := w.WaitVolume(context.Background(), id, waiter.VolumeReady(cloud.StatusAvailable)); err != nil {
 				t.Error(err)
 			}
 		})
@@ -233,71 +234,23 @@ func TestPerVolumeModePollsEachVolume(t *testing.T) {
 	}
 }
 
-func TestFindVolumeByNameCoalesces(t *testing.T) {
-	c := fake.New(fake.Config{})
-	for i := range 100 {
-		newVolume(t, c, fmt.Sprintf("n%d", i))
-	}
-	c.ResetCalls()
-	c.SetLatency(20 * time.Millisecond)
-	w := cloud.NewWaiter(c, fastOpts(cloud.WaitBatched))
-	var wg sync.WaitGroup
-	var wrong atomic.Int32
-	for i := range 150 {
-		wg.Go(func() {
-			name := fmt.Sprintf("n%d", i)
-			v, err := w.FindVolumeByName(context.Background(), name)
-			switch {
-			case err != nil:
-				wrong.Add(1)
-			case i < 100 && (v == nil || v.Name != name):
-				wrong.Add(1)
-			case i >= 100 && v != nil:
-				wrong.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	if wrong.Load() != 0 {
-		t.Fatalf("%d lookups answered wrongly", wrong.Load())
-	}
-	if n := c.Calls("ListVolumes"); n > 10 {
-		t.Errorf("150 concurrent lookups made %d list calls; want a handful", n)
-	}
-}
-
-func TestFindVolumeByNameSeesVolumesCreatedBefore(t *testing.T) {
-	c := fake.New(fake.Config{})
-	w := cloud.NewWaiter(c, fastOpts(cloud.WaitBatched))
-	if v, err := w.FindVolumeByName(context.Background(), "later"); err != nil || v != nil {
-		t.Fatalf("lookup before create = %v, %v", v, err)
-	}
-	created := newVolume(t, c, "later")
-	v, err := w.FindVolumeByName(context.Background(), "later")
-	if err != nil || v == nil || v.ID != created.ID {
-		t.Fatalf("lookup after create = %v, %v", v, err)
-	}
-}
-
 func TestPaginatedListingIsWalked(t *testing.T) {
 	c := fake.New(fake.Config{MaxPage: 7})
 	var ids []string
 	for i := range 20 {
 		ids = append(ids, newVolume(t, c, fmt.Sprintf("pg%d", i)).ID)
 	}
-	w := cloud.NewWaiter(c, fastOpts(cloud.WaitBatched))
+	w := waiter.New(c, fastOpts(waiter.Batched))
 	var wg sync.WaitGroup
 	for _, id := range ids {
 		wg.Go(func() {
-			if _, err := w.WaitVolume(context.Background(), id, cloud.VolumeReady(cloud.StatusAvailable)); err != nil {
+			if _, err := w.WaitVolume(context.Background(), id, waiter.VolumeReady(cloud.StatusAvailable)); err != nil {
 				t.Error(err)
 			}
 		})
 	}
 	wg.Wait()
-	// The last name is on the third page of 7.
-	v, err := w.FindVolumeByName(context.Background(), "pg19")
-	if err != nil || v == nil {
-		t.Fatalf("pg19 not found across pages: %v", err)
+	if n := c.Calls("ListVolumes"); n > 0 && n%3 != 0 {
+		t.Errorf("ListVolumes calls = %d: a listing of 20 in pages of 7 takes 3 calls each", n)
 	}
 }

@@ -1,4 +1,4 @@
-package cloud_test
+package waiter_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/fake"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 )
 
 // On a cloud with a known rate limit, the polls of every kind together
@@ -18,7 +19,7 @@ func TestPollsOfAllKindsLeaveHalfTheRate(t *testing.T) {
 	caps := fake.DefaultCapabilities()
 	caps.CallsPerSecond = 20 // polls every 100 ms at most, all kinds together
 	c := fake.New(fake.Config{Capabilities: &caps, Delay: time.Hour})
-	w := cloud.NewWaiter(c, fastOpts(cloud.WaitBatched))
+	w := waiter.New(c, fastOpts(waiter.Batched))
 	if got := w.Options().PollGap; got != 100*time.Millisecond {
 		t.Fatalf("PollGap = %s, want 100ms", got)
 	}
@@ -28,7 +29,7 @@ func TestPollsOfAllKindsLeaveHalfTheRate(t *testing.T) {
 	// A volume that stays creating and a snapshot that never satisfies
 	// its wait: two kinds polled side by side for the whole second.
 	var wg sync.WaitGroup
-	wg.Go(func() { _, _ = w.WaitVolume(ctx, v.ID, cloud.VolumeReady(cloud.StatusAvailable)) })
+	wg.Go(func() { _, _ = w.WaitVolume(ctx, v.ID, waiter.VolumeReady(cloud.StatusAvailable)) })
 	snap := make(chan string, 1)
 	wg.Go(func() {
 		c.SetVolumeStatus(v.ID, cloud.StatusAvailable, "available")

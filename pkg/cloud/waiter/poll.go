@@ -1,4 +1,4 @@
-package cloud
+package waiter
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 )
 
 // pollCallTimeout bounds one poll call made on behalf of many waits (it
@@ -13,14 +15,13 @@ import (
 const pollCallTimeout = 60 * time.Second
 
 // kindOps adapts one resource kind (volumes, snapshots, backups) to the
-// generic poller and namer.
+// generic poller.
 type kindOps[T any] struct {
 	kind   string
 	get    func(context.Context, string) (*T, error)
-	list   func(context.Context, ListOptions) (Page[T], error)
+	list   func(context.Context, cloud.ListOptions) (cloud.Page[T], error)
 	id     func(*T) string
-	name   func(*T) string
-	status func(*T) (Status, string)
+	status func(*T) (cloud.Status, string)
 	// getEach: a listing costs more than a Get per pending wait.
 	getEach bool
 }
@@ -65,7 +66,10 @@ func (p *poller[T]) wait(ctx context.Context, id string, cond func(*T) (bool, er
 	if err := ctx.Err(); err != nil {
 		return nil, p.timeoutErr(err, id, nil, gone)
 	}
-	if p.w.opts.Mode == WaitPerVolume {
+	if p.w.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
+	if p.w.opts.Mode == PerVolume {
 		return p.waitAlone(ctx, id, cond, gone)
 	}
 	now := time.Now()
@@ -73,8 +77,12 @@ func (p *poller[T]) wait(ctx context.Context, id string, cond func(*T) (bool, er
 	p.mu.Lock()
 	p.pending[r] = struct{}{}
 	if !p.running {
+		if !p.w.spawn(p.run) {
+			delete(p.pending, r)
+			p.mu.Unlock()
+			return nil, ErrClosed
+		}
 		p.running = true
-		go p.run()
 	} else {
 		select {
 		case p.wake <- struct{}{}:
@@ -100,7 +108,8 @@ func (p *poller[T]) wait(ctx context.Context, id string, cond func(*T) (bool, er
 	}
 }
 
-// run is the batched loop. It exits when no wait is pending.
+// run is the batched loop. It exits when no wait is pending, or when the
+// Waiter is closed (answering every pending wait with ErrClosed).
 func (p *poller[T]) run() {
 	var nextCall time.Time // earliest time the next call may go out
 	var lastCall time.Time // when the latest successful check began
@@ -109,8 +118,8 @@ func (p *poller[T]) run() {
 	defer timer.Stop()
 	for {
 		p.mu.Lock()
-		if len(p.pending) == 0 {
-			p.running = false
+		if len(p.pending) == 0 || p.w.ctx.Err() != nil {
+			p.abandon()
 			p.mu.Unlock()
 			return
 		}
@@ -124,10 +133,12 @@ func (p *poller[T]) run() {
 			case <-p.wake: // a new wait; recompute
 				timer.Stop() // Go ≥1.23 timers: no stale value to drain
 				continue
+			case <-p.w.ctx.Done():
+				continue // the top of the loop answers the waits
 			}
 		}
 
-		p.w.gate.wait(p.w.opts.PollGap)
+		p.w.gate.wait(p.w.ctx, p.w.opts.PollGap)
 		// Every wait registered before the call starts is answered by it;
 		// later ones wait for the next call (the listing might predate them).
 		p.mu.Lock()
@@ -142,10 +153,13 @@ func (p *poller[T]) run() {
 
 		checked := time.Now()
 		found, answered, calls, err := p.fetch(batch)
-		p.w.observe(BatchEvent{Kind: p.ops.kind, Waiters: len(batch), Calls: calls, Err: err})
+		p.w.opts.Observe(Event{Kind: p.ops.kind, Waiters: len(batch), Calls: calls, Err: err})
 		if err != nil {
-			if IsRetryable(err) || errors.Is(err, context.DeadlineExceeded) {
-				backoff = p.w.backoff(backoff, err)
+			if p.w.ctx.Err() != nil {
+				continue // closed while the call was in flight
+			}
+			if cloud.IsRetryable(err) || errors.Is(err, context.DeadlineExceeded) {
+				backoff = p.w.opts.Backoff(backoff, err)
 				nextCall = time.Now().Add(backoff)
 				continue
 			}
@@ -261,13 +275,13 @@ func (s *settleTimes) estimate() (time.Duration, bool) {
 // otherwise. found maps id to resource (absent = gone); answered says
 // which waits the calls speak for.
 func (p *poller[T]) fetch(batch []*waitReq[T]) (found map[string]*T, answered func(*waitReq[T]) bool, calls int, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), pollCallTimeout)
+	ctx, cancel := context.WithTimeout(p.w.ctx, pollCallTimeout)
 	defer cancel()
 	found = map[string]*T{}
 	if len(batch) == 1 || p.ops.getEach {
 		return p.getEach(ctx, batch)
 	}
-	items, calls, err := listAll(ctx, p.ops, ListOptions{}, p.w.opts.PageLimit)
+	items, calls, err := ListAll(ctx, p.ops.list, cloud.ListOptions{}, p.w.opts.PageLimit)
 	if err != nil {
 		return nil, nil, calls, err
 	}
@@ -306,7 +320,7 @@ func (p *poller[T]) getEach(ctx context.Context, batch []*waitReq[T]) (map[strin
 			switch {
 			case err == nil:
 				found[id], known[id] = obj, true
-			case IsNotFound(err):
+			case cloud.IsNotFound(err):
 				known[id] = true
 			default:
 				lastErr = err
@@ -326,14 +340,14 @@ func (p *poller[T]) evaluate(id string, obj *T, cond func(*T) (bool, error), gon
 		if gone {
 			return true, waitResult[T]{}
 		}
-		return true, waitResult[T]{err: Errorf(ErrNotFound, "%s %s disappeared while waiting for it", p.ops.kind, id)}
+		return true, waitResult[T]{err: cloud.Errorf(cloud.ErrNotFound, "%s %s disappeared while waiting for it", p.ops.kind, id)}
 	}
 	st, raw := p.ops.status(obj)
 	if st.IsError() {
 		if raw == "" {
 			raw = string(st)
 		}
-		return true, waitResult[T]{obj: obj, err: &Error{Kind: ErrFailed, Message: fmt.Sprintf("%s %s went to status %q", p.ops.kind, id, raw)}}
+		return true, waitResult[T]{obj: obj, err: &cloud.Error{Kind: cloud.ErrFailed, Message: fmt.Sprintf("%s %s went to status %q", p.ops.kind, id, raw)}}
 	}
 	if gone {
 		return false, waitResult[T]{}
@@ -346,6 +360,16 @@ func (p *poller[T]) evaluate(id string, obj *T, cond func(*T) (bool, error), gon
 		return true, waitResult[T]{obj: obj, err: err}
 	}
 	return ok, waitResult[T]{obj: obj}
+}
+
+// abandon ends the loop (p.mu held): when the Waiter is closed, every
+// pending wait is answered with ErrClosed.
+func (p *poller[T]) abandon() {
+	p.running = false
+	for r := range p.pending {
+		delete(p.pending, r)
+		r.done <- waitResult[T]{obj: r.last, err: ErrClosed}
+	}
 }
 
 func (p *poller[T]) finish(r *waitReq[T], obj *T, err error) {
@@ -369,20 +393,22 @@ func (p *poller[T]) waitAlone(ctx context.Context, id string, cond func(*T) (boo
 		select {
 		case <-ctx.Done():
 			return last, p.timeoutErr(ctx.Err(), id, last, gone)
+		case <-p.w.ctx.Done():
+			return last, ErrClosed
 		case <-timer.C:
 		}
 		obj, err := p.ops.get(ctx, id)
-		p.w.observe(BatchEvent{Kind: p.ops.kind, Waiters: 1, Calls: 1, Err: err})
+		p.w.opts.Observe(Event{Kind: p.ops.kind, Waiters: 1, Calls: 1, Err: err})
 		next := time.Duration(float64(delay) * perVolumeBackoffFactor)
 		if next > p.w.opts.MaxBackoff {
 			next = p.w.opts.MaxBackoff
 		}
 		switch {
 		case err == nil:
-		case IsNotFound(err):
+		case cloud.IsNotFound(err):
 			obj = nil
-		case IsRetryable(err):
-			if ra := RetryAfterOf(err); ra > next {
+		case cloud.IsRetryable(err):
+			if ra := cloud.RetryAfterOf(err); ra > next {
 				next = ra
 			}
 			delay = next
@@ -417,26 +443,6 @@ func (p *poller[T]) timeoutErr(ctxErr error, id string, last *T, gone bool) erro
 		return fmt.Errorf("gave up waiting for %s %s to %s (last status %q): %w", p.ops.kind, id, what, raw, ctxErr)
 	}
 	return fmt.Errorf("gave up waiting for %s %s to %s: %w", p.ops.kind, id, what, ctxErr)
-}
-
-// listAll walks every page of a listing.
-func listAll[T any](ctx context.Context, ops kindOps[T], opts ListOptions, limit int) ([]T, int, error) {
-	var items []T
-	calls := 0
-	opts.Limit = limit
-	for range maxListPages {
-		page, err := ops.list(ctx, opts)
-		calls++
-		if err != nil {
-			return nil, calls, err
-		}
-		items = append(items, page.Items...)
-		if page.NextMarker == "" || page.NextMarker == opts.Marker || len(page.Items) == 0 {
-			break
-		}
-		opts.Marker = page.NextMarker
-	}
-	return items, calls, nil
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -1,8 +1,10 @@
-package cloud
+package waiter
 
 import (
 	"testing"
 	"time"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 )
 
 // The tail check moves the next poll to when the newest pending wait is
@@ -12,7 +14,7 @@ func TestTailCheck(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	s := func(d float64) time.Time { return t0.Add(time.Duration(d * float64(time.Second))) }
 	regular := s(1.5) // the last poll began at t0
-	p := newPoller(&Waiter{opts: WaiterOptions{Interval: interval}}, kindOps[Volume]{})
+	p := newPoller(&Waiter{opts: Options{Interval: interval}}, kindOps[cloud.Volume]{})
 
 	if got := p.tailCheck(regular, t0, s(-1), s(-0.8)); !got.Equal(regular) {
 		t.Errorf("no history: next poll at %v, want the regular %v", got.Sub(t0), regular.Sub(t0))
@@ -74,11 +76,11 @@ func TestNextCheckNewCohort(t *testing.T) {
 	const interval, initial = 1500 * time.Millisecond, time.Second
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	s := func(d float64) time.Time { return t0.Add(time.Duration(d * float64(time.Second))) }
-	p := newPoller(&Waiter{opts: WaiterOptions{Interval: interval, InitialDelay: initial}}, kindOps[Volume]{})
+	p := newPoller(&Waiter{opts: Options{Interval: interval, InitialDelay: initial}}, kindOps[cloud.Volume]{})
 	pend := func(starts ...float64) {
 		clear(p.pending)
 		for _, st := range starts {
-			p.pending[&waitReq[Volume]{start: s(st), ready: s(st).Add(initial)}] = struct{}{}
+			p.pending[&waitReq[cloud.Volume]{start: s(st), ready: s(st).Add(initial)}] = struct{}{}
 		}
 	}
 	lastCall, nextCall := t0, s(1.5)

@@ -1,0 +1,115 @@
+package lookup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
+)
+
+// callTimeout bounds one listing made on behalf of many lookups (it
+// cannot use any single request's context).
+const callTimeout = 60 * time.Second
+
+// run answers queued lookups until none is left, or Names is closed.
+func (nm *namer[T]) run() {
+	var backoff time.Duration
+	for {
+		batch := nm.next()
+		if batch == nil {
+			return
+		}
+		opts := cloud.ListOptions{}
+		if len(batch) == 1 {
+			opts.Name = batch[0].name
+		}
+		ctx, cancel := context.WithTimeout(nm.n.ctx, callTimeout)
+		items, calls, err := waiter.ListAll(ctx, nm.ops.list, opts, nm.n.opts.PageLimit)
+		cancel()
+		nm.n.opts.Observe(waiter.Event{Kind: nm.ops.kind + "-name", Waiters: len(batch), Calls: calls, Err: err})
+		if err != nil {
+			if nm.n.ctx.Err() != nil {
+				continue // closed while listing: next answers the lookups
+			}
+			if cloud.IsRetryable(err) || errors.Is(err, context.DeadlineExceeded) {
+				backoff = nm.n.opts.Backoff(backoff, err)
+				sleep(nm.n.ctx, backoff)
+				continue
+			}
+			for _, r := range batch {
+				nm.finish(r, nil, fmt.Errorf("looking up %s %q: %w", nm.ops.kind, r.name, err))
+			}
+			continue
+		}
+		backoff = 0
+		for _, r := range batch {
+			nm.finish(r, nm.match(items, r.name), nil)
+		}
+	}
+}
+
+// next returns the queued lookups, or nil when the loop is to end: none
+// queued, or Names closed (every queued lookup then gets ErrClosed).
+func (nm *namer[T]) next() []*nameReq[T] {
+	nm.mu.Lock()
+	defer nm.mu.Unlock()
+	closed := nm.n.ctx.Err() != nil
+	batch := make([]*nameReq[T], 0, len(nm.queue))
+	for r := range nm.queue {
+		if closed {
+			delete(nm.queue, r)
+			r.done <- result[T]{err: ErrClosed}
+			continue
+		}
+		batch = append(batch, r)
+	}
+	if len(batch) == 0 {
+		nm.running = false
+		return nil
+	}
+	return batch
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// match returns the item named name, or nil: the first live one in
+// listing order, else the first failed or deleting one. A failed resource
+// is replaced without waiting for it to go, so for a while a name can
+// hold both.
+func (nm *namer[T]) match(items []T, name string) *T {
+	var spent *T
+	for i := range items {
+		if nm.ops.name(&items[i]) != name {
+			continue
+		}
+		if st := nm.ops.status(&items[i]); !st.IsError() && st != cloud.StatusDeleting {
+			v := items[i]
+			return &v
+		}
+		if spent == nil {
+			v := items[i]
+			spent = &v
+		}
+	}
+	return spent
+}
+
+func (nm *namer[T]) finish(r *nameReq[T], obj *T, err error) {
+	nm.mu.Lock()
+	_, ok := nm.queue[r]
+	delete(nm.queue, r)
+	nm.mu.Unlock()
+	if ok {
+		r.done <- result[T]{obj: obj, err: err}
+	}
+}
