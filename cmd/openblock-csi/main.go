@@ -16,7 +16,7 @@ import (
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"k8s.io/klog/v2"
 
-	"github.com/openblock-csi/openblock-csi/cmd/openblock-csi/app"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/lookup"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
 	"github.com/openblock-csi/openblock-csi/pkg/doctor"
@@ -24,6 +24,7 @@ import (
 	"github.com/openblock-csi/openblock-csi/pkg/metadata"
 	"github.com/openblock-csi/openblock-csi/pkg/metrics"
 	"github.com/openblock-csi/openblock-csi/pkg/node"
+	"github.com/openblock-csi/openblock-csi/pkg/provider"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -93,7 +94,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	waiterMode, err := app.ParseWaiterMode(o.waiterMode)
+	waiterMode, err := waiter.ParseMode(o.waiterMode)
 	if err != nil {
 		return err
 	}
@@ -110,13 +111,17 @@ func run(ctx context.Context, o options) error {
 		if cc == nil {
 			return errors.New("the controller needs --cloud-config")
 		}
-		c, err := app.NewCloud(ctx, cc, "openblock-csi/"+version, rec)
+		c, err := provider.New(ctx, cc, provider.Options{UserAgent: "openblock-csi/" + version, Observer: rec})
 		if err != nil {
 			return fmt.Errorf("cloud: %w", err)
 		}
 		cfg.Cloud = c
 		cfg.ZoneMap, cfg.IgnoreVolumeAZ = cc.BlockStorage.ZoneMap, cc.BlockStorage.IgnoreVolumeAZ
-		cfg.Waiter = waiter.New(c, waiter.Options{Mode: waiterMode, Observer: rec.ObserveBatch})
+		w := waiter.New(c, waiter.Options{Mode: waiterMode, Observer: rec.ObserveBatch})
+		defer w.Close()
+		names := lookup.New(c, w.Options())
+		defer names.Close()
+		cfg.Waiter, cfg.Lookup = w, names
 		klog.InfoS("Cloud ready", "backend", c.Name(), "waiter", waiterMode)
 	}
 	if mode.HasNode() {
@@ -136,10 +141,7 @@ func run(ctx context.Context, o options) error {
 			if cfg.MaxVolumesPerNode == 0 {
 				cfg.MaxVolumesPerNode = int64(cc.BlockStorage.AttachLimit)
 			}
-			cfg.SerialLength = cc.BlockStorage.SerialLength
-			if cc.BlockStorage.Backend == cloudconfig.BackendLunanode {
-				cfg.SerialLength = cc.Lunanode.SerialLength
-			}
+			cfg.SerialLength = provider.SerialLength(cc)
 		}
 	}
 	d, err := driver.New(cfg)

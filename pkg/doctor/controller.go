@@ -10,8 +10,8 @@ import (
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/lunanode"
-	"github.com/openblock-csi/openblock-csi/pkg/cloud/openstack"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
+	"github.com/openblock-csi/openblock-csi/pkg/provider"
 )
 
 // userAgent marks the doctor's calls in the cloud's logs.
@@ -108,8 +108,7 @@ func openstackAuth(ctx context.Context, file string, cfg *cloudconfig.Config, r 
 	}
 
 	obs := &authObserver{}
-	c, err := openstack.New(ctx, cfg, openstack.WithObserver(obs), openstack.WithUserAgent(userAgent),
-		openstack.WithoutZoneDiscovery())
+	c, err := provider.New(ctx, cfg, provider.Options{Observer: obs, UserAgent: userAgent, NoZoneDiscovery: true})
 	if err != nil {
 		if obs.tokenOK() {
 			r.add(Result{Status: Pass, Name: "authentication", Detail: "token obtained from " + obs.keystone() + " at " + g.AuthURL})
@@ -122,10 +121,20 @@ func openstackAuth(ctx context.Context, file string, cfg *cloudconfig.Config, r 
 		return nil
 	}
 	r.add(Result{Status: Pass, Name: "authentication", Detail: "token obtained from " + obs.keystone() + " at " + g.AuthURL})
-	vol, comp := c.Endpoints()
-	r.add(Result{Status: Pass, Name: "endpoints",
-		Detail: fmt.Sprintf("block storage %s (Cinder v%d) at %s; compute at %s", c.Name(), c.APIVersion(), vol, comp)})
+	detail := "block storage " + c.Name()
+	if e, ok := c.(endpointReporter); ok {
+		vol, comp := e.Endpoints()
+		detail = fmt.Sprintf("block storage %s (Cinder v%d) at %s; compute at %s", c.Name(), e.APIVersion(), vol, comp)
+	}
+	r.add(Result{Status: Pass, Name: "endpoints", Detail: detail})
 	return c
+}
+
+// endpointReporter is implemented by providers that found their endpoints
+// in a service catalog (the OpenStack client).
+type endpointReporter interface {
+	Endpoints() (volume, compute string)
+	APIVersion() int
 }
 
 func lunanodeAuth(ctx context.Context, file string, cfg *cloudconfig.Config, r *report) cloud.Cloud {
@@ -143,17 +152,19 @@ func lunanodeAuth(ctx context.Context, file string, cfg *cloudconfig.Config, r *
 		skipAll(r, []string{"authentication", "endpoints"}, "no usable credentials")
 		return nil
 	}
-	c, err := lunanode.New(lunanode.Config{
-		APIURL: l.APIURL, APIID: l.APIID, APIKey: l.APIKey.Reveal(),
-		Regions: l.Zones, DefaultRegion: l.DefaultZone, SerialLength: l.SerialLength,
-	})
-	if err != nil {
+	c, err := provider.New(ctx, cfg, provider.Options{UserAgent: userAgent})
+	var ce *cloud.Error
+	if err != nil && !errors.As(err, &ce) {
+		// Refused before any call: the settings themselves are wrong.
 		r.add(Result{Status: Fail, Name: "authentication", Detail: err.Error(),
 			Fix: "correct [Lunanode] in " + file})
 		skipAll(r, []string{"endpoints"}, "no client")
 		return nil
 	}
-	page, err := c.ListVolumes(ctx, cloud.ListOptions{Limit: 1})
+	var page cloud.Page[cloud.Volume]
+	if err == nil {
+		page, err = c.ListVolumes(ctx, cloud.ListOptions{Limit: 1})
+	}
 	if err != nil {
 		r.add(authFailure(err, file, l.APIURL, "api-id/api-key in [Lunanode]"))
 		skipAll(r, []string{"endpoints"}, "not authenticated")

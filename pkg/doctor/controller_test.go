@@ -8,11 +8,11 @@ import (
 	"testing"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
-	"github.com/openblock-csi/openblock-csi/pkg/cloud/openstack"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
 	simln "github.com/openblock-csi/openblock-csi/pkg/cloudsim/lunanode"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/simtest"
+	"github.com/openblock-csi/openblock-csi/pkg/provider"
 )
 
 // A password no output may contain.
@@ -160,7 +160,7 @@ func TestControllerQuotaExhaustedAndDefaultZone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := openstack.New(context.Background(), cfg)
+	c, err := provider.New(context.Background(), cfg, provider.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,18 +19,15 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
-	"github.com/openblock-csi/openblock-csi/pkg/cloud/lunanode"
-	"github.com/openblock-csi/openblock-csi/pkg/cloud/openstack"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 	"github.com/openblock-csi/openblock-csi/pkg/driver"
 )
 
 // The Recorder must fit the providers' and the waiter's hooks exactly.
 var (
-	_ openstack.Observer = (*Recorder)(nil)
-	_ lunanode.Observer  = LunanodeObserver{}
-	_                    = waiter.Options{Observer: (*Recorder)(nil).ObserveBatch}
-	_                    = driver.Config{Observer: (*Recorder)(nil).ObserveRPC}
+	_ cloud.Observer = (*Recorder)(nil)
+	_                = waiter.Options{Observer: (*Recorder)(nil).ObserveBatch}
+	_                = driver.Config{Observer: (*Recorder)(nil).ObserveRPC}
 )
 
 const volID = "0c9a4c5e-3b1f-4f0a-9d7e-2b8f1c6a7e10"
@@ -125,11 +122,10 @@ func TestScrapeAfterObservations(t *testing.T) {
 	rec.ObserveRateLimitWait(1500 * time.Millisecond)
 	rec.ObserveRateLimitWait(500 * time.Millisecond)
 
-	lo := rec.Lunanode()
-	lo.ObserveRequest("volume/info", 20*time.Millisecond, nil)
-	lo.ObserveRequest("volume/info", 20*time.Millisecond, &cloud.Error{Kind: cloud.ErrNotFound, HTTPStatus: 200})
-	lo.ObserveRequest("volume/list", 20*time.Millisecond, &cloud.Error{Kind: cloud.ErrUnavailable, HTTPStatus: 502})
-	lo.ObserveRequest("volume/list", 20*time.Millisecond, &cloud.Error{Kind: cloud.ErrUnavailable})
+	rec.ObserveRequest("lunanode", "volume/info", 200, 20*time.Millisecond)
+	rec.ObserveRequest("lunanode", "volume/info", cloud.CodeAPIError, 20*time.Millisecond)
+	rec.ObserveRequest("lunanode", "volume/list", 502, 20*time.Millisecond)
+	rec.ObserveRequest("lunanode", "volume/list", 0, 20*time.Millisecond)
 
 	rec.ObserveBatch(waiter.Event{Kind: "volume", Waiters: 7, Calls: 2})
 	rec.ObserveBatch(waiter.Event{Kind: "volume", Waiters: 1, Calls: 1, Err: errors.New("boom")})
@@ -235,7 +231,7 @@ func TestNoIDsInLabels(t *testing.T) {
 	rec.ObserveRequest("volume", "POST /v3/9b2c1e7a4d5f4a0b8c3d2e1f0a9b8c7d/volumes/"+volID+"/action", 202, time.Millisecond)
 	rec.ObserveRequest("compute", "DELETE /servers/"+volID+"/os-volume_attachments/"+volID, 202, time.Millisecond)
 	rec.ObserveRequest("volume", RouteTemplate("/volume/v3/demo/snapshots/"+volID+"?all_tenants=1"), 200, time.Millisecond)
-	rec.Lunanode().ObserveRequest("volume/"+volID, time.Millisecond, nil)
+	rec.ObserveRequest("lunanode", "volume/"+volID, 200, time.Millisecond)
 	rec.ObserveRPC("/csi.v1.Node/NodePublishVolume", codes.OK, time.Millisecond)
 
 	fams, body := scrape(t, serve(t, rec, nil))

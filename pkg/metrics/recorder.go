@@ -5,7 +5,6 @@
 package metrics
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -31,21 +30,20 @@ var (
 )
 
 // Recorder owns a registry and every driver metric. All methods are safe
-// for concurrent use. It implements the observer interfaces of the driver
-// (ObserveRPC), the OpenStack client (ObserveRequest, ObserveRateLimitWait)
-// and the waiter (ObserveBatch as a func(waiter.Event)); the LunaNode
-// client's differently shaped hook is served by Lunanode().
+// for concurrent use. It implements the observer hooks of the driver
+// (ObserveRPC), of every provider (cloud.Observer: ObserveRequest,
+// ObserveRateLimitWait) and of the waiter and name lookups (ObserveBatch
+// as a func(waiter.Event)).
 type Recorder struct {
 	reg *prometheus.Registry
 
-	rpcDuration     *prometheus.HistogramVec
-	cloudRequests   *prometheus.CounterVec
-	cloudDuration   *prometheus.HistogramVec
-	rateLimitWait   prometheus.Histogram
-	batchSize       *prometheus.HistogramVec
-	waiterCalls     *prometheus.CounterVec
-	buildInfo       *prometheus.GaugeVec
-	lunanodeAdapter LunanodeObserver
+	rpcDuration   *prometheus.HistogramVec
+	cloudRequests *prometheus.CounterVec
+	cloudDuration *prometheus.HistogramVec
+	rateLimitWait prometheus.Histogram
+	batchSize     *prometheus.HistogramVec
+	waiterCalls   *prometheus.CounterVec
+	buildInfo     *prometheus.GaugeVec
 }
 
 // NewRecorder returns a Recorder whose registry holds the driver metrics,
@@ -89,7 +87,6 @@ func NewRecorder(version string) *Recorder {
 		Help: "Always 1; the version label is the driver's version.",
 	}, []string{"version"})
 	r.buildInfo.WithLabelValues(version).Set(1)
-	r.lunanodeAdapter = LunanodeObserver{r}
 
 	r.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -118,14 +115,16 @@ func (r *Recorder) ObserveRPC(method string, code codes.Code, d time.Duration) {
 // template ("GET /volumes/{id}"), never a raw path with ids in it; callers
 // holding raw paths pass them through RouteTemplate; as a safeguard any
 // element that is not a known route word is recorded as {id}. code is the HTTP
-// status, 0 when no response arrived.
+// status, 0 when no response arrived, cloud.CodeAPIError (label
+// "api_error") for a failure reported inside a 2xx answer.
 func (r *Recorder) ObserveRequest(service, operation string, code int, d time.Duration) {
-	r.observeCloud(service, boundOperation(operation), strconv.Itoa(code), d)
-}
-
-func (r *Recorder) observeCloud(service, operation, code string, d time.Duration) {
-	r.cloudRequests.WithLabelValues(service, operation, code).Inc()
-	r.cloudDuration.WithLabelValues(service, operation, code).Observe(d.Seconds())
+	label := strconv.Itoa(code)
+	if code == cloud.CodeAPIError {
+		label = "api_error"
+	}
+	operation = boundOperation(operation)
+	r.cloudRequests.WithLabelValues(service, operation, label).Inc()
+	r.cloudDuration.WithLabelValues(service, operation, label).Observe(d.Seconds())
 }
 
 // ObserveRateLimitWait records time spent throttled before a request.
@@ -148,34 +147,4 @@ func (r *Recorder) ObserveBatch(ev waiter.Event) {
 	if ev.Calls > 0 {
 		r.waiterCalls.WithLabelValues(kind, result).Add(float64(ev.Calls))
 	}
-}
-
-// Lunanode returns the observer for the LunaNode client, whose hook is
-// ObserveRequest(action string, d time.Duration, err error). Requests are
-// recorded with service "lunanode" and the action as operation.
-func (r *Recorder) Lunanode() LunanodeObserver { return r.lunanodeAdapter }
-
-// LunanodeObserver adapts a Recorder to the LunaNode client's hook.
-type LunanodeObserver struct{ r *Recorder }
-
-// ObserveRequest records one LunaNode API request.
-func (o LunanodeObserver) ObserveRequest(action string, d time.Duration, err error) {
-	o.r.observeCloud("lunanode", RouteTemplate(action), lunanodeCode(err), d)
-}
-
-// lunanodeCode turns the client's error into the code label: the HTTP
-// status where one is known, "api_error" for LunaNode's
-// {"success":"no"} inside a 2xx, "0" when no response arrived.
-func lunanodeCode(err error) string {
-	if err == nil {
-		return "200"
-	}
-	var ce *cloud.Error
-	if !errors.As(err, &ce) || ce.HTTPStatus == 0 {
-		return "0"
-	}
-	if ce.HTTPStatus < 300 {
-		return "api_error"
-	}
-	return strconv.Itoa(ce.HTTPStatus)
 }

@@ -22,7 +22,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	"github.com/openblock-csi/openblock-csi/cmd/openblock-csi/app"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
@@ -31,6 +30,7 @@ import (
 	"github.com/openblock-csi/openblock-csi/pkg/csicap"
 	"github.com/openblock-csi/openblock-csi/pkg/driver"
 	"github.com/openblock-csi/openblock-csi/pkg/node"
+	"github.com/openblock-csi/openblock-csi/pkg/provider"
 )
 
 const gib = int64(1) << 30
@@ -71,12 +71,13 @@ func startWith(t *testing.T, simCfg cloudsim.Config, api int, hostOpts ...func(*
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c, err := app.NewCloud(ctx, cc, "integration", nil)
+	c, err := provider.New(ctx, cc, provider.Options{UserAgent: "integration"})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
 	w := waiter.New(c, waiter.Options{InitialDelay: 20 * time.Millisecond, Interval: 50 * time.Millisecond})
+	t.Cleanup(w.Close)
 	hostCfg := node.HostConfig{ByIDDir: byID, FindTimeout: 20 * time.Second, PollInterval: 50 * time.Millisecond, UdevTriggerInterval: -1}
 	for _, o := range hostOpts {
 		o(&hostCfg)

@@ -30,7 +30,6 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
 
-	"github.com/openblock-csi/openblock-csi/cmd/openblock-csi/app"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
@@ -38,6 +37,7 @@ import (
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/simtest"
 	"github.com/openblock-csi/openblock-csi/pkg/driver"
 	"github.com/openblock-csi/openblock-csi/pkg/node"
+	"github.com/openblock-csi/openblock-csi/pkg/provider"
 	"github.com/openblock-csi/openblock-csi/test/harness"
 )
 
@@ -171,7 +171,7 @@ func TestSanityBackend(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	c, err := app.NewCloud(ctx, cloudConfig(t, b, base, tmp), "openblock-csi-sanity", nil)
+	c, err := provider.New(ctx, cloudConfig(t, b, base, tmp), provider.Options{UserAgent: "openblock-csi-sanity"})
 	if err != nil {
 		t.Fatalf("cloud: %v", err)
 	}
@@ -191,6 +191,7 @@ func TestSanityBackend(t *testing.T) {
 		wo.Interval = time.Duration(float64(waiter.DefaultInterval) / b.timeScale)
 	}
 	w := waiter.New(c, wo)
+	t.Cleanup(w.Close)
 	host := node.NewHost(node.HostConfig{ByIDDir: byID, FindTimeout: 20 * time.Second, PollInterval: 50 * time.Millisecond, UdevTriggerInterval: -1})
 	d, err := driver.New(driver.Config{
 		Version: "sanity", Mode: driver.ModeAll, Cloud: c, Waiter: w,

@@ -23,16 +23,6 @@ var DefaultRegions = []string{"toronto", "montreal", "roubaix"}
 // vda that leaves vdb..vdz, 25 disks. LunaNode documents no other limit.
 const MaxVolumesPerNode = 25
 
-// Observer receives one call per HTTP request (each retry included), e.g. to
-// feed metrics. action is "category/action"; err is nil on success.
-type Observer interface {
-	ObserveRequest(action string, d time.Duration, err error)
-}
-
-type noopObserver struct{}
-
-func (noopObserver) ObserveRequest(string, time.Duration, error) {}
-
 // Config configures a Cloud. APIID and APIKey are required.
 type Config struct {
 	// APIURL is the base URL, DefaultAPIURL when empty. For the simulator:
@@ -52,8 +42,9 @@ type Config struct {
 	// when empty).
 	Regions       []string
 	DefaultRegion string
-	// Observer is optional.
-	Observer Observer
+	// Observer, when set, is told of every request with service
+	// "lunanode" and the action ("volume/list") as operation.
+	Observer cloud.Observer
 	// MaxRetries is how often an idempotent read is retried after a
 	// transient fault (default 3; negative: never). RetryBackoff is the
 	// first pause, doubled each time (default 250 ms).
@@ -72,7 +63,7 @@ type Cloud struct {
 	serialLen int
 	regions   []string
 	defRegion string
-	obs       Observer
+	obs       cloud.Observer
 	retries   int
 	backoff   time.Duration
 	nonces    *nonceSource
@@ -93,7 +84,7 @@ func New(cfg Config) (*Cloud, error) {
 		apiID:     cfg.APIID,
 		apiKey:    cfg.APIKey,
 		http:      cfg.HTTPClient,
-		serialLen: cfg.SerialLength,
+		serialLen: SerialLength(cfg),
 		regions:   slices.Clone(cfg.Regions),
 		defRegion: cfg.DefaultRegion,
 		obs:       cfg.Observer,
@@ -112,9 +103,6 @@ func New(cfg Config) (*Cloud, error) {
 	if c.http == nil {
 		c.http = &http.Client{Timeout: 60 * time.Second}
 	}
-	if c.serialLen <= 0 {
-		c.serialLen = 20
-	}
 	if len(c.regions) == 0 {
 		c.regions = slices.Clone(DefaultRegions)
 	}
@@ -130,7 +118,7 @@ func New(cfg Config) (*Cloud, error) {
 		return nil, fmt.Errorf("lunanode: default region %q is not one of %v", c.defRegion, c.regions)
 	}
 	if c.obs == nil {
-		c.obs = noopObserver{}
+		c.obs = cloud.NopObserver{}
 	}
 	if c.retries == 0 {
 		c.retries = 3
@@ -146,6 +134,21 @@ func New(cfg Config) (*Cloud, error) {
 	}
 	c.nonces = newNonceSource(now)
 	return c, nil
+}
+
+// DefaultSerialLength is how much of the identification UUID a virtio
+// guest sees as the disk serial.
+const DefaultSerialLength = 20
+
+// SerialLength is how much of Volume.Serial the guest sees: cfg's
+// SerialLength, else DefaultSerialLength. The node asks it without
+// credentials, so it is a property of the Config, not of a connected
+// Cloud.
+func SerialLength(cfg Config) int {
+	if cfg.SerialLength > 0 {
+		return cfg.SerialLength
+	}
+	return DefaultSerialLength
 }
 
 // Name implements cloud.Cloud.

@@ -182,12 +182,34 @@ func TestMalformedIDs(t *testing.T) {
 
 type countingObserver struct{ calls, failed atomic.Int32 }
 
-func (o *countingObserver) ObserveRequest(action string, _ time.Duration, err error) {
-	if action != "volume/list" {
+func (o *countingObserver) ObserveRequest(service, action string, code int, _ time.Duration) {
+	if service != "lunanode" || action != "volume/list" {
 		return
 	}
 	o.calls.Add(1)
-	if err != nil {
+	if code != http.StatusOK {
 		o.failed.Add(1)
+	}
+}
+
+func (o *countingObserver) ObserveRateLimitWait(time.Duration) {}
+
+// The Observer gets the HTTP status, CodeAPIError for a refusal inside a
+// 2xx answer, and 0 when no answer came: metrics tell the three apart.
+func TestObservedCode(t *testing.T) {
+	cases := []struct {
+		err  error
+		want int
+	}{
+		{nil, http.StatusOK},
+		{&cloud.Error{Kind: cloud.ErrNotFound, HTTPStatus: 200}, cloud.CodeAPIError},
+		{&cloud.Error{Kind: cloud.ErrUnavailable, HTTPStatus: 502}, 502},
+		{&cloud.Error{Kind: cloud.ErrUnavailable}, 0},
+		{errors.New("dial tcp: refused"), 0},
+	}
+	for _, c := range cases {
+		if got := observedCode(c.err); got != c.want {
+			t.Errorf("observedCode(%v) = %d, want %d", c.err, got, c.want)
+		}
 	}
 }

@@ -86,7 +86,7 @@ func (c *Cloud) doSigned(ctx context.Context, category, action string, params ma
 	handler := handlerPath(category, action)
 	start := time.Now()
 	defer func() {
-		c.obs.ObserveRequest(category+"/"+action, time.Since(start), err)
+		c.obs.ObserveRequest("lunanode", category+"/"+action, observedCode(err), time.Since(start))
 		klog.FromContext(ctx).V(4).Info("lunanode call", "action", category+"/"+action, "duration", time.Since(start), "err", err)
 	}()
 
@@ -238,4 +238,21 @@ func ctxErr(ctx context.Context, err error) error {
 		return ctx.Err()
 	}
 	return err
+}
+
+// observedCode is the code reported to the Observer: the HTTP status where
+// one is known, cloud.CodeAPIError for a failure reported inside a 2xx
+// ({"success":"no"}), 0 when no response arrived.
+func observedCode(err error) int {
+	if err == nil {
+		return http.StatusOK
+	}
+	var ce *cloud.Error
+	if !errors.As(err, &ce) || ce.HTTPStatus == 0 {
+		return 0
+	}
+	if ce.HTTPStatus < 300 {
+		return cloud.CodeAPIError
+	}
+	return ce.HTTPStatus
 }

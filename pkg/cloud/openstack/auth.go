@@ -14,12 +14,10 @@ import (
 	gopenstack "github.com/gophercloud/gophercloud/v2/openstack"
 	tokens3 "github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
 	"github.com/gophercloud/gophercloud/v2/openstack/utils"
-
-	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
 )
 
 // baseTransport is the plain HTTP transport with the config's TLS settings.
-func baseTransport(g cloudconfig.Global) (http.RoundTripper, error) {
+func baseTransport(g Config) (http.RoundTripper, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	// A hung API must not hold a caller without a deadline forever.
 	tr.ResponseHeaderTimeout = 2 * time.Minute
@@ -49,7 +47,7 @@ func baseTransport(g cloudconfig.Global) (http.RoundTripper, error) {
 // authenticate gets a token and sets up re-authentication on 401. The
 // Keystone version comes from the auth URL (/v2.0 or /v3), else from the
 // identity service's version document.
-func authenticate(ctx context.Context, pc *gophercloud.ProviderClient, g cloudconfig.Global) error {
+func authenticate(ctx context.Context, pc *gophercloud.ProviderClient, g Config) error {
 	v, _, err := utils.ChooseVersion(ctx, pc, []*utils.Version{
 		{ID: "v2.0", Priority: 20, Suffix: "/v2.0/"},
 		{ID: "v3", Priority: 30, Suffix: "/v3/"},
@@ -65,7 +63,7 @@ func authenticate(ctx context.Context, pc *gophercloud.ProviderClient, g cloudco
 
 // authV2 is Keystone v2.0 password auth with tenantId or tenantName, the
 // way NHN Cloud issues tokens (POST /v2.0/tokens).
-func authV2(ctx context.Context, pc *gophercloud.ProviderClient, g cloudconfig.Global) error {
+func authV2(ctx context.Context, pc *gophercloud.ProviderClient, g Config) error {
 	if g.ApplicationCredentialID != "" || g.ApplicationCredentialName != "" {
 		return errors.New("application credentials need Keystone v3; auth-url points at v2.0")
 	}
@@ -75,7 +73,7 @@ func authV2(ctx context.Context, pc *gophercloud.ProviderClient, g cloudconfig.G
 	opts := gophercloud.AuthOptions{
 		IdentityEndpoint: g.AuthURL,
 		Username:         g.Username,
-		Password:         g.Password.Reveal(),
+		Password:         g.Password,
 		TenantID:         g.TenantID,
 		TenantName:       g.TenantName,
 		AllowReauth:      true,
@@ -85,13 +83,13 @@ func authV2(ctx context.Context, pc *gophercloud.ProviderClient, g cloudconfig.G
 
 // authV3 is Keystone v3: password with user and project domains, or an
 // application credential (by id, or by name with its user).
-func authV3(ctx context.Context, pc *gophercloud.ProviderClient, g cloudconfig.Global) error {
+func authV3(ctx context.Context, pc *gophercloud.ProviderClient, g Config) error {
 	opts := &tokens3.AuthOptions{
 		IdentityEndpoint:            g.AuthURL,
-		Password:                    g.Password.Reveal(),
+		Password:                    g.Password,
 		ApplicationCredentialID:     g.ApplicationCredentialID,
 		ApplicationCredentialName:   g.ApplicationCredentialName,
-		ApplicationCredentialSecret: g.ApplicationCredentialSecret.Reveal(),
+		ApplicationCredentialSecret: g.ApplicationCredentialSecret,
 		AllowReauth:                 true,
 	}
 	appCred := g.ApplicationCredentialID != "" || g.ApplicationCredentialName != ""

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
-	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
 )
 
 const volID = "17975e9d-1533-40db-bd02-2072cd2ccb7f"
@@ -30,7 +29,7 @@ func getVolumeHandler(f *fakeCloud, prefix string) {
 func TestKeystoneV2TenantID(t *testing.T) {
 	f := newFake(t)
 	getVolumeHandler(f, "/volume/v2/"+fakeProject)
-	cfg, err := cloudconfig.Parse([]byte(fmt.Sprintf(`[Global]
+	cfg := fromINI(t, fmt.Sprintf(`[Global]
 auth-url = %s/identity/v2.0
 username = admin
 password = %s
@@ -38,10 +37,7 @@ tenant-id = %s
 region = kr1
 [BlockStorage]
 profile = nhn
-`, f.srv.URL, fakePassword, fakeProject)))
-	if err != nil {
-		t.Fatal(err)
-	}
+`, f.srv.URL, fakePassword, fakeProject))
 	c := f.newCloud(cfg)
 	if c.Name() != "cinder-v2" {
 		t.Errorf("Name = %q", c.Name())
@@ -79,7 +75,7 @@ profile = nhn
 
 func TestKeystoneV2TenantName(t *testing.T) {
 	f := newFake(t)
-	cfg, _ := cloudconfig.Parse([]byte(fmt.Sprintf("[Global]\nauth-url=%s/identity/v2.0\nusername=admin\npassword=x\ntenant-name=demo\n", f.srv.URL)))
+	cfg := fromINI(t, fmt.Sprintf("[Global]\nauth-url=%s/identity/v2.0\nusername=admin\npassword=x\ntenant-name=demo\n", f.srv.URL))
 	f.newCloud(cfg)
 	auth := f.lastAuth()["auth"].(map[string]any)
 	if auth["tenantName"] != "demo" || auth["tenantId"] != nil {
@@ -89,7 +85,7 @@ func TestKeystoneV2TenantName(t *testing.T) {
 
 func TestKeystoneV2RefusesAppCredentials(t *testing.T) {
 	f := newFake(t)
-	cfg, _ := cloudconfig.Parse([]byte(fmt.Sprintf("[Global]\nauth-url=%s/identity/v2.0\napplication-credential-id=a\napplication-credential-secret=s\n", f.srv.URL)))
+	cfg := fromINI(t, fmt.Sprintf("[Global]\nauth-url=%s/identity/v2.0\napplication-credential-id=a\napplication-credential-secret=s\n", f.srv.URL))
 	_, err := New(context.Background(), cfg, WithoutZoneDiscovery())
 	if err == nil || !strings.Contains(err.Error(), "Keystone v3") {
 		t.Errorf("err = %v", err)
@@ -119,7 +115,7 @@ func TestKeystoneV3PasswordWithDomains(t *testing.T) {
 
 func TestKeystoneV3ProjectIDScope(t *testing.T) {
 	f := newFake(t)
-	cfg, _ := cloudconfig.Parse([]byte(fmt.Sprintf("[Global]\nauth-url=%s/identity/v3\nuser-id=u-1\npassword=x\nproject-id=%s\n", f.srv.URL, fakeProject)))
+	cfg := fromINI(t, fmt.Sprintf("[Global]\nauth-url=%s/identity/v3\nuser-id=u-1\npassword=x\nproject-id=%s\n", f.srv.URL, fakeProject))
 	f.newCloud(cfg)
 	auth := f.lastAuth()["auth"].(map[string]any)
 	user := auth["identity"].(map[string]any)["password"].(map[string]any)["user"].(map[string]any)
@@ -133,7 +129,7 @@ func TestKeystoneV3ProjectIDScope(t *testing.T) {
 
 func TestKeystoneV3ApplicationCredential(t *testing.T) {
 	f := newFake(t)
-	cfg, _ := cloudconfig.Parse([]byte(fmt.Sprintf("[Global]\nauth-url=%s/identity/v3\napplication-credential-id=ac-1\napplication-credential-secret=%s\n", f.srv.URL, fakeAppSecret)))
+	cfg := fromINI(t, fmt.Sprintf("[Global]\nauth-url=%s/identity/v3\napplication-credential-id=ac-1\napplication-credential-secret=%s\n", f.srv.URL, fakeAppSecret))
 	f.newCloud(cfg)
 	auth := f.lastAuth()["auth"].(map[string]any)
 	id := auth["identity"].(map[string]any)
@@ -146,7 +142,7 @@ func TestKeystoneV3ApplicationCredential(t *testing.T) {
 	}
 
 	// By name: the owner is named too.
-	cfg, _ = cloudconfig.Parse([]byte(fmt.Sprintf("[Global]\nauth-url=%s/identity/v3\nusername=admin\ndomain-name=Default\napplication-credential-name=ci\napplication-credential-secret=%s\n", f.srv.URL, fakeAppSecret)))
+	cfg = fromINI(t, fmt.Sprintf("[Global]\nauth-url=%s/identity/v3\nusername=admin\ndomain-name=Default\napplication-credential-name=ci\napplication-credential-secret=%s\n", f.srv.URL, fakeAppSecret))
 	f.newCloud(cfg)
 	ac = f.lastAuth()["auth"].(map[string]any)["identity"].(map[string]any)["application_credential"].(map[string]any)
 	if ac["name"] != "ci" || ac["user"].(map[string]any)["name"] != "admin" {

@@ -9,8 +9,6 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 	tokens2 "github.com/gophercloud/gophercloud/v2/openstack/identity/v2/tokens"
 	tokens3 "github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
-
-	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
 )
 
 // catalogEndpoint is one URL of the service catalog, the same for
@@ -122,6 +120,3 @@ func describe(cat []catalogEndpoint) string {
 	}
 	return strings.Join(s, ", ")
 }
-
-// versionFromURL is the config's rule, so validation and discovery agree.
-var versionFromURL = cloudconfig.APIVersionOfURL

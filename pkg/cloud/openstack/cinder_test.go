@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
-	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
 )
 
 func TestListVolumesOnePageWithMarker(t *testing.T) {
@@ -184,7 +183,7 @@ func TestNovaAttachDetachNHNPath(t *testing.T) {
 	f.handle("GET "+prefix, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]any{"volumeAttachments": []any{map[string]any{"device": "/dev/vdc", "id": volID, "serverId": "srv1", "volumeId": volID}}})
 	})
-	cfg, _ := cloudconfig.Parse([]byte(fmt.Sprintf("[Global]\nauth-url=%s/identity/v2.0\nusername=admin\npassword=x\ntenant-id=%s\n", f.srv.URL, fakeProject)))
+	cfg := fromINI(t, fmt.Sprintf("[Global]\nauth-url=%s/identity/v2.0\nusername=admin\npassword=x\ntenant-id=%s\n", f.srv.URL, fakeProject))
 	c := f.newCloud(cfg)
 	ctx := context.Background()
 	a, err := c.AttachVolume(ctx, "srv1", volID)

@@ -15,6 +15,7 @@ import (
 	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/simtest"
+	"github.com/openblock-csi/openblock-csi/pkg/provider"
 )
 
 // backend is one way of reaching the simulator: a sim profile and the
@@ -89,7 +90,7 @@ func startCloud(t *testing.T, b backend) (*openstack.Cloud, *cloudsim.Sim) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := openstack.New(ctx, cfg)
+	c, err := openstack.New(ctx, provider.OpenStackConfig(cfg))
 	if err != nil {
 		t.Fatalf("openstack.New: %v", err)
 	}

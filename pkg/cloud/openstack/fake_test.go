@@ -190,19 +190,31 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // config returns a v3 password config for the fake.
-func (f *fakeCloud) config(extra string) *cloudconfig.Config {
+func (f *fakeCloud) config(extra string) Config {
 	f.t.Helper()
-	c, err := cloudconfig.Parse([]byte(fmt.Sprintf(`[Global]
+	return fromINI(f.t, fmt.Sprintf(`[Global]
 auth-url = %s/identity/v3
 username = admin
 password = %s
 tenant-name = demo
 domain-name = Default
-%s`, f.srv.URL, fakePassword, extra)))
+%s`, f.srv.URL, fakePassword, extra))
+}
+
+// translate is pkg/provider's translation of the cloud config file into
+// a Config, set by hook_test.go (package openstack_test, which may import
+// pkg/provider): the tests write configs as users write them, and the
+// adapter is tested with exactly what the binary would give it.
+var translate func(*cloudconfig.Config) Config
+
+// fromINI parses a cloud config file's text into the adapter's Config.
+func fromINI(t testing.TB, ini string) Config {
+	t.Helper()
+	cc, err := cloudconfig.Parse([]byte(ini))
 	if err != nil {
-		f.t.Fatalf("config: %v", err)
+		t.Fatalf("config: %v", err)
 	}
-	return c
+	return translate(cc)
 }
 
 // fastRetry keeps the unit tests quick.
@@ -211,7 +223,7 @@ var fastRetry = RetryPolicy{
 	MaxRateLimitRetries: 3, DefaultRateLimitWait: 10 * time.Millisecond, MaxRateLimitWait: 2 * time.Second,
 }
 
-func (f *fakeCloud) newCloud(cfg *cloudconfig.Config, opts ...Option) *Cloud {
+func (f *fakeCloud) newCloud(cfg Config, opts ...Option) *Cloud {
 	f.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -18,13 +18,13 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
-	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
 )
 
 // Cloud is one OpenStack project's block storage. It is safe for
 // concurrent use.
 type Cloud struct {
-	cfg       cloudconfig.BlockStorage
+	// zones are the configured zones, the only ones volumes may go to.
+	zones     []string
 	provider  *gophercloud.ProviderClient
 	transport *transport
 	volume    blockStorage
@@ -42,7 +42,7 @@ type Option func(*options)
 
 type options struct {
 	base      http.RoundTripper
-	observer  Observer
+	observer  cloud.Observer
 	retry     RetryPolicy
 	userAgent string
 	zones     bool
@@ -53,7 +53,7 @@ type options struct {
 func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.base = rt } }
 
 // WithObserver receives per-request metrics.
-func WithObserver(obs Observer) Option { return func(o *options) { o.observer = obs } }
+func WithObserver(obs cloud.Observer) Option { return func(o *options) { o.observer = obs } }
 
 // WithRetryPolicy replaces DefaultRetryPolicy.
 func WithRetryPolicy(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
@@ -67,14 +67,8 @@ func WithoutZoneDiscovery() Option { return func(o *options) { o.zones = false }
 
 // New authenticates against Keystone and finds the block storage and
 // compute endpoints.
-func New(ctx context.Context, cfg *cloudconfig.Config, opts ...Option) (*Cloud, error) {
-	if cfg == nil {
-		return nil, fmt.Errorf("openstack: no cloud config")
-	}
-	if cfg.BlockStorage.Backend != "" && cfg.BlockStorage.Backend != cloudconfig.BackendCinder {
-		return nil, fmt.Errorf("openstack: [BlockStorage] backend is %q, not cinder", cfg.BlockStorage.Backend)
-	}
-	o := options{observer: nopObserver{}, retry: DefaultRetryPolicy, zones: true}
+func New(ctx context.Context, cfg Config, opts ...Option) (*Cloud, error) {
+	o := options{observer: cloud.NopObserver{}, retry: DefaultRetryPolicy, zones: true}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -82,19 +76,18 @@ func New(ctx context.Context, cfg *cloudconfig.Config, opts ...Option) (*Cloud, 
 		o.retry.MaxAttempts = 1
 	}
 	if o.base == nil {
-		base, err := baseTransport(cfg.Global)
+		base, err := baseTransport(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("openstack: %w", err)
 		}
 		o.base = base
 	}
-	bs := cfg.BlockStorage
 	tr := &transport{base: o.base, observer: o.observer, retry: o.retry}
-	if bs.RateLimit > 0 {
-		tr.limiter = newAdaptiveLimiter(bs.RateLimit, bs.RateBurst)
+	if cfg.RateLimit > 0 {
+		tr.limiter = newAdaptiveLimiter(cfg.RateLimit, cfg.RateBurst)
 	}
 
-	pc, err := gopenstack.NewClient(cfg.Global.AuthURL)
+	pc, err := gopenstack.NewClient(cfg.AuthURL)
 	if err != nil {
 		return nil, fmt.Errorf("openstack: [Global] auth-url: %w", err)
 	}
@@ -103,36 +96,36 @@ func New(ctx context.Context, cfg *cloudconfig.Config, opts ...Option) (*Cloud, 
 		pc.UserAgent.Prepend(o.userAgent)
 	}
 	tr.addService(pc.IdentityBase, "identity")
-	if err := authenticate(ctx, pc, cfg.Global); err != nil {
-		return nil, fmt.Errorf("openstack: %w", mapError("authenticate at "+cfg.Global.AuthURL, err))
+	if err := authenticate(ctx, pc, cfg); err != nil {
+		return nil, fmt.Errorf("openstack: %w", mapError("authenticate at "+cfg.AuthURL, err))
 	}
 	cat, err := catalogOf(pc.GetAuthResult())
 	if err != nil {
 		return nil, fmt.Errorf("openstack: %w", err)
 	}
 
-	c := &Cloud{cfg: bs, provider: pc, transport: tr}
-	iface := cfg.Global.EndpointType
+	c := &Cloud{zones: slices.Clone(cfg.Capabilities.Zones), provider: pc, transport: tr}
+	iface := cfg.EndpointType
 	if iface == "" {
-		iface = cloudconfig.EndpointPublic
+		iface = endpointPublic
 	}
-	if bs.VolumeEndpoint != "" {
-		c.volumeURL, c.version = bs.VolumeEndpoint, bs.APIVersion
+	if cfg.VolumeEndpoint != "" {
+		c.volumeURL, c.version = cfg.VolumeEndpoint, cfg.APIVersion
 		if c.version == 0 {
-			c.version = versionFromURL(bs.VolumeEndpoint)
+			c.version = versionFromURL(cfg.VolumeEndpoint)
 		}
 		if c.version < 1 || c.version > 3 {
-			return nil, fmt.Errorf("openstack: [BlockStorage] volume-endpoint %s: cannot tell the API version; set api-version", bs.VolumeEndpoint)
+			return nil, fmt.Errorf("openstack: [BlockStorage] volume-endpoint %s: cannot tell the API version; set api-version", cfg.VolumeEndpoint)
 		}
-	} else if c.volumeURL, c.version, err = selectVolumeEndpoint(cat, cfg.Global.Region, iface, bs.APIVersion); err != nil {
+	} else if c.volumeURL, c.version, err = selectVolumeEndpoint(cat, cfg.Region, iface, cfg.APIVersion); err != nil {
 		return nil, fmt.Errorf("openstack: %w", err)
 	}
-	c.computeURL = bs.ComputeEndpoint
+	c.computeURL = cfg.ComputeEndpoint
 	if c.computeURL == "" {
-		u, ok := find(cat, "compute", cfg.Global.Region, iface)
+		u, ok := find(cat, "compute", cfg.Region, iface)
 		if !ok {
 			return nil, fmt.Errorf("openstack: the service catalog has no compute endpoint for region %q, interface %q (offers: %s); set [BlockStorage] compute-endpoint",
-				cfg.Global.Region, iface, describe(cat))
+				cfg.Region, iface, describe(cat))
 		}
 		c.computeURL = u
 	}
@@ -150,7 +143,7 @@ func New(ctx context.Context, cfg *cloudconfig.Config, opts ...Option) (*Cloud, 
 	}
 	c.compute = &gophercloud.ServiceClient{ProviderClient: pc, Endpoint: c.computeURL, Type: "compute"}
 
-	c.caps = capabilities(bs, c.version)
+	c.caps = capabilities(cfg, c.version)
 	if len(c.caps.Zones) == 0 && o.zones {
 		// Best effort: topology works without it, from the volumes' zones.
 		if zs, err := c.volume.availabilityZones(ctx); err != nil {
@@ -160,20 +153,21 @@ func New(ctx context.Context, cfg *cloudconfig.Config, opts ...Option) (*Cloud, 
 		}
 	}
 	klog.V(2).InfoS("OpenStack block storage ready", "backend", c.Name(), "volumeEndpoint", c.volumeURL,
-		"computeEndpoint", c.computeURL, "zones", c.caps.Zones, "rateLimit", bs.RateLimit)
+		"computeEndpoint", c.computeURL, "zones", c.caps.Zones, "rateLimit", cfg.RateLimit)
 	return c, nil
 }
 
 // capabilities narrows the configured capabilities to what the API
 // version can do: v1 has no os-extend; v2 extends only detached volumes
 // (in-use extend needs microversion 3.42).
-func capabilities(bs cloudconfig.BlockStorage, version int) cloud.Capabilities {
-	caps := bs.Capabilities()
+func capabilities(cfg Config, version int) cloud.Capabilities {
+	caps := cfg.Capabilities
+	caps.Zones = slices.Clone(cfg.Capabilities.Zones)
 	// Cinder v2 and v3 volume views carry "encrypted"; v1's does not.
 	caps.Encryption = version >= 2
 	// Cinder v1 has no os-retype.
 	caps.Retype = caps.Retype && version >= 2
-	caps.CallsPerSecond = max(bs.RateLimit, 0)
+	caps.CallsPerSecond = max(cfg.RateLimit, 0)
 	switch version {
 	case 1:
 		caps.Expansion = cloud.ExpansionNone
@@ -209,7 +203,7 @@ func (c *Cloud) AvailabilityZones(ctx context.Context) ([]string, error) {
 		return nil, mapError("list availability zones", err)
 	}
 	if len(zs) == 0 {
-		zs = append([]string(nil), c.cfg.Zones...)
+		zs = append([]string(nil), c.zones...)
 	}
 	return zs, nil
 }
@@ -253,8 +247,8 @@ func (c *Cloud) checkCreate(op string, req *cloud.CreateVolumeRequest) error {
 	if req.SizeGiB > 0 && ((caps.MinSizeGiB > 0 && req.SizeGiB < caps.MinSizeGiB) || (caps.MaxSizeGiB > 0 && req.SizeGiB > caps.MaxSizeGiB)) {
 		return &cloud.Error{Kind: cloud.ErrOutOfRange, Message: fmt.Sprintf("%s: size %d GiB is outside %s", op, req.SizeGiB, sizeRange(caps))}
 	}
-	if req.Zone != "" && len(c.cfg.Zones) > 0 && !slices.Contains(c.cfg.Zones, req.Zone) {
-		return cloud.Errorf(cloud.ErrInvalid, "%s: zone %q is not one of %s", op, req.Zone, strings.Join(c.cfg.Zones, ", "))
+	if req.Zone != "" && len(c.zones) > 0 && !slices.Contains(c.zones, req.Zone) {
+		return cloud.Errorf(cloud.ErrInvalid, "%s: zone %q is not one of %s", op, req.Zone, strings.Join(c.zones, ", "))
 	}
 	// A copy lands where its source is; only an empty volume gets the
 	// default zone.

@@ -55,7 +55,7 @@ type serviceBase struct {
 type transport struct {
 	base     http.RoundTripper
 	limiter  *adaptiveLimiter // nil: no client-side limit
-	observer Observer
+	observer cloud.Observer
 	retry    RetryPolicy
 
 	mu       sync.RWMutex

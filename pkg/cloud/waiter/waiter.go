@@ -8,6 +8,7 @@ package waiter
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -279,4 +280,13 @@ func (g *pollGate) wait(ctx context.Context, gap time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// ParseMode parses a mode's name (the --waiter-mode flag).
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case Batched, PerVolume:
+		return m, nil
+	}
+	return "", fmt.Errorf("waiter mode %q: want %s or %s", s, Batched, PerVolume)
 }
