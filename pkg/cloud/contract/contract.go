@@ -36,6 +36,12 @@ type Env struct {
 	// Prefix starts the name of every resource the suite creates
 	// (default "contract-"), so leftovers are easy to find.
 	Prefix string
+	// NoMetadata: the cloud keeps no metadata (Lunanode); SetVolumeMetadata
+	// only checks that the volume exists. NoSourceRecord: a volume does
+	// not report, once created, what it was created from. The driver
+	// copes with both (it compares only what a cloud keeps).
+	NoMetadata     bool
+	NoSourceRecord bool
 }
 
 func (e *Env) defaults(caps cloud.Capabilities) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/contract"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/lunanode"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/disk"
 	simln "github.com/openblock-csi/openblock-csi/pkg/cloudsim/lunanode"
@@ -76,6 +77,14 @@ func newRig(t *testing.T) *rig {
 	return &rig{c: c, sim: sim, store: store, byID: byID, url: srv.URL}
 }
 
+// Lunanode runs the same behaviour suite as every other provider; the
+// tests below it cover only what is Lunanode's own.
+func TestContract(t *testing.T) {
+	contract.Run(t, func(t *testing.T) cloud.Cloud { return newRig(t).c },
+		contract.Env{ServerID: otherVM, Zone: "toronto", MissingID: "toronto/999999", Poll: 10 * time.Millisecond,
+			NoMetadata: true, NoSourceRecord: true})
+}
+
 func waitVolume(t *testing.T, c cloud.Cloud, id string, want cloud.Status) *cloud.Volume {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -130,12 +139,16 @@ func waitSnapshot(t *testing.T, c cloud.Cloud, id string) *cloud.Snapshot {
 	}
 }
 
-func TestClientAgainstSimulator(t *testing.T) {
+// What the contract cannot see: ids carry the region, the serial is the
+// whole identification UUID and the attached disk shows up on this
+// machine under its first 20 characters, an attached volume cannot grow
+// (offline expansion) nor go to a second VM, a snapshot restores only in
+// its own region and at least at its size, and its data comes along.
+func TestRegionsDisksAndData(t *testing.T) {
 	r := newRig(t)
 	c := r.c
 	ctx := context.Background()
 
-	// Create and find by name (the idempotency key).
 	v, err := c.CreateVolume(ctx, cloud.CreateVolumeRequest{Name: "pvc-1", SizeGiB: 1, Description: "dropped", Metadata: map[string]string{"a": "b"}})
 	if err != nil {
 		t.Fatal(err)
@@ -144,26 +157,15 @@ func TestClientAgainstSimulator(t *testing.T) {
 		t.Errorf("created = %+v", v)
 	}
 	v = waitVolume(t, c, v.ID, cloud.StatusAvailable)
-	if len(v.Serial) != 36 || v.SizeGiB != 1 || v.Name != "pvc-1" || len(v.Attachments) != 0 {
-		t.Errorf("available volume = %+v", v)
-	}
-	page, err := c.ListVolumes(ctx, cloud.ListOptions{Name: "pvc-1"})
-	if err != nil || len(page.Items) != 1 || page.Items[0].ID != v.ID || page.Items[0].Serial != v.Serial || page.Items[0].Status != cloud.StatusAvailable {
-		t.Fatalf("list by name = %+v, %v", page, err)
+	if len(v.Serial) != 36 {
+		t.Errorf("serial %q: want the whole identification UUID", v.Serial)
 	}
 
-	// Attach to this machine: the disk appears under its serial.
-	if _, err := c.AttachVolume(ctx, "no-such-vm", v.ID); !cloud.IsNotFound(err) {
-		t.Errorf("attach to unknown vm = %v, want not found", err)
-	}
 	att, err := c.AttachVolume(ctx, localVM, v.ID)
 	if err != nil || att.ServerID != localVM || att.VolumeID != v.ID {
 		t.Fatalf("attach = %+v, %v", att, err)
 	}
 	v = waitVolume(t, c, v.ID, cloud.StatusInUse)
-	if !v.AttachedTo(localVM) {
-		t.Errorf("in-use volume not attached to the vm: %+v", v.Attachments)
-	}
 	if _, err := c.AttachVolume(ctx, localVM, v.ID); err != nil {
 		t.Errorf("repeated attach to the same vm = %v, want success", err)
 	}
@@ -173,61 +175,28 @@ func TestClientAgainstSimulator(t *testing.T) {
 	if err := c.ExtendVolume(ctx, v.ID, 2); !errors.Is(err, cloud.ErrWrongState) {
 		t.Errorf("extend while attached = %v, want wrong state", err)
 	}
-	if err := c.DeleteVolume(ctx, v.ID); !errors.Is(err, cloud.ErrWrongState) {
-		t.Errorf("delete while attached = %v, want wrong state", err)
-	}
 	payload := []byte("data written through the attached disk")
 	dev := filepath.Join(r.byID, "virtio-"+v.Serial[:20])
 	nodetest.WriteAt(t, dev, 1<<20, payload)
-
-	// Detach: refused for another server, done for ours.
-	if err := c.DetachVolume(ctx, otherVM, v.ID); !cloud.IsNotFound(err) {
-		t.Errorf("detach from another vm = %v, want not found", err)
-	}
 	if err := c.DetachVolume(ctx, localVM, v.ID); err != nil {
 		t.Fatal(err)
 	}
 	v = waitVolume(t, c, v.ID, cloud.StatusAvailable)
-	if len(v.Attachments) != 0 {
-		t.Errorf("attachments after detach: %+v", v.Attachments)
-	}
 	if _, err := os.Lstat(dev); !os.IsNotExist(err) {
 		t.Errorf("by-id link remains after detach: %v", err)
 	}
-	if err := c.DetachVolume(ctx, localVM, v.ID); !cloud.IsNotFound(err) {
-		t.Errorf("second detach = %v, want not found", err)
-	}
-
-	// Extend only detached, only growing.
 	if err := c.ExtendVolume(ctx, v.ID, 2); err != nil {
 		t.Fatalf("extend detached: %v", err)
 	}
-	if v, _ = c.GetVolume(ctx, v.ID); v.SizeGiB != 2 {
-		t.Errorf("size after extend = %d", v.SizeGiB)
-	}
-	if err := c.ExtendVolume(ctx, v.ID, 1); !errors.Is(err, cloud.ErrOutOfRange) {
-		t.Errorf("shrink = %v, want out of range", err)
-	}
 
-	// Snapshot, then a volume from it carries the data.
 	s, err := c.CreateSnapshot(ctx, cloud.CreateSnapshotRequest{Name: "snap-1", VolumeID: v.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(s.ID, "toronto/") || s.VolumeID != v.ID {
+	if !strings.HasPrefix(s.ID, "toronto/") {
 		t.Errorf("snapshot = %+v", s)
 	}
 	s = waitSnapshot(t, c, s.ID)
-	if s.SizeGiB != 2 || s.Name != "snap-1" || s.VolumeID != v.ID {
-		t.Errorf("available snapshot = %+v", s)
-	}
-	sp, err := c.ListSnapshots(ctx, cloud.ListOptions{VolumeID: v.ID})
-	if err != nil || len(sp.Items) != 1 || sp.Items[0].ID != s.ID {
-		t.Errorf("snapshots of volume = %+v, %v", sp, err)
-	}
-	if sp, _ := c.ListSnapshots(ctx, cloud.ListOptions{Name: "snap-1"}); len(sp.Items) != 1 {
-		t.Errorf("snapshots by name = %+v", sp)
-	}
 	if _, err := c.CreateVolume(ctx, cloud.CreateVolumeRequest{Name: "x", SizeGiB: 2, SnapshotID: s.ID, Zone: "montreal"}); !errors.Is(err, cloud.ErrInvalid) {
 		t.Errorf("restore into another region = %v, want invalid", err)
 	}
@@ -242,9 +211,6 @@ func TestClientAgainstSimulator(t *testing.T) {
 		t.Errorf("restored = %+v", restored)
 	}
 	restored = waitVolume(t, c, restored.ID, cloud.StatusAvailable)
-	if restored.SizeGiB != 3 {
-		t.Errorf("restored size = %d", restored.SizeGiB)
-	}
 	var rnum int
 	fmt.Sscanf(strings.TrimPrefix(restored.ID, "toronto/"), "%d", &rnum)
 	got := nodetest.ReadAt(t, r.store.Path(disk.KindVolumes, fmt.Sprintf("lunanode-%d", rnum)), 1<<20, len(payload))
@@ -252,51 +218,15 @@ func TestClientAgainstSimulator(t *testing.T) {
 		t.Errorf("restored volume holds %q, want %q", got, payload)
 	}
 
-	// Listing pages in a stable order with the last id as marker.
-	var ids []string
-	marker := ""
-	for {
-		p, err := c.ListVolumes(ctx, cloud.ListOptions{Limit: 1, Marker: marker})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, it := range p.Items {
-			ids = append(ids, it.ID)
-		}
-		if p.NextMarker == "" {
-			break
-		}
-		marker = p.NextMarker
-	}
-	if len(ids) != 2 || ids[0] != v.ID || ids[1] != restored.ID {
-		t.Errorf("paged ids = %v", ids)
-	}
-
-	// Delete: refused while the volume has snapshots; then all gone.
-	if err := c.DeleteVolume(ctx, v.ID); !errors.Is(err, cloud.ErrWrongState) {
-		t.Errorf("delete with snapshots = %v, want wrong state", err)
-	}
 	if err := c.DeleteSnapshot(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}
 	waitGone(t, func() error { _, err := c.GetSnapshot(ctx, s.ID); return err })
-	if err := c.DeleteSnapshot(ctx, s.ID); !cloud.IsNotFound(err) {
-		t.Errorf("second snapshot delete = %v", err)
-	}
 	for _, id := range []string{v.ID, restored.ID} {
 		if err := c.DeleteVolume(ctx, id); err != nil {
 			t.Fatal(err)
 		}
 		waitGone(t, func() error { _, err := c.GetVolume(ctx, id); return err })
-		if err := c.DeleteVolume(ctx, id); !cloud.IsNotFound(err) {
-			t.Errorf("second delete of %s = %v, want not found", id, err)
-		}
-	}
-	if _, err := c.GetVolume(ctx, "toronto/999999"); !cloud.IsNotFound(err) {
-		t.Errorf("get missing = %v", err)
-	}
-	if err := c.SetVolumeMetadata(ctx, v.ID, map[string]string{"a": "b"}); !cloud.IsNotFound(err) {
-		t.Errorf("metadata on a deleted volume = %v", err)
 	}
 
 	// Nothing leaked, in the simulator's state or on disk.
