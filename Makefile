@@ -60,6 +60,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@$(GO) vet ./...
 	@$(GO) run ./hack/sizes pkg/driver pkg/node
+	@$(GO) run ./hack/layering
 	@./hack/helm-lint.sh
 
 # End-to-end, as root: a loopback-only single-node Kubernetes on this machine
