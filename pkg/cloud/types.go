@@ -205,7 +205,7 @@ type Capabilities struct {
 	// (virtio truncates to 20). 0 means the whole serial.
 	SerialLength int
 	// ListVolumesPerItem: listing volumes costs a call per volume (Lunanode:
-	// volume/list lacks status and attachments), so the waiter (package waiter) checks
+	// volume/list lacks status and attachments), so the waiter checks
 	// several pending volumes with one Get each instead of a listing.
 	ListVolumesPerItem bool
 	// CallsPerSecond is the API rate the project is allowed (HP Helion: 1);

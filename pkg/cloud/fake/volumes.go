@@ -30,47 +30,8 @@ func (c *Cloud) CreateVolume(ctx context.Context, req cloud.CreateVolumeRequest)
 	if sources > 1 {
 		return nil, cloud.Errorf(cloud.ErrInvalid, "at most one source may be given")
 	}
-	if req.SnapshotID != "" {
-		s, ok := c.snapshots[req.SnapshotID]
-		if !ok {
-			return nil, notFound("snapshot", req.SnapshotID)
-		}
-		if s.obj.Status != cloud.StatusAvailable {
-			return nil, wrongState("snapshot %s is %s, not available", req.SnapshotID, s.obj.Status)
-		}
-		if req.SizeGiB < s.obj.SizeGiB {
-			return nil, cloud.Errorf(cloud.ErrInvalid, "volume size %d GiB is smaller than the snapshot's %d GiB", req.SizeGiB, s.obj.SizeGiB)
-		}
-	}
-	if req.SourceVolumeID != "" {
-		if !c.caps.Clone {
-			return nil, cloud.Errorf(cloud.ErrUnsupported, "cloning is not supported")
-		}
-		v, ok := c.volumes[req.SourceVolumeID]
-		if !ok {
-			return nil, notFound("volume", req.SourceVolumeID)
-		}
-		if v.obj.Status != cloud.StatusAvailable && v.obj.Status != cloud.StatusInUse {
-			return nil, wrongState("source volume %s is %s", req.SourceVolumeID, v.obj.Status)
-		}
-		if req.SizeGiB < v.obj.SizeGiB {
-			return nil, cloud.Errorf(cloud.ErrInvalid, "volume size %d GiB is smaller than the source's %d GiB", req.SizeGiB, v.obj.SizeGiB)
-		}
-	}
-	if req.BackupID != "" {
-		if !c.caps.Backups {
-			return nil, cloud.Errorf(cloud.ErrUnsupported, "backups are not supported")
-		}
-		b, ok := c.backups[req.BackupID]
-		if !ok {
-			return nil, notFound("backup", req.BackupID)
-		}
-		if b.obj.Status != cloud.StatusAvailable {
-			return nil, wrongState("backup %s is %s, not available", req.BackupID, b.obj.Status)
-		}
-		if req.SizeGiB < b.obj.SizeGiB {
-			return nil, cloud.Errorf(cloud.ErrInvalid, "volume size %d GiB is smaller than the backup's %d GiB", req.SizeGiB, b.obj.SizeGiB)
-		}
+	if err := c.checkSource(req); err != nil {
+		return nil, err
 	}
 	used, count := c.usage()
 	if c.limits.MaxVolumes >= 0 && count+1 > c.limits.MaxVolumes {
@@ -111,6 +72,54 @@ func (c *Cloud) CreateVolume(ctx context.Context, req cloud.CreateVolumeRequest)
 	})
 	out := copyOf(v)
 	return &out, nil
+}
+
+// checkSource checks the snapshot, volume or backup a new volume is to be
+// created from; callers hold c.mu.
+func (c *Cloud) checkSource(req cloud.CreateVolumeRequest) error {
+	if req.SnapshotID != "" {
+		s, ok := c.snapshots[req.SnapshotID]
+		if !ok {
+			return notFound("snapshot", req.SnapshotID)
+		}
+		if s.obj.Status != cloud.StatusAvailable {
+			return wrongState("snapshot %s is %s, not available", req.SnapshotID, s.obj.Status)
+		}
+		if req.SizeGiB < s.obj.SizeGiB {
+			return cloud.Errorf(cloud.ErrInvalid, "volume size %d GiB is smaller than the snapshot's %d GiB", req.SizeGiB, s.obj.SizeGiB)
+		}
+	}
+	if req.SourceVolumeID != "" {
+		if !c.caps.Clone {
+			return cloud.Errorf(cloud.ErrUnsupported, "cloning is not supported")
+		}
+		v, ok := c.volumes[req.SourceVolumeID]
+		if !ok {
+			return notFound("volume", req.SourceVolumeID)
+		}
+		if v.obj.Status != cloud.StatusAvailable && v.obj.Status != cloud.StatusInUse {
+			return wrongState("source volume %s is %s", req.SourceVolumeID, v.obj.Status)
+		}
+		if req.SizeGiB < v.obj.SizeGiB {
+			return cloud.Errorf(cloud.ErrInvalid, "volume size %d GiB is smaller than the source's %d GiB", req.SizeGiB, v.obj.SizeGiB)
+		}
+	}
+	if req.BackupID != "" {
+		if !c.caps.Backups {
+			return cloud.Errorf(cloud.ErrUnsupported, "backups are not supported")
+		}
+		b, ok := c.backups[req.BackupID]
+		if !ok {
+			return notFound("backup", req.BackupID)
+		}
+		if b.obj.Status != cloud.StatusAvailable {
+			return wrongState("backup %s is %s, not available", req.BackupID, b.obj.Status)
+		}
+		if req.SizeGiB < b.obj.SizeGiB {
+			return cloud.Errorf(cloud.ErrInvalid, "volume size %d GiB is smaller than the backup's %d GiB", req.SizeGiB, b.obj.SizeGiB)
+		}
+	}
+	return nil
 }
 
 // usage is the GiB and count of volumes; callers hold c.mu.

@@ -105,29 +105,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cloud, error) {
 	}
 
 	c := &Cloud{zones: slices.Clone(cfg.Capabilities.Zones), provider: pc, transport: tr}
-	iface := cfg.EndpointType
-	if iface == "" {
-		iface = endpointPublic
-	}
-	if cfg.VolumeEndpoint != "" {
-		c.volumeURL, c.version = cfg.VolumeEndpoint, cfg.APIVersion
-		if c.version == 0 {
-			c.version = versionFromURL(cfg.VolumeEndpoint)
-		}
-		if c.version < 1 || c.version > 3 {
-			return nil, fmt.Errorf("openstack: [BlockStorage] volume-endpoint %s: cannot tell the API version; set api-version", cfg.VolumeEndpoint)
-		}
-	} else if c.volumeURL, c.version, err = selectVolumeEndpoint(cat, cfg.Region, iface, cfg.APIVersion); err != nil {
+	if err := c.findEndpoints(cfg, cat); err != nil {
 		return nil, fmt.Errorf("openstack: %w", err)
-	}
-	c.computeURL = cfg.ComputeEndpoint
-	if c.computeURL == "" {
-		u, ok := find(cat, "compute", cfg.Region, iface)
-		if !ok {
-			return nil, fmt.Errorf("openstack: the service catalog has no compute endpoint for region %q, interface %q (offers: %s); set [BlockStorage] compute-endpoint",
-				cfg.Region, iface, describe(cat))
-		}
-		c.computeURL = u
 	}
 	c.volumeURL = gophercloud.NormalizeURL(c.volumeURL)
 	c.computeURL = gophercloud.NormalizeURL(c.computeURL)
@@ -155,6 +134,37 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cloud, error) {
 	klog.V(2).InfoS("OpenStack block storage ready", "backend", c.Name(), "volumeEndpoint", c.volumeURL,
 		"computeEndpoint", c.computeURL, "zones", c.caps.Zones, "rateLimit", cfg.RateLimit)
 	return c, nil
+}
+
+// findEndpoints sets the block storage and compute URLs and the Cinder
+// version: the configured endpoints, else the service catalog's.
+func (c *Cloud) findEndpoints(cfg Config, cat []catalogEndpoint) error {
+	var err error
+	iface := cfg.EndpointType
+	if iface == "" {
+		iface = endpointPublic
+	}
+	if cfg.VolumeEndpoint != "" {
+		c.volumeURL, c.version = cfg.VolumeEndpoint, cfg.APIVersion
+		if c.version == 0 {
+			c.version = versionFromURL(cfg.VolumeEndpoint)
+		}
+		if c.version < 1 || c.version > 3 {
+			return fmt.Errorf("[BlockStorage] volume-endpoint %s: cannot tell the API version; set api-version", cfg.VolumeEndpoint)
+		}
+	} else if c.volumeURL, c.version, err = selectVolumeEndpoint(cat, cfg.Region, iface, cfg.APIVersion); err != nil {
+		return err
+	}
+	c.computeURL = cfg.ComputeEndpoint
+	if c.computeURL == "" {
+		u, ok := find(cat, "compute", cfg.Region, iface)
+		if !ok {
+			return fmt.Errorf("the service catalog has no compute endpoint for region %q, interface %q (offers: %s); set [BlockStorage] compute-endpoint",
+				cfg.Region, iface, describe(cat))
+		}
+		c.computeURL = u
+	}
+	return nil
 }
 
 // capabilities narrows the configured capabilities to what the API

@@ -129,20 +129,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		sent = true
-		start := time.Now()
-		resp, err := t.base.RoundTrip(r)
+		resp, err := t.send(r, service, op, attempt)
 		done()
-		elapsed := time.Since(start)
-		code := 0
-		if resp != nil {
-			code = resp.StatusCode
-		}
-		t.observer.ObserveRequest(service, op, code, elapsed)
-		// Method and path only: headers (X-Auth-Token) and bodies
-		// (passwords) are never logged.
-		klog.FromContext(ctx).V(5).Info("OpenStack API call", "service", service, "httpMethod", req.Method, "path", req.URL.Path,
-			"status", code, "duration", elapsed, "attempt", attempt)
-
 		if err != nil {
 			if ctx.Err() == nil && rewindable && attempt < t.retry.MaxAttempts &&
 				(isDialError(err) || (idempotent(req.Method) && isTransientNetError(err))) {
@@ -194,6 +182,23 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return resp, nil
 	}
+}
+
+// send makes one attempt and reports it to the observer and the log.
+func (t *transport) send(r *http.Request, service, op string, attempt int) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.base.RoundTrip(r)
+	elapsed := time.Since(start)
+	code := 0
+	if resp != nil {
+		code = resp.StatusCode
+	}
+	t.observer.ObserveRequest(service, op, code, elapsed)
+	// Method and path only: headers (X-Auth-Token) and bodies
+	// (passwords) are never logged.
+	klog.FromContext(r.Context()).V(5).Info("OpenStack API call", "service", service, "httpMethod", r.Method, "path", r.URL.Path,
+		"status", code, "duration", elapsed, "attempt", attempt)
+	return resp, err
 }
 
 // limited reports whether calls to service go through the limiter:
