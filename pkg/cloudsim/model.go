@@ -52,6 +52,10 @@ type Attachment struct {
 	AttachedAt time.Time `json:"attached_at"`
 	// Status: attaching, attached, detaching.
 	Status string `json:"status"`
+	// Tag and DeleteOnTermination are what Nova's attach was given
+	// (microversions 2.49 and 2.79); Nova shows them back.
+	Tag                 string `json:"tag,omitempty"`
+	DeleteOnTermination bool   `json:"delete_on_termination,omitempty"`
 }
 
 // Snapshot is a point-in-time copy of a volume.
@@ -211,8 +215,8 @@ func (v *Volume) clone() Volume {
 	}
 	c.Attachments = nil
 	for _, a := range v.Attachments {
-		c.Attachments = append(c.Attachments, &Attachment{ID: a.ID, ServerID: a.ServerID, Device: a.Device,
-			HostName: a.HostName, AttachedAt: a.AttachedAt, Status: a.Status})
+		ac := *a
+		c.Attachments = append(c.Attachments, &ac)
 	}
 	return c
 }

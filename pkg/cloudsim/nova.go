@@ -180,6 +180,7 @@ func (s *Sim) getServer(c *call) {
 	c.json(200, map[string]any{"server": c.serverView(srv, true)})
 }
 
+// attachmentView is Nova's view of an attachment in a listing or a show.
 func (c *call) attachmentView(v *Volume, a *Attachment) map[string]any {
 	m := map[string]any{"device": a.Device, "serverId": a.ServerID, "volumeId": v.ID}
 	if !microAtLeast(c.micro, 2, 89) {
@@ -188,13 +189,29 @@ func (c *call) attachmentView(v *Volume, a *Attachment) map[string]any {
 		m["attachment_id"] = a.ID
 		m["bdm_uuid"] = a.ID
 	}
+	c.attachOptionsView(m, a)
+	return m
+}
+
+// attachCreatedView is what POST os-volume_attachments answers: Nova never
+// applied 2.89 there, so it keeps "id" and has no attachment_id or bdm_uuid.
+func (c *call) attachCreatedView(v *Volume, a *Attachment) map[string]any {
+	m := map[string]any{"id": v.ID, "device": a.Device, "serverId": a.ServerID, "volumeId": v.ID}
+	c.attachOptionsView(m, a)
+	return m
+}
+
+// attachOptionsView adds the tag (2.70+) and delete_on_termination (2.79+).
+func (c *call) attachOptionsView(m map[string]any, a *Attachment) {
 	if microAtLeast(c.micro, 2, 70) {
 		m["tag"] = nil
+		if a.Tag != "" {
+			m["tag"] = a.Tag
+		}
 	}
 	if microAtLeast(c.micro, 2, 79) {
-		m["delete_on_termination"] = false
+		m["delete_on_termination"] = a.DeleteOnTermination
 	}
-	return m
 }
 
 func (s *Sim) listAttachments(c *call) {
@@ -224,8 +241,10 @@ func (s *Sim) postAttachment(c *call) {
 	}
 	var body struct {
 		VolumeAttachment *struct {
-			VolumeID string `json:"volumeId"`
-			Device   string `json:"device"`
+			VolumeID            string  `json:"volumeId"`
+			Device              string  `json:"device"`
+			Tag                 *string `json:"tag"`
+			DeleteOnTermination *bool   `json:"delete_on_termination"`
 		} `json:"volumeAttachment"`
 	}
 	if e := c.decode(&body); e != nil {
@@ -236,15 +255,42 @@ func (s *Sim) postAttachment(c *call) {
 		c.fail(errBadRequest("Invalid input for field/attribute volumeAttachment. Value: None. None is not of type 'object'"))
 		return
 	}
+	req := body.VolumeAttachment
+	// Nova's schema takes tag from 2.49 and delete_on_termination from
+	// 2.79 and refuses unknown keys before that.
+	for _, opt := range []struct {
+		name  string
+		given bool
+		from  int
+	}{{"tag", req.Tag != nil, 49}, {"delete_on_termination", req.DeleteOnTermination != nil, 79}} {
+		if opt.given && !microAtLeast(c.micro, 2, opt.from) {
+			c.fail(errBadRequest("Invalid input for field/attribute volumeAttachment. Additional properties are not allowed ('%s' was unexpected)", opt.name))
+			return
+		}
+	}
+	if req.Tag != nil && len(*req.Tag) > 60 {
+		c.fail(errBadRequest("Invalid input for field/attribute tag. Value: %s. '%s' is too long", *req.Tag, *req.Tag))
+		return
+	}
+	if req.Tag != nil && strings.ContainsAny(*req.Tag, ",/") {
+		c.fail(errBadRequest("Invalid input for field/attribute tag. Value: %s. '%s' does not match '^[^,/]*$'", *req.Tag, *req.Tag))
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a, e := s.attachVolume(c, srv, body.VolumeAttachment.VolumeID)
+	a, e := s.attachVolume(c, srv, req.VolumeID)
 	if e != nil {
 		c.fail(e)
 		return
 	}
+	if req.Tag != nil {
+		a.Tag = *req.Tag
+	}
+	if req.DeleteOnTermination != nil {
+		a.DeleteOnTermination = *req.DeleteOnTermination
+	}
 	c.persist()
-	c.json(200, map[string]any{"volumeAttachment": c.attachmentView(s.st.Volumes[body.VolumeAttachment.VolumeID], a)})
+	c.json(200, map[string]any{"volumeAttachment": c.attachCreatedView(s.st.Volumes[req.VolumeID], a)})
 }
 
 func (s *Sim) getAttachment(c *call) {
