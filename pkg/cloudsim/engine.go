@@ -193,6 +193,11 @@ func (s *Sim) createVolume(c *call, req volumeRequest) (*Volume, *apiError) {
 			return nil, errBadRequest("Invalid backup: Backup status must be available")
 		}
 		srcKind, srcID, srcSize = disk.KindBackups, b.ID, b.Size
+		// Cinder restores into the new volume as os-restore does, and the
+		// backup driver puts back the source's metadata with the data.
+		for k, val := range b.VolumeMetadata {
+			v.Metadata[k] = val
+		}
 	case req.ImageRef != "":
 		img := s.st.Images[req.ImageRef]
 		if img == nil {

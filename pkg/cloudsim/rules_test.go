@@ -497,6 +497,23 @@ func TestBackupRestore(t *testing.T) {
 	c.waitBackup(bid, "")
 }
 
+// A volume created from a backup (3.47) gets the source volume's metadata
+// back, as a restore does, on top of its own.
+func TestVolumeFromBackupCarriesMetadata(t *testing.T) {
+	_, c := start(t, cloudsim.Config{})
+	id := c.createVolume(map[string]any{"size": 1, "metadata": map[string]string{"purpose": "source", "app": "db"}})
+	c.waitVolume(id, "available")
+	r := c.cinder("POST", "/backups", map[string]any{"backup": map[string]any{"volume_id": id}})
+	bid := str(obj(r.body, "backup"), "id")
+	c.waitBackup(bid, "available")
+	c.headers = map[string]string{"OpenStack-API-Version": "volume 3.47"}
+	nv := c.createVolume(map[string]any{"backup_id": bid, "metadata": map[string]string{"purpose": "copy", "owner": "me"}})
+	v := c.waitVolume(nv, "available")
+	if m := obj(v, "metadata"); v["backup_id"] != bid || m["app"] != "db" || m["purpose"] != "source" || m["owner"] != "me" {
+		t.Fatalf("volume from backup: %v", v)
+	}
+}
+
 func TestAvailabilityZonesAndTypes(t *testing.T) {
 	_, c := start(t, cloudsim.Config{Profile: "helion", RateLimit: -1})
 	r := c.do("GET", "volume/v1", "/os-availability-zone", nil)
