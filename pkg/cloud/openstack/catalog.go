@@ -97,9 +97,9 @@ func selectVolumeEndpoint(cat []catalogEndpoint, region, iface string, want int)
 		}
 	}
 	if best == 0 {
-		what := "a block storage endpoint"
+		what := "block storage endpoint"
 		if want != 0 {
-			what = fmt.Sprintf("a block storage v%d endpoint", want)
+			what = fmt.Sprintf("block storage v%d endpoint", want)
 		}
 		return "", 0, fmt.Errorf("the service catalog has no %s (types volumev3, volumev2, volume, block-storage) for region %q, interface %q; it offers: %s; set [BlockStorage] volume-endpoint or api-version",
 			what, region, iface, describe(cat))

@@ -1,0 +1,61 @@
+package openstack_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/openstack"
+	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/simtest"
+)
+
+// api-version = auto takes the newest Cinder each cloud's catalog offers:
+// v3 on a generic cloud, v2 on NHN (volumev2 only), v1 on HP Helion
+// (volume only); and a version the catalog lacks is refused, naming it.
+func TestAPIVersionAutoPerProfile(t *testing.T) {
+	for _, tc := range []struct {
+		profile string
+		auth    string // [Global] lines; %[1]s is the simulator's base URL
+		want    int
+		absent  []int
+	}{
+		{"generic", "auth-url = %[1]s/identity/v3\nusername = admin\npassword = secret\ntenant-name = demo\ndomain-name = Default\n", 3, nil},
+		{"nhn", "auth-url = %[1]s/identity/v2.0\nusername = admin\npassword = secret\ntenant-id = demo\n", 2, []int{1, 3}},
+		{"helion", "auth-url = %[1]s/identity/v3\nusername = admin\npassword = secret\ntenant-name = demo\ndomain-name = Default\n", 1, []int{2, 3}},
+	} {
+		t.Run(tc.profile, func(t *testing.T) {
+			t.Parallel()
+			_, base := simtest.Start(t, cloudsim.Config{Profile: tc.profile, RateLimit: -1})
+			connect := func(version string) (*openstack.Cloud, error) {
+				cfg, err := cloudconfig.Parse([]byte(fmt.Sprintf("[Global]\n"+tc.auth+"[BlockStorage]\nprofile = %[2]s\napi-version = %[3]s\n", base, tc.profile, version)))
+				if err != nil {
+					t.Fatalf("config: %v", err)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				return openstack.New(ctx, cfg)
+			}
+			c, err := connect("auto")
+			if err != nil {
+				t.Fatalf("auto: %v", err)
+			}
+			if c.APIVersion() != tc.want {
+				t.Fatalf("auto picked Cinder v%d, want v%d", c.APIVersion(), tc.want)
+			}
+			// The face it picked answers.
+			if _, err := c.ListVolumes(context.Background(), cloud.ListOptions{}); err != nil {
+				t.Fatalf("list on v%d: %v", tc.want, err)
+			}
+			for _, v := range tc.absent {
+				if _, err := connect(fmt.Sprint(v)); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("has no block storage v%d endpoint", v)) {
+					t.Fatalf("api-version = %d on %s: %v, want the catalog's refusal", v, tc.profile, err)
+				}
+			}
+		})
+	}
+}
