@@ -12,6 +12,7 @@ import (
 	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/simtest"
+	"github.com/openblock-csi/openblock-csi/pkg/provider"
 )
 
 // api-version = auto takes the newest Cinder each cloud's catalog offers:
@@ -38,7 +39,7 @@ func TestAPIVersionAutoPerProfile(t *testing.T) {
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				return openstack.New(ctx, cfg)
+				return openstack.New(ctx, provider.OpenStackConfig(cfg))
 			}
 			c, err := connect("auto")
 			if err != nil {
