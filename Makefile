@@ -15,7 +15,7 @@ export PATH := $(TOOLS_BIN):$(PATH):/usr/local/sbin:/usr/sbin:/sbin
 SOAK_MINUTES ?= 2
 FUZZTIME ?= 30s
 
-.PHONY: all build test demo sanity bench soak fuzz lint tools clean e2e image tempest
+.PHONY: all build test demo sanity bench soak fuzz lint tools clean e2e image tempest guest-test
 
 all: build
 
@@ -74,3 +74,11 @@ e2e:
 
 clean:
 	rm -rf $(BIN)
+
+# The node plugin in a real guest kernel (QEMU TCG, as root): disks the
+# simulated cloud hot-plugs, found by udev, grown online, pulled. Builds the
+# guest first (hack/guest/build.sh, cached in GUEST_CACHE, default
+# /var/cache/openblock-csi-guest). One line per backend/bus; GUEST_SETS
+# chooses (e.g. "cinder-v2/virtio-blk cinder-v3/virtio-blk").
+guest-test: build
+	./hack/guest/test.sh

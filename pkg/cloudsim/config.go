@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/disk"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/timing"
 )
 
@@ -129,6 +130,10 @@ type Config struct {
 	ByIDDir string
 	// LocalServerID names the server that is this machine.
 	LocalServerID string
+	// Guest, when set, is what LocalServerID's disks are: volumes attached
+	// to it (through Nova, Cinder's attachments or Lunanode) are hot-plugged
+	// into this guest instead of becoming loop devices and links.
+	Guest disk.Host
 	// Profile: "generic" (default), "nhn" or "helion".
 	Profile string
 	// Timing: "fast" (default) or "realistic"; Durations overrides it.

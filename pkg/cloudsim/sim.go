@@ -77,6 +77,9 @@ func New(cfg Config) (*Sim, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Guest != nil {
+		store.SetHost(cfg.Guest)
+	}
 	st, err := loadState(cfg.StateDir)
 	if err != nil {
 		store.Close()

@@ -47,6 +47,10 @@ func (s *Store) Attach(id, serial string) (Local, error) {
 		return Local{}, fmt.Errorf("disk: attach %s: %w", id, err)
 	}
 	s.mu.Lock()
+	if s.host != nil {
+		s.mu.Unlock()
+		return s.hostAttach(id, serial, img)
+	}
 	defer s.mu.Unlock()
 	l, ok := s.attached[id]
 	if !ok {
@@ -96,6 +100,9 @@ func (s *Store) Detach(id, serial string) error {
 }
 
 func (s *Store) detachLocal(id string, l Local) error {
+	if l.Hosted {
+		return s.hostDetach(id, l)
+	}
 	if t, err := os.Readlink(l.Link); err == nil && t == l.Device {
 		if err := os.Remove(l.Link); err != nil && !os.IsNotExist(err) {
 			return fmt.Errorf("disk: detach %s: %w", id, err)
@@ -118,6 +125,9 @@ func (s *Store) Refresh(id string) error {
 	s.mu.Lock()
 	l, ok := s.attached[id]
 	s.mu.Unlock()
+	if ok && l.Hosted {
+		return s.hostRefresh(id, l)
+	}
 	if !ok || !l.Loop {
 		return nil
 	}
@@ -246,4 +256,12 @@ func loopBackFile(dev string) string {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
+}
+
+func statImage(p string) (int64, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
 }

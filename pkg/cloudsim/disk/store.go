@@ -36,6 +36,10 @@ type Local struct {
 	Link string
 	// Loop is true when Device is a real loop device.
 	Loop bool
+	// Hosted is true when the volume is plugged into the store's Host
+	// (a guest) under Serial; Device and Link are then empty.
+	Hosted bool
+	Serial string
 }
 
 // Store keeps each volume as a sparse file <dir>/volumes/<id>.img and copies
@@ -44,6 +48,7 @@ type Store struct {
 	dir     string
 	byIDDir string
 	useLoop bool
+	host    Host // when set, attached volumes are plugged into it
 
 	mu       sync.Mutex
 	attached map[string]Local // volume id -> local view

@@ -47,8 +47,10 @@ type Config struct {
 	// Files are added to the guest's root; a Start script at
 	// /etc/guest/start is run by init once udev has settled.
 	Files []File
-	// Forward lists guest TCP ports reachable from the host's 127.0.0.1.
+	// Forward lists guest TCP ports reachable from the host's 127.0.0.1;
+	// Start waits until each in Ready (default: all of them) answers.
 	Forward []int
+	Ready   []int
 	// MemoryMB defaults to 512.
 	MemoryMB int
 	// BootTimeout defaults to 3 minutes (TCG on shared cores).
@@ -169,8 +171,12 @@ func Start(ctx context.Context, cfg Config) (vm *VM, err error) {
 	if err := vm.waitFor(bctx, func() bool { return bytes.Contains(vm.Console(), []byte(readyMark)) }); err != nil {
 		return vm, fmt.Errorf("guest: not ready after %s: %w; console ends:\n%s", cfg.BootTimeout, err, vm.consoleTail(20))
 	}
-	for _, hp := range vm.ports {
-		addr := fmt.Sprintf("127.0.0.1:%d", hp)
+	ready := cfg.Ready
+	if ready == nil {
+		ready = cfg.Forward
+	}
+	for _, gp := range ready {
+		addr := vm.Addr(gp)
 		if err := vm.waitFor(bctx, func() bool { return probe(addr) }); err != nil {
 			return vm, fmt.Errorf("guest: nothing answers on %s: %w; console ends:\n%s", addr, err, vm.consoleTail(20))
 		}
@@ -216,18 +222,25 @@ func (vm *VM) waitFor(ctx context.Context, ok func() bool) error {
 	return nil
 }
 
+// WaitPort waits until something in the guest answers on the forwarded port.
+func (vm *VM) WaitPort(ctx context.Context, guestPort int) error {
+	addr := vm.Addr(guestPort)
+	return vm.waitFor(ctx, func() bool { return probe(addr) })
+}
+
 func probe(addr string) bool {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return false
 	}
 	// User-mode networking accepts on the host side before the guest
-	// does; a closed connection right away means nobody listens yet.
+	// does, then closes at once when nobody listens in the guest; a
+	// listener keeps the connection open (or greets, as HTTP/2 does).
 	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-	_, err = c.Read(make([]byte, 1))
+	n, err := c.Read(make([]byte, 1))
 	c.Close()
 	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	return n > 0 || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func freePort() (int, error) {
@@ -362,4 +375,19 @@ func (vm *VM) Stop() error {
 		}
 	}
 	return os.RemoveAll(vm.cfg.RunDir)
+}
+
+// Resize makes the guest see the plugged disk's new size (QMP
+// block_resize), as Nova does after Cinder extends an in-use volume.
+func (vm *VM) Resize(ctx context.Context, serial string, size int64) error {
+	vm.mu.Lock()
+	p, ok := vm.disks[serial]
+	vm.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("guest: resize %s: not plugged", serial)
+	}
+	if _, err := vm.qmp.call(ctx, "block_resize", map[string]any{"node-name": p.node, "size": size}); err != nil {
+		return fmt.Errorf("guest: resize %s: %w", serial, err)
+	}
+	return nil
 }

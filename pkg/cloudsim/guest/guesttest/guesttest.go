@@ -64,10 +64,17 @@ func Boot(t testing.TB, o Options) *guest.VM {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	began := time.Now()
-	vm, err := guest.Start(ctx, guest.Config{Dir: dir, RunDir: run, Files: files, Forward: forward})
+	vm, err := guest.Start(ctx, guest.Config{Dir: dir, RunDir: run, Files: files, Forward: forward, Ready: []int{guest.AgentPort}})
 	if err != nil {
 		os.RemoveAll(run)
 		t.Fatalf("boot the guest: %v", err)
+	}
+	if o.NodeBinary != "" {
+		if err := vm.WaitPort(ctx, CSIPort); err != nil {
+			out, _ := vm.Run(context.Background(), "cat", "/run/node.log")
+			_ = vm.Stop()
+			t.Fatalf("the node plugin in the guest does not answer: %v; its log:\n%s", err, out)
+		}
 	}
 	t.Logf("guest booted in %s", time.Since(began).Round(100*time.Millisecond))
 	t.Cleanup(func() {
