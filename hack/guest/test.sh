@@ -4,7 +4,7 @@
 # run directory, loop device or mount of the run is left.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-log="$(mktemp /tmp/guest-test.XXXXXX.log)"
+log="$(mktemp /tmp/openblock-guest-test.XXXXXX.log)"
 ./hack/guest/build.sh >/dev/null || exit 1
 OPENBLOCK_CSI_BINARY="${PWD}/bin/openblock-csi" GUEST_SETS="${GUEST_SETS:-}" \
 	go test -count=1 -timeout 30m ./test/guest -run '^TestGuest$' -v >"${log}" 2>&1
@@ -15,7 +15,7 @@ if [ "${rc}" != 0 ]; then
 	echo "guest-test: FAILED (full log: ${log})"
 	exit "${rc}"
 fi
-grep -E -e '--- SKIP' -A1 "${log}" | grep -v '^--$' || true
+grep -E -e "--- SKIP" "${log}" || true
 left=""
 pgrep -a qemu-system >/dev/null && left+=" qemu:$(pgrep -d, qemu-system)"
 ls -d /tmp/guest-* 2>/dev/null | grep -q . && left+=" rundirs:$(ls -d /tmp/guest-* | tr '\n' ' ')"
