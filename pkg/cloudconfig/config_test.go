@@ -150,6 +150,10 @@ func TestProfiles(t *testing.T) {
 	if n.APIVersion != 2 || n.Expansion != cloud.ExpansionOnline || n.SnapshotAttached != cloud.SnapshotAttachedForce || n.RateLimit != 0 {
 		t.Errorf("nhn = %+v", n)
 	}
+	// NHN Cloud publishes no backup API (seeds 000, 002).
+	if n.Backups || n.Capabilities().Backups {
+		t.Errorf("nhn offers backups: %+v", n)
+	}
 
 	// Explicit keys override the profile, whatever their order.
 	o := mustParse(t, cinderCSIExample+`[BlockStorage]

@@ -416,9 +416,10 @@ func applyProfile(b *BlockStorage) {
 	switch b.Profile {
 	case ProfileNHN:
 		// NHN Cloud publishes Cinder v2 only (volumev2 in the catalog),
-		// and no volume action but image upload.
+		// no volume action but image upload, and no backup API.
 		b.APIVersion = 2
 		b.Retype = false
+		b.Backups = false
 	case ProfileHelion:
 		// HP Helion Public Cloud Block Storage API 1.7: Cinder v1; sizes
 		// 1-2047 GB fixed at creation; az1-az3, default az2; 1 call/s per

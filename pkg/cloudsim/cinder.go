@@ -46,18 +46,31 @@ func (s *Sim) cinderRoutes(mux *http.ServeMux) {
 	h("POST "+p+"/snapshots/{id}/metadata", s.snapshotMeta((*call).metadataOp))
 	h("PUT "+p+"/snapshots/{id}/metadata", s.snapshotMeta((*call).metadataOp))
 	h("DELETE "+p+"/snapshots/{id}/metadata/{key}", s.snapshotMeta((*call).metadataOp))
-	h("GET "+p+"/backups", backupListing.handler(s, false))
-	h("GET "+p+"/backups/detail", backupListing.handler(s, true))
-	h("POST "+p+"/backups", s.postBackup)
-	h("GET "+p+"/backups/{id}", s.getBackup)
-	h("DELETE "+p+"/backups/{id}", s.delBackup)
-	h("POST "+p+"/backups/{id}/restore", s.restore)
-	s.cinderItemRoutes(h)
+	b := func(pattern string, fn handlerFunc) { h(pattern, s.backupAPI(fn)) }
+	b("GET "+p+"/backups", backupListing.handler(s, false))
+	b("GET "+p+"/backups/detail", backupListing.handler(s, true))
+	b("POST "+p+"/backups", s.postBackup)
+	b("GET "+p+"/backups/{id}", s.getBackup)
+	b("DELETE "+p+"/backups/{id}", s.delBackup)
+	b("POST "+p+"/backups/{id}/restore", s.restore)
+	s.cinderItemRoutes(h, b)
 	s.quotaRoutes(h)
-	s.miscRoutes(h)
+	s.miscRoutes(h, b)
 	s.attachmentRoutes(h)
 	h("GET "+p+"/limits", s.limits)
 	h("GET "+p+"/os-availability-zone", s.availabilityZones)
+}
+
+// backupAPI serves fn where the profile has a backup API; elsewhere the
+// route does not exist, and answers as any unknown path does.
+func (s *Sim) backupAPI(fn handlerFunc) handlerFunc {
+	return func(c *call) {
+		if s.prof.noBackups {
+			c.fail(errNotFound("The resource could not be found."))
+			return
+		}
+		fn(c)
+	}
 }
 
 // cinderVersioned checks the version path element and the microversion header.

@@ -6,15 +6,15 @@ import (
 )
 
 // Routes on single metadata items and the snapshot and backup actions.
-func (s *Sim) cinderItemRoutes(h func(string, handlerFunc)) {
+func (s *Sim) cinderItemRoutes(h, backups func(string, handlerFunc)) {
 	p := "/volume/{ver}/{project}"
 	h("GET "+p+"/volumes/{id}/metadata/{key}", s.volumeMeta((*call).metadataItem))
 	h("PUT "+p+"/volumes/{id}/metadata/{key}", s.volumeMeta((*call).metadataItem))
 	h("GET "+p+"/snapshots/{id}/metadata/{key}", s.snapshotMeta((*call).metadataItem))
 	h("PUT "+p+"/snapshots/{id}/metadata/{key}", s.snapshotMeta((*call).metadataItem))
 	h("POST "+p+"/snapshots/{id}/action", s.snapshotAction)
-	h("POST "+p+"/backups/{id}/action", s.backupAction)
-	h("PUT "+p+"/backups/{id}", s.putBackup)
+	backups("POST "+p+"/backups/{id}/action", s.backupAction)
+	backups("PUT "+p+"/backups/{id}", s.putBackup)
 }
 
 // putBackup updates a backup's name and description (3.9) and metadata (3.43).

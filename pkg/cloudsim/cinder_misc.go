@@ -12,15 +12,15 @@ import (
 // Extensions, the volume summary (3.12), user messages (3.3) and backup
 // records (export/import).
 
-func (s *Sim) miscRoutes(h func(string, handlerFunc)) {
+func (s *Sim) miscRoutes(h, backups func(string, handlerFunc)) {
 	p := "/volume/{ver}/{project}"
 	h("GET "+p+"/extensions", s.extensions)
 	h("GET "+p+"/volumes/summary", s.volumeSummaryTotals)
 	h("GET "+p+"/messages", s.listMessages)
 	h("GET "+p+"/messages/{id}", s.message)
 	h("DELETE "+p+"/messages/{id}", s.message)
-	h("GET "+p+"/backups/{id}/export_record", s.exportBackup)
-	h("POST "+p+"/backups/import_record", s.importBackup)
+	backups("GET "+p+"/backups/{id}/export_record", s.exportBackup)
+	backups("POST "+p+"/backups/import_record", s.importBackup)
 }
 
 // The extensions this simulator serves (Cinder's aliases and names).
@@ -46,6 +46,9 @@ var extensionList = [][2]string{
 func (s *Sim) extensions(c *call) {
 	out := []any{}
 	for _, e := range extensionList {
+		if e[0] == "backups" && s.prof.noBackups {
+			continue
+		}
 		out = append(out, map[string]any{"alias": e[0], "name": e[1], "description": e[1] + " support.",
 			"links": []any{}, "updated": "2013-06-01T00:00:00+00:00"})
 	}

@@ -188,6 +188,10 @@ type profile struct {
 	firstDevice string
 	// limitsMaxOnly: /limits reports maxima only (seed 004's example).
 	limitsMaxOnly bool
+	// noBackups: the cloud publishes no backup API (NHN Cloud: seeds 000
+	// and 002 document volumes, snapshots and image upload only), so its
+	// backup routes answer 404 and its extensions omit "backups".
+	noBackups bool
 }
 
 // ProfileRules returns the rules of a named profile, for tests that want to
@@ -236,6 +240,7 @@ func lookupProfile(name string) (profile, error) {
 				MaxVolumesPerServer: 26, SameZoneAttach: true, BackupInUse: true},
 			computeVer:  "v2",
 			volumeFaces: []int{2}, rateLimitHint: true, firstDevice: "/dev/vdb",
+			noBackups: true,
 		}, nil
 	case "helion":
 		return profile{

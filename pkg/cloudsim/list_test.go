@@ -26,7 +26,8 @@ func listNames(t *testing.T, r resp, key string) string {
 // a name, a status) narrow each collection, and no list shows another
 // project's items.
 func TestListFiltersAndProjects(t *testing.T) {
-	_, c := start(t, cloudsim.Config{Profile: "nhn", RateLimit: -1})
+	// The generic cloud: the nhn profile has no backups to list.
+	_, c := start(t, cloudsim.Config{Profile: "generic", RateLimit: -1})
 	alt := login(t, c.base, cloudsim.AltUser, cloudsim.DefaultPassword, cloudsim.AltProject)
 
 	volA := c.createVolume(map[string]any{"size": 1, "name": "a"})

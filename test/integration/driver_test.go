@@ -203,13 +203,15 @@ func (e *env) unpublish(t *testing.T, id string) {
 }
 
 // TestDataSurvivesSnapshotAndBackup writes data through the node service,
-// snapshots the volume both ways, restores each into a new volume and
-// reads the data back.
+// snapshots the volume both ways where the cloud has backups (on NHN
+// Cloud, which publishes no backup API, a backup class is refused),
+// restores each into a new volume and reads the data back.
 func TestDataSurvivesSnapshotAndBackup(t *testing.T) {
 	for _, tc := range []struct {
 		name, profile string
 		api           int
-	}{{"cinder-v3", "generic", 3}, {"cinder-v2", "nhn", 2}} {
+		backups       bool
+	}{{"cinder-v3", "generic", 3, true}, {"cinder-v2", "generic", 2, true}, {"nhn", "nhn", 2, false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := start(t, tc.profile, tc.api)
 			skipNode := canMount()
@@ -237,8 +239,18 @@ func TestDataSurvivesSnapshotAndBackup(t *testing.T) {
 			}
 			e.unpublish(t, src.GetVolumeId())
 
+			kinds := []string{"snapshot", "backup"}
+			if !tc.backups {
+				kinds = kinds[:1]
+				_, err := e.ctl.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{
+					Name: "snap-backup", SourceVolumeId: src.GetVolumeId(), Parameters: map[string]string{driver.ParamSnapshotType: "backup"},
+				})
+				if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "no backups") {
+					t.Errorf("CreateSnapshot type backup on %s = %v; want InvalidArgument: this cloud has no backups", tc.name, err)
+				}
+			}
 			var restored []string
-			for _, kind := range []string{"snapshot", "backup"} {
+			for _, kind := range kinds {
 				snap, err := e.ctl.CreateSnapshot(ctxT(t), &csi.CreateSnapshotRequest{
 					Name: "snap-" + kind, SourceVolumeId: src.GetVolumeId(), Parameters: map[string]string{driver.ParamSnapshotType: kind},
 				})
