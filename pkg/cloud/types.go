@@ -188,6 +188,9 @@ type Capabilities struct {
 	MultiAttach      bool
 	// Retype: a volume's type can be changed after creation.
 	Retype bool
+	// VolumeMetadata: volumes keep key/value metadata (Cinder; not
+	// Lunanode), where the driver records how each node was published.
+	VolumeMetadata bool
 	// Encryption: volumes report whether they are encrypted (Cinder v2/v3),
 	// so an encrypted StorageClass can be checked.
 	Encryption bool

@@ -194,6 +194,7 @@ func (b BlockStorage) Capabilities() cloud.Capabilities {
 		Backups:           b.Backups,
 		Retype:            b.Retype,
 		Clone:             true,
+		VolumeMetadata:    true,
 		MaxVolumesPerNode: b.AttachLimit,
 		MinSizeGiB:        b.MinSizeGiB,
 		MaxSizeGiB:        b.MaxSizeGiB,

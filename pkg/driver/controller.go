@@ -100,6 +100,10 @@ func (c *Controller) ControllerGetCapabilities(context.Context, *csi.ControllerG
 	if c.caps.Retype {
 		types = append(types, csi.ControllerServiceCapability_RPC_MODIFY_VOLUME)
 	}
+	if c.caps.VolumeMetadata {
+		// Each node's publish mode is kept in the volume's metadata.
+		types = append(types, csi.ControllerServiceCapability_RPC_PUBLISH_READONLY)
+	}
 	resp := &csi.ControllerGetCapabilitiesResponse{}
 	for _, t := range types {
 		resp.Capabilities = append(resp.Capabilities, &csi.ControllerServiceCapability{

@@ -26,12 +26,11 @@ func (c *Controller) ControllerPublishVolume(ctx context.Context, req *csi.Contr
 	if err := checkCapability(req.GetVolumeCapability(), c.caps.MultiAttach); err != nil {
 		return nil, err
 	}
-	if req.GetReadonly() {
-		// PUBLISH_READONLY is not advertised: the supported clouds attach
-		// read-write only, and a read-only bind of a device node does not
-		// stop writes to the device. Saying OK would promise what no layer
-		// enforces. Read-only access modes are enforced by the node's mount.
-		return nil, invalid("readonly publish is not supported (PUBLISH_READONLY is not offered); use a read-only access mode or mount instead")
+	readOnly := req.GetReadonly()
+	if readOnly && !c.caps.VolumeMetadata {
+		// The mode of each node's publish is kept in volume metadata,
+		// which this cloud does not have; PUBLISH_READONLY is not offered.
+		return nil, invalid("readonly publish is not supported on this cloud (PUBLISH_READONLY is not offered); use a read-only access mode instead")
 	}
 	if !wellFormedID(volID) {
 		return nil, notFound("volume %s not found", volID)
@@ -45,6 +44,12 @@ func (c *Controller) ControllerPublishVolume(ctx context.Context, req *csi.Contr
 	}
 	defer release()
 
+	roKey := MetaReadOnlyPrefix + nodeID
+	if readOnly {
+		if err := c.markReadOnly(ctx, volID, nodeID); err != nil {
+			return nil, err
+		}
+	}
 	_, err = c.cloud.AttachVolume(ctx, nodeID, volID)
 	switch {
 	case err == nil:
@@ -62,6 +67,8 @@ func (c *Controller) ControllerPublishVolume(ctx context.Context, req *csi.Contr
 			return nil, failed(gerr, "attaching volume %s to node %s", volID, nodeID)
 		}
 		switch {
+		case vol.AttachedTo(nodeID) && !readOnly && vol.Metadata[roKey] == "true":
+			return nil, alreadyExists("volume %s is published to node %s read-only; it cannot be published there read-write too", volID, nodeID)
 		case vol.AttachedTo(nodeID):
 			// Already attached here (a retry): fall through to the wait.
 		case vol.Status == cloud.StatusAttaching:
@@ -82,8 +89,41 @@ func (c *Controller) ControllerPublishVolume(ctx context.Context, req *csi.Contr
 	if err != nil {
 		return nil, err
 	}
-	klog.FromContext(ctx).V(2).Info("Volume attached")
-	return &csi.ControllerPublishVolumeResponse{PublishContext: c.publishContext(vol)}, nil
+	if !readOnly && vol.Metadata[roKey] == "true" {
+		// Left by a read-only publish that never attached: this node's
+		// publish is read-write now.
+		if err := c.cloud.SetVolumeMetadata(ctx, volID, map[string]string{roKey: "false"}); err != nil {
+			return nil, failed(err, "recording the read-write publish of volume %s to node %s", volID, nodeID)
+		}
+	}
+	klog.FromContext(ctx).V(2).Info("Volume attached", "readOnly", readOnly)
+	pc := c.publishContext(vol)
+	if readOnly {
+		pc[PubReadOnly] = "true"
+	}
+	return &csi.ControllerPublishVolumeResponse{PublishContext: pc}, nil
+}
+
+// markReadOnly records, before the attach, that nodeID gets the volume
+// read-only; a volume already published read-write there is refused, as
+// the spec asks of a publish incompatible with an earlier one.
+func (c *Controller) markReadOnly(ctx context.Context, volID, nodeID string) error {
+	key := MetaReadOnlyPrefix + nodeID
+	vol, err := c.cloud.GetVolume(ctx, volID)
+	switch {
+	case cloud.IsNotFound(err):
+		return notFound("volume %s not found", volID)
+	case err != nil:
+		return failed(err, "reading volume %s", volID)
+	case vol.Metadata[key] == "true":
+		return nil
+	case vol.AttachedTo(nodeID):
+		return alreadyExists("volume %s is published to node %s read-write; it cannot be published there read-only too", volID, nodeID)
+	}
+	if err := c.cloud.SetVolumeMetadata(ctx, volID, map[string]string{key: "true"}); err != nil {
+		return failed(err, "recording the read-only publish of volume %s to node %s", volID, nodeID)
+	}
+	return nil
 }
 
 // waitAttached waits until the volume is in use by nodeID. An attach that

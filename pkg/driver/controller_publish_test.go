@@ -117,10 +117,67 @@ func TestUnpublishGoneIsSuccess(t *testing.T) {
 	wantCode(t, err, codes.InvalidArgument)
 }
 
-func TestControllerPublishReadonlyRefused(t *testing.T) {
+// A read-only publish attaches as any other, tells the node in the
+// publish context, and keeps its mode per node in the volume's metadata:
+// a publish to the same node in the other mode is AlreadyExists, and the
+// mode is chosen afresh after an unpublish.
+func TestControllerPublishReadonly(t *testing.T) {
 	e := newEnv(t, nil)
 	v := e.mustCreate(t, "ro", 1)
-	_, err := e.c.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{
+	pub := func(ro bool) (*csi.ControllerPublishVolumeResponse, error) {
+		return e.c.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{
+			VolumeId: v.GetVolumeId(), NodeId: testNode, VolumeCapability: csicap.Mount(""), Readonly: ro,
+		})
+	}
+	resp, err := pub(true)
+	if err != nil {
+		t.Fatalf("readonly publish: %v", err)
+	}
+	if resp.GetPublishContext()[PubReadOnly] != "true" {
+		t.Errorf("publish context = %v, want %s=true", resp.GetPublishContext(), PubReadOnly)
+	}
+	got, _ := e.cloud.GetVolume(ctxT(t), v.GetVolumeId())
+	if !got.AttachedTo(testNode) || got.Metadata[MetaReadOnlyPrefix+testNode] != "true" {
+		t.Fatalf("after readonly publish: attachments %+v, metadata %v", got.Attachments, got.Metadata)
+	}
+	if _, err := pub(true); err != nil {
+		t.Fatalf("readonly publish again (a retry): %v", err)
+	}
+	_, err = pub(false)
+	wantCode(t, err, codes.AlreadyExists)
+
+	e.mustUnpublish(t, v.GetVolumeId(), testNode)
+	got, _ = e.cloud.GetVolume(ctxT(t), v.GetVolumeId())
+	if len(got.Attachments) != 0 || got.Metadata[MetaReadOnlyPrefix+testNode] == "true" {
+		t.Fatalf("after unpublish: attachments %+v, metadata %v", got.Attachments, got.Metadata)
+	}
+	resp, err = pub(false)
+	if err != nil {
+		t.Fatalf("read-write publish after the readonly one ended: %v", err)
+	}
+	if _, ok := resp.GetPublishContext()[PubReadOnly]; ok {
+		t.Errorf("read-write publish context = %v", resp.GetPublishContext())
+	}
+	_, err = pub(true)
+	wantCode(t, err, codes.AlreadyExists)
+}
+
+// Without volume metadata (Lunanode) the mode cannot be kept per node:
+// PUBLISH_READONLY is not offered and a readonly publish is refused
+// before anything is attached.
+func TestControllerPublishReadonlyRefusedWithoutMetadata(t *testing.T) {
+	e := newEnv(t, func(c *cloud.Capabilities) { c.VolumeMetadata = false })
+	caps, err := e.c.ControllerGetCapabilities(ctxT(t), &csi.ControllerGetCapabilitiesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range caps.GetCapabilities() {
+		if c.GetRpc().GetType() == csi.ControllerServiceCapability_RPC_PUBLISH_READONLY {
+			t.Errorf("PUBLISH_READONLY advertised without volume metadata")
+		}
+	}
+	v := e.mustCreate(t, "ro", 1)
+	_, err = e.c.ControllerPublishVolume(ctxT(t), &csi.ControllerPublishVolumeRequest{
 		VolumeId: v.GetVolumeId(), NodeId: testNode, VolumeCapability: csicap.Mount(""), Readonly: true,
 	})
 	wantCode(t, err, codes.InvalidArgument)

@@ -72,7 +72,7 @@ func (c *Controller) detach(ctx context.Context, volID, nodeID string) error {
 	default:
 		return failed(err, "detaching volume %s from node %s", volID, nodeID)
 	}
-	_, err = c.waiter.WaitVolume(ctx, volID, func(v *cloud.Volume) (bool, error) {
+	vol, err := c.waiter.WaitVolume(ctx, volID, func(v *cloud.Volume) (bool, error) {
 		return !v.AttachedTo(nodeID) && v.Status != cloud.StatusDetaching, nil
 	})
 	if cloud.IsNotFound(err) {
@@ -80,6 +80,12 @@ func (c *Controller) detach(ctx context.Context, volID, nodeID string) error {
 	}
 	if err != nil {
 		return failed(err, "waiting for volume %s to detach from node %s", volID, nodeID)
+	}
+	if key := MetaReadOnlyPrefix + nodeID; vol.Metadata[key] == "true" {
+		// The next publish to this node chooses its mode afresh.
+		if err := c.cloud.SetVolumeMetadata(ctx, volID, map[string]string{key: "false"}); err != nil && !cloud.IsNotFound(err) {
+			return failed(err, "clearing the read-only mark of volume %s for node %s", volID, nodeID)
+		}
 	}
 	klog.FromContext(ctx).V(2).Info("Volume detached", "from", nodeID)
 	return nil

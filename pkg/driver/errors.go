@@ -45,7 +45,7 @@ func codeOf(err error) codes.Code {
 		return codes.NotFound
 	case errors.Is(err, node.ErrUnsupportedFS):
 		return codes.InvalidArgument
-	case errors.Is(err, node.ErrFilesystemMismatch):
+	case errors.Is(err, node.ErrFilesystemMismatch), errors.Is(err, node.ErrBlankReadOnly):
 		return codes.FailedPrecondition
 	case errors.Is(err, node.ErrMountedElsewhere):
 		return codes.AlreadyExists

@@ -78,6 +78,13 @@ func (e *env) mustPublish(t *testing.T, volID, nodeID string) map[string]string 
 	return resp.GetPublishContext()
 }
 
+func (e *env) mustUnpublish(t *testing.T, volID, nodeID string) {
+	t.Helper()
+	if _, err := e.c.ControllerUnpublishVolume(ctxT(t), &csi.ControllerUnpublishVolumeRequest{VolumeId: volID, NodeId: nodeID}); err != nil {
+		t.Fatalf("ControllerUnpublishVolume: %v", err)
+	}
+}
+
 // wantCode fails unless err carries code.
 func wantCode(t *testing.T, err error, code codes.Code) {
 	t.Helper()

@@ -28,7 +28,7 @@ func (n *Node) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolume
 	if target == staging {
 		return nil, invalid("target path and staging target path are both %s", target)
 	}
-	readOnly := req.GetReadonly() || readOnlyMode(vc)
+	readOnly := req.GetReadonly() || readOnlyMode(vc) || req.GetPublishContext()[PubReadOnly] == "true"
 	release, err := hold(&n.inFlight, "node/"+volID, "volume "+volID)
 	if err != nil {
 		return nil, err

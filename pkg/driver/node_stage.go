@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"slices"
 	"strconv"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
@@ -34,6 +35,13 @@ func (n *Node) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRequ
 	if err != nil {
 		return nil, err
 	}
+	// A read-only volume is staged read-only: never formatted, grown or
+	// journal-replayed, since other servers may have it attached too.
+	readOnly := readOnlyMode(vc) || req.GetPublishContext()[PubReadOnly] == "true"
+	flags := vc.GetMount().GetMountFlags()
+	if readOnly {
+		flags = append(slices.Clone(flags), readOnlyMountOptions(fsType)...)
+	}
 	release, err := hold(&n.inFlight, "node/"+volID, "volume "+volID)
 	if err != nil {
 		return nil, err
@@ -59,7 +67,7 @@ func (n *Node) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRequ
 	if err := n.record(node.Record{Path: staging, VolumeID: volID, Kind: node.KindStage, Device: dev, Created: !existed}, prior, hadPrior); err != nil {
 		return nil, err
 	}
-	formatted, err := n.ops.FormatAndMount(ctx, dev, staging, fsType, mkfs, vc.GetMount().GetMountFlags())
+	formatted, err := n.ops.FormatAndMount(ctx, dev, staging, fsType, mkfs, flags)
 	if err != nil {
 		n.undoCreate(staging, existed)
 		if !hadPrior {
@@ -67,7 +75,7 @@ func (n *Node) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRequ
 		}
 		return nil, failed(err, "mounting volume %s (%s) at %s", volID, dev, staging)
 	}
-	if !formatted {
+	if !formatted && !readOnly {
 		if err := n.growStaged(ctx, dev, staging); err != nil {
 			return nil, err
 		}
@@ -92,6 +100,18 @@ func filesystem(vc *csi.VolumeCapability, volCtx map[string]string) (fsType stri
 		return "", nil, invalid("volume context %s: %v", CtxMkfsOptions, err)
 	}
 	return fsType, mkfs, nil
+}
+
+// readOnlyMountOptions mount a filesystem without a single write: ext3/4
+// would replay its journal even on a read-only mount without noload.
+func readOnlyMountOptions(fsType string) []string {
+	switch fsType {
+	case "ext3", "ext4":
+		return []string{"ro", "noload"}
+	case "xfs":
+		return []string{"ro", "norecovery"}
+	}
+	return []string{"ro"}
 }
 
 // growStaged grows a filesystem found smaller than its device: a volume

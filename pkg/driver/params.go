@@ -42,6 +42,14 @@ const (
 	PubSerial       = "serial"
 	PubSerialLength = "serialLength"
 	PubSizeBytes    = "sizeBytes"
+	// PubReadOnly: ControllerPublish was asked for a read-only volume; the
+	// node mounts it read-only whatever NodePublish asks.
+	PubReadOnly = "readOnly"
+
+	// MetaReadOnlyPrefix + node id marks a node the volume is published to
+	// read-only ("true"), so a publish with the other mode is told apart
+	// from a retry. Only read-only publishes write it.
+	MetaReadOnlyPrefix = "block.csi.openblock.io/readonly-"
 
 	// BackupPrefix marks CSI snapshot ids that are cloud backups.
 	BackupPrefix = "backup:"

@@ -11,6 +11,9 @@ var (
 	// partition table) other than the one asked for. It is neither
 	// reformatted nor mounted.
 	ErrFilesystemMismatch = errors.New("device holds a different filesystem")
+	// ErrBlankReadOnly: a read-only mount of a device with no filesystem;
+	// making one would write to it.
+	ErrBlankReadOnly = errors.New("device has no filesystem and is to be mounted read-only")
 	// ErrMountedElsewhere: the target is already a mount point of another
 	// device or mode.
 	ErrMountedElsewhere = errors.New("target already mounted differently")

@@ -64,6 +64,10 @@ func (h *Host) FormatAndMount(ctx context.Context, device, target, fsType string
 		return false, fmt.Errorf("%w: %s holds %q, volume asks for %q; refusing to format or mount it",
 			ErrFilesystemMismatch, device, existing, fs)
 	}
+	readOnly := slices.Contains(mountOptions, "ro")
+	if existing == "" && readOnly {
+		return false, fmt.Errorf("%w: %s; write data to the volume read-write first", ErrBlankReadOnly, device)
+	}
 
 	if err := os.MkdirAll(target, 0o750); err != nil {
 		return false, fmt.Errorf("create mount point %s: %w", target, err)
@@ -72,7 +76,7 @@ func (h *Host) FormatAndMount(ctx context.Context, device, target, fsType string
 		return false, err
 	}
 
-	if existing == "ext3" || existing == "ext4" {
+	if (existing == "ext3" || existing == "ext4") && !readOnly {
 		if err := h.growExtOffline(ctx, device); err != nil {
 			return false, fmt.Errorf("grow the filesystem on %s before mounting it: %w", device, err)
 		}

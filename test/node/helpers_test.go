@@ -132,6 +132,8 @@ type volume struct {
 	size    int64
 	staging string
 	target  string
+	// readOnly: ControllerPublish was asked for a read-only volume.
+	readOnly bool
 }
 
 // newVolume attaches a fresh sparse loop device of size bytes and links
@@ -167,11 +169,15 @@ func (e *env) volumeOn(t *testing.T, dev, backing string, size int64) *volume {
 
 // publishContext is what ControllerPublishVolume returns for the volume.
 func (v *volume) publishContext() map[string]string {
-	return map[string]string{
+	pc := map[string]string{
 		driver.PubSerial:       v.id,
 		driver.PubSerialLength: strconv.Itoa(serialLen),
 		driver.PubSizeBytes:    strconv.FormatInt(v.size, 10),
 	}
+	if v.readOnly {
+		pc[driver.PubReadOnly] = "true"
+	}
+	return pc
 }
 
 func rpcCtx(t *testing.T) context.Context {

@@ -356,8 +356,8 @@ func deadline(t *testing.T) time.Time {
 //     no MODIFY_VOLUME; neither Cinder nor Lunanode changes a volume's
 //     type or performance in place through this driver.
 //   - "should fail when the volume is already published but is
-//     incompatible": needs PUBLISH_READONLY; a cloud attach cannot be
-//     read-only, so read-only is enforced by the node's mount instead.
+//     incompatible" on Lunanode: PUBLISH_READONLY needs volume metadata to
+//     keep each node's publish mode, and Lunanode volumes have none.
 //   - "with single node multi writer capability": SINGLE_NODE_MULTI_WRITER
 //     is not advertised; the node cannot prove across restarts that a
 //     single-writer volume is not mounted at a second target.

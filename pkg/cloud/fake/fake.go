@@ -49,6 +49,7 @@ func DefaultCapabilities() cloud.Capabilities {
 		Clone:             true,
 		Encryption:        true,
 		Retype:            true,
+		VolumeMetadata:    true,
 		MaxVolumesPerNode: 25,
 		MinSizeGiB:        1,
 		MaxSizeGiB:        2048,
