@@ -154,6 +154,10 @@ type BlockStorage struct {
 	// Retype: the cloud offers os-retype (Cinder v2/v3; off where the
 	// cloud's document does not list it).
 	Retype bool
+	// MultiAttach: volumes of a multi-attach type (extra spec
+	// multiattach="<is> True") attach to several servers at once (Nova
+	// 2.60); off for clouds that have none (HP Helion).
+	MultiAttach bool
 	// SerialLength is how much of the volume UUID the guest sees as the
 	// disk serial (virtio: 20).
 	SerialLength int
@@ -193,6 +197,7 @@ func (b BlockStorage) Capabilities() cloud.Capabilities {
 		SnapshotAttached:  b.SnapshotAttached,
 		Backups:           b.Backups,
 		Retype:            b.Retype,
+		MultiAttach:       b.MultiAttach,
 		Clone:             true,
 		VolumeMetadata:    true,
 		MaxVolumesPerNode: b.AttachLimit,

@@ -366,6 +366,8 @@ func (p *parser) blockStorage(f *ini.File, b *BlockStorage) {
 			b.Backups = p.boolean(v)
 		case "retype":
 			b.Retype = p.boolean(v)
+		case "multiattach":
+			b.MultiAttach = p.boolean(v)
 		case "serial-length":
 			b.SerialLength = p.nonNegInt(v)
 		case "ignore-volume-az":
@@ -411,6 +413,7 @@ func applyProfile(b *BlockStorage) {
 	b.SnapshotAttached = cloud.SnapshotAttachedForce
 	b.Backups = true
 	b.Retype = true
+	b.MultiAttach = true
 	b.SerialLength = 20
 	b.MinSizeGiB = 1
 	switch b.Profile {
@@ -435,6 +438,8 @@ func applyProfile(b *BlockStorage) {
 		b.Expansion = cloud.ExpansionNone
 		b.SnapshotAttached = cloud.SnapshotAttachedForbidden
 		b.Retype = false
+		// Cinder v1 and its Nova predate multi-attach.
+		b.MultiAttach = false
 	}
 }
 

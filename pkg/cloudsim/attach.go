@@ -47,6 +47,11 @@ func (s *Sim) attachVolume(c *call, srv *Server, volumeID string) (*Attachment, 
 			return nil, errBadRequest("Invalid volume: volume %s already attached", v.ID)
 		}
 	}
+	if v.Multiattach && !microAtLeast(c.micro, 2, 60) {
+		// Nova's MultiattachNotSupportedOldMicroversion, for the first
+		// attach as for the others.
+		return nil, errBadRequest("Multiattach volumes are only supported starting with compute API version 2.60.")
+	}
 	if !(v.Status == "available" || (v.Status == "in-use" && v.Multiattach)) {
 		return nil, errBadRequest("Invalid volume: Volume %s status must be available or downloading to reserve, but the current status is %s.", v.ID, v.Status)
 	}

@@ -64,6 +64,13 @@ func (s *Sim) volumeType(nameOrID string) (*VolumeType, *apiError) {
 	return nil, errNotFound("Volume type with name %s could not be found.", nameOrID)
 }
 
+// multiattachType: the type's extra spec multiattach="<is> True" makes
+// its volumes attachable to several servers (Cinder since Queens).
+func (s *Sim) multiattachType(typeName string) bool {
+	t, _ := s.volumeType(typeName)
+	return t != nil && strings.EqualFold(strings.Join(strings.Fields(t.ExtraSpecs["multiattach"]), " "), "<is> true")
+}
+
 func (s *Sim) encrypted(typeName string) bool {
 	t, _ := s.volumeType(typeName)
 	return t != nil && t.Encryption != nil

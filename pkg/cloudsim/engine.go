@@ -236,6 +236,7 @@ func (s *Sim) createVolume(c *call, req volumeRequest) (*Volume, *apiError) {
 		}
 		v.VolumeType = t.Name
 	}
+	v.Multiattach = v.Multiattach || s.multiattachType(v.VolumeType)
 	if e := s.perVolumeLimit(c.project, size); e != nil {
 		return nil, e
 	}

@@ -100,6 +100,9 @@ func (c *Controller) ControllerGetCapabilities(context.Context, *csi.ControllerG
 	if c.caps.Retype {
 		types = append(types, csi.ControllerServiceCapability_RPC_MODIFY_VOLUME)
 	}
+	// One node, several writers: RWO's meaning; RWOP is
+	// SINGLE_NODE_SINGLE_WRITER, which the node holds to one target.
+	types = append(types, csi.ControllerServiceCapability_RPC_SINGLE_NODE_MULTI_WRITER)
 	if c.caps.VolumeMetadata {
 		// Each node's publish mode is kept in the volume's metadata.
 		types = append(types, csi.ControllerServiceCapability_RPC_PUBLISH_READONLY)

@@ -74,6 +74,9 @@ func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequ
 	if err := c.requireEncrypted(ctx, vol, params); err != nil {
 		return nil, err
 	}
+	if err := c.requireMultiattach(ctx, vol, req.GetVolumeCapabilities()); err != nil {
+		return nil, err
+	}
 	return &csi.CreateVolumeResponse{Volume: c.csiVolume(vol, params, req.GetVolumeContentSource())}, nil
 }
 
@@ -219,6 +222,22 @@ func (c *Controller) requireEncrypted(ctx context.Context, vol *cloud.Volume, p 
 		return nil
 	}
 	msg := fmt.Sprintf("volume %s (%s) of type %q is not encrypted, and the StorageClass asks for %s: \"true\"; name an encrypted volume type", vol.Name, vol.ID, vol.VolumeType, ParamEncrypted)
+	if err := c.cloud.DeleteVolume(context.WithoutCancel(ctx), vol.ID); err != nil && !cloud.IsNotFound(err) {
+		return failed(err, "%s; deleting it failed, delete it by hand", msg)
+	}
+	return invalid("%s; it was deleted", msg)
+}
+
+// requireMultiattach: a volume asked for with a multi-node access mode
+// must be one the cloud attaches to several servers, which its type
+// decides (Cinder: extra spec multiattach="<is> True"); one that is not is
+// deleted rather than handed out for a second node's attach to fail.
+func (c *Controller) requireMultiattach(ctx context.Context, vol *cloud.Volume, vcs []*csi.VolumeCapability) error {
+	mode := multiNodeMode(vcs)
+	if mode == "" || vol.Multiattach {
+		return nil
+	}
+	msg := fmt.Sprintf("volume %s (%s) of type %q cannot be attached to several nodes, and access mode %s needs that; name a multi-attach volume type (extra spec multiattach=\"<is> True\")", vol.Name, vol.ID, vol.VolumeType, mode)
 	if err := c.cloud.DeleteVolume(context.WithoutCancel(ctx), vol.ID); err != nil && !cloud.IsNotFound(err) {
 		return failed(err, "%s; deleting it failed, delete it by hand", msg)
 	}

@@ -18,10 +18,13 @@ func (c *Controller) ValidateVolumeCapabilities(ctx context.Context, req *csi.Va
 	if err := checkMountFlags(req.GetVolumeCapabilities()); err != nil {
 		return nil, err
 	}
-	if _, err := c.getVolume(ctx, id); err != nil {
+	vol, err := c.getVolume(ctx, id)
+	if err != nil {
 		return nil, err
 	}
-	if err := checkCapabilities(req.GetVolumeCapabilities(), c.caps.MultiAttach); err != nil {
+	// Multi-node modes only for a volume whose type attaches it to several
+	// servers.
+	if err := checkCapabilities(req.GetVolumeCapabilities(), c.caps.MultiAttach && vol.Multiattach); err != nil {
 		return &csi.ValidateVolumeCapabilitiesResponse{Message: status.Convert(err).Message()}, nil
 	}
 	if _, err := parseVolumeParams(req.GetParameters()); err != nil {

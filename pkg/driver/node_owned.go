@@ -151,6 +151,22 @@ func (n *Node) blockPublishes(device, except string) ([]node.Record, error) {
 	return out, nil
 }
 
+// refuseSecondTarget holds a SINGLE_NODE_SINGLE_WRITER volume to one
+// publish target on this node, by the node's records, which outlive
+// restarts.
+func (n *Node) refuseSecondTarget(volID, target string) error {
+	all, err := n.ledger.All()
+	if err != nil {
+		return failed(err, "reading the node's records")
+	}
+	for _, r := range all {
+		if r.Kind == node.KindPublish && r.VolumeID == volID && r.Path != target {
+			return precondition("volume %s has access mode SINGLE_NODE_SINGLE_WRITER and is already published at %s; not publishing it at %s too", volID, r.Path, target)
+		}
+	}
+	return nil
+}
+
 // checkBlockMode refuses a raw block publish whose read-only mode differs
 // from another publish of the same device on this node: the device's
 // read-only flag is one for all its users.

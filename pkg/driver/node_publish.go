@@ -39,6 +39,11 @@ func (n *Node) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolume
 	if err != nil {
 		return nil, err
 	}
+	if vc.GetAccessMode().GetMode() == csi.VolumeCapability_AccessMode_SINGLE_NODE_SINGLE_WRITER {
+		if err := n.refuseSecondTarget(volID, target); err != nil {
+			return nil, err
+		}
+	}
 	rec := node.Record{Path: target, VolumeID: volID, Kind: node.KindPublish, Block: isBlock(vc)}
 	source, flags := "", vc.GetMount().GetMountFlags()
 	if rec.Block {

@@ -98,12 +98,16 @@ func checkCapability(vc *csi.VolumeCapability, multiAttach bool) error {
 	}
 	switch am.GetMode() {
 	case csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER,
-		csi.VolumeCapability_AccessMode_SINGLE_NODE_READER_ONLY:
+		csi.VolumeCapability_AccessMode_SINGLE_NODE_READER_ONLY,
+		csi.VolumeCapability_AccessMode_SINGLE_NODE_SINGLE_WRITER,
+		csi.VolumeCapability_AccessMode_SINGLE_NODE_MULTI_WRITER:
+		// One node: the pods there share its one mount or device.
 		return nil
 	case csi.VolumeCapability_AccessMode_MULTI_NODE_READER_ONLY:
 		if !multiAttach {
 			return invalid("access mode %s needs multi-attach, which this cloud does not offer", am.GetMode())
 		}
+		// A filesystem is mounted read-only on every node.
 		return nil
 	case csi.VolumeCapability_AccessMode_MULTI_NODE_SINGLE_WRITER,
 		csi.VolumeCapability_AccessMode_MULTI_NODE_MULTI_WRITER:
@@ -111,8 +115,7 @@ func checkCapability(vc *csi.VolumeCapability, multiAttach bool) error {
 			return invalid("access mode %s needs multi-attach, which this cloud does not offer", am.GetMode())
 		}
 		if !block {
-			// ext4/xfs on two writers corrupts the filesystem.
-			return invalid("access mode %s is only supported for raw block volumes", am.GetMode())
+			return invalid("access mode %s is only supported for raw block volumes (volumeMode: Block): ext4 and xfs are not cluster filesystems, and one mounted on several nodes with a writer among them would be corrupted", am.GetMode())
 		}
 		return nil
 	}
@@ -144,6 +147,20 @@ func checkCapabilities(vcs []*csi.VolumeCapability, multiAttach bool) error {
 }
 
 func isBlock(vc *csi.VolumeCapability) bool { return vc.GetBlock() != nil }
+
+// multiNodeMode names the first access mode in vcs that needs the volume
+// on several nodes at once, or "".
+func multiNodeMode(vcs []*csi.VolumeCapability) string {
+	for _, vc := range vcs {
+		switch m := vc.GetAccessMode().GetMode(); m {
+		case csi.VolumeCapability_AccessMode_MULTI_NODE_READER_ONLY,
+			csi.VolumeCapability_AccessMode_MULTI_NODE_SINGLE_WRITER,
+			csi.VolumeCapability_AccessMode_MULTI_NODE_MULTI_WRITER:
+			return m.String()
+		}
+	}
+	return ""
+}
 
 func readOnlyMode(vc *csi.VolumeCapability) bool {
 	switch vc.GetAccessMode().GetMode() {

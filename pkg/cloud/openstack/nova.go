@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 
+	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/volumeattach"
 
@@ -22,6 +25,14 @@ func (c *Cloud) AttachVolume(ctx context.Context, serverID, volumeID string) (*c
 		return nil, err
 	}
 	a, err := volumeattach.Create(ctx, c.compute, serverID, volumeattach.CreateOpts{VolumeID: volumeID}).Extract()
+	if err != nil && needsMultiattachMicroversion(err) {
+		// A multi-attach volume needs compute 2.60, which an older Nova
+		// would refuse for every attach; so only this volume's attach
+		// asks for it, after Nova said so.
+		mv := *c.compute
+		mv.Microversion = multiattachMicroversion
+		a, err = volumeattach.Create(ctx, &mv, serverID, volumeattach.CreateOpts{VolumeID: volumeID}).Extract()
+	}
 	if err != nil {
 		return nil, mapError(op, err)
 	}
@@ -31,6 +42,17 @@ func (c *Cloud) AttachVolume(ctx context.Context, serverID, volumeID string) (*c
 		VolumeID: first(a.VolumeID, volumeID),
 		Device:   a.Device,
 	}, nil
+}
+
+// multiattachMicroversion is the first compute API version that attaches
+// a multiattach volume (Nova, Queens).
+const multiattachMicroversion = "2.60"
+
+// needsMultiattachMicroversion: Nova's MultiattachNotSupportedOldMicroversion.
+func needsMultiattachMicroversion(err error) bool {
+	var e gophercloud.ErrUnexpectedResponseCode
+	return errors.As(err, &e) && e.Actual == http.StatusBadRequest &&
+		strings.Contains(string(e.Body), "compute API version "+multiattachMicroversion)
 }
 
 // DetachVolume implements cloud.Cloud.

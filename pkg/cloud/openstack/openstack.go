@@ -177,6 +177,9 @@ func capabilities(cfg Config, version int) cloud.Capabilities {
 	caps.Encryption = version >= 2
 	// Cinder v1 has no os-retype.
 	caps.Retype = caps.Retype && version >= 2
+	// Multi-attach volumes came with Cinder v3 types; v2 clients see and
+	// attach them the same way (the type decides, not the API).
+	caps.MultiAttach = caps.MultiAttach && version >= 2
 	caps.CallsPerSecond = max(cfg.RateLimit, 0)
 	switch version {
 	case 1:
