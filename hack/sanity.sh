@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make sanity [BACKENDS="cinder-v1 lunanode"]: csi-sanity against the driver
 # on each backend's simulator (a second run per Cinder backend with
-# backup-class snapshots). Prints one line per backend run:
+# backup-class snapshots, and on cinder-v2 and cinder-v3 one with raw block
+# volumes of a multi-attach type plus the multi-node specs). Prints one
+# line per backend run:
 #   sanity BACKEND: N passed, N failed, N skipped (simulator 413s: N)
 set -uo pipefail
 cd "$(dirname "$0")/.."

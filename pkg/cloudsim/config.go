@@ -201,6 +201,21 @@ func ProfileRules(name string) (Rules, error) {
 	return p.rules, err
 }
 
+// ProfileVolumeTypes returns the volume types of a named profile, default
+// first, for tests that add a type of their own.
+func ProfileVolumeTypes(name string) ([]VolumeType, error) {
+	p, err := lookupProfile(name)
+	var out []VolumeType
+	for _, t := range p.types {
+		if t.Name == p.defaultType {
+			out = append([]VolumeType{t}, out...)
+		} else {
+			out = append(out, t)
+		}
+	}
+	return out, err
+}
+
 // ProfileQuota returns the quota of a named profile.
 func ProfileQuota(name string) (Quota, error) {
 	p, err := lookupProfile(name)

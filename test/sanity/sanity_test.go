@@ -56,13 +56,20 @@ type backend struct {
 	// backupProfile runs the backup variant on another simulator profile
 	// with the same API version, for a cloud that has no backups itself.
 	backupProfile string
+	// multiattachProfile: also run the suite with raw block volumes of a
+	// multi-attach type, on this simulator profile, plus the multi-node
+	// specs of multinode_test.go.
+	multiattachProfile string
 }
 
 var backends = []backend{
 	// NHN Cloud publishes no backup API: its v2 backup run is on the
 	// generic cloud's v2 face (label cinder-v2-generic/backup).
-	{name: "cinder-v2", kind: "cinder", profile: "nhn", api: 2, backups: true, backupProfile: "generic"},
-	{name: "cinder-v3", kind: "cinder", profile: "generic", api: 3, backups: true},
+	// Multi-attach on v2 runs on the generic cloud's v2 face as well: NHN
+	// publishes no multi-attach volume type, and its compute endpoint is
+	// Nova's v2, which predates the 2.60 such attaches need.
+	{name: "cinder-v2", kind: "cinder", profile: "nhn", api: 2, backups: true, backupProfile: "generic", multiattachProfile: "generic"},
+	{name: "cinder-v3", kind: "cinder", profile: "generic", api: 3, backups: true, multiattachProfile: "generic"},
 	{name: "cinder-v1", kind: "cinder", profile: "helion", api: 1, timeScale: 10, backups: true},
 	{name: "lunanode", kind: "lunanode"},
 }
@@ -94,6 +101,9 @@ func TestSanity(t *testing.T) {
 		if b.backups {
 			variants = append(variants, "backup")
 		}
+		if b.multiattachProfile != "" {
+			variants = append(variants, "multiattach")
+		}
 		for _, v := range variants {
 			t.Run(b.label(v), func(t *testing.T) { runChild(t, b.name, v) })
 		}
@@ -103,14 +113,14 @@ func TestSanity(t *testing.T) {
 // label names a run in its summary line: the backend, the profile where
 // the variant runs on another one, and the variant.
 func (b backend) label(variant string) string {
-	switch variant {
-	case "backup":
-		if b.backupProfile != "" {
-			return b.name + "-" + b.backupProfile + "/backup"
-		}
-		return b.name + "/backup"
+	other := map[string]string{"backup": b.backupProfile, "multiattach": b.multiattachProfile}[variant]
+	switch {
+	case variant == "snapshot" || variant == "":
+		return b.name
+	case other != "" && other != b.profile:
+		return b.name + "-" + other + "/" + variant
 	}
-	return b.name
+	return b.name + "/" + variant
 }
 
 var summaryLine = regexp.MustCompile(`sanity \S+: \d+ passed, \d+ failed, \d+ skipped.*`)
@@ -171,17 +181,25 @@ func TestSanityBackend(t *testing.T) {
 		t.Fatalf("unknown backend %q", name)
 	}
 	label := b.label(variant)
-	if variant == "backup" && b.backupProfile != "" {
+	switch {
+	case variant == "backup" && b.backupProfile != "":
 		b.profile = b.backupProfile
+	case variant == "multiattach":
+		b.profile = b.multiattachProfile
 	}
 
 	tmp := t.TempDir()
 	byID := filepath.Join(tmp, "by-id")
 	nodeID := uuid.NewString()
-	sim, base := simtest.Start(t, cloudsim.Config{
+	simCfg := cloudsim.Config{
 		Profile: b.profile, Timing: "fast", TimeScale: b.timeScale,
 		LocalServerID: nodeID, ByIDDir: byID,
-	})
+	}
+	if variant == "multiattach" {
+		simCfg.VolumeTypes = multiattachTypes(t, b.profile)
+		simCfg.Servers = []cloudsim.Server{{ID: secondNodeID, Name: "second"}}
+	}
+	sim, base := simtest.Start(t, simCfg)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -238,6 +256,12 @@ func TestSanityBackend(t *testing.T) {
 	cfg.IdempotentCount = 2
 	if variant == "backup" {
 		cfg.TestSnapshotParameters = map[string]string{driver.ParamSnapshotType: "backup"}
+	}
+	if variant == "multiattach" {
+		// Every volume of the suite is raw block of a multi-attach type.
+		cfg.TestVolumeParameters = map[string]string{driver.ParamType: multiattachType}
+		cfg.TestVolumeAccessType = "block"
+		multiNodeSpecs(&cfg, c, nodeID)
 	}
 
 	suite, reporter := GinkgoConfiguration()
@@ -358,9 +382,6 @@ func deadline(t *testing.T) time.Time {
 //   - "should fail when the volume is already published but is
 //     incompatible" on Lunanode: PUBLISH_READONLY needs volume metadata to
 //     keep each node's publish mode, and Lunanode volumes have none.
-//   - "with single node multi writer capability": SINGLE_NODE_MULTI_WRITER
-//     is not advertised; the node cannot prove across restarts that a
-//     single-writer volume is not mounted at a second target.
 //   - "should fail when publishing more volumes than the node max attach
 //     limit": TestNodeVolumeAttachLimit is off; it would attach 25 loop
 //     devices per run for a limit the unit tests already cover.

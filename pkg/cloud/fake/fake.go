@@ -34,6 +34,9 @@ type Config struct {
 	Latency time.Duration
 	// EncryptedTypes are the volume types whose volumes are encrypted.
 	EncryptedTypes []string
+	// MultiattachTypes are the volume types whose volumes attach to
+	// several servers at once.
+	MultiattachTypes []string
 	// MigratingTypes are volume types on another backend: a retype to
 	// one needs migration.
 	MigratingTypes []string
@@ -68,7 +71,9 @@ type Cloud struct {
 	latency time.Duration
 	// encryptedTypes: volume types whose volumes report encrypted.
 	encryptedTypes []string
-	migratingTypes []string
+	// multiattachTypes: volume types whose volumes are multiattach.
+	multiattachTypes []string
+	migratingTypes   []string
 
 	mu        sync.Mutex
 	seq       int64
@@ -114,7 +119,7 @@ func New(cfg Config) *Cloud {
 	}
 	c := &Cloud{
 		name: cfg.Name, caps: caps, delay: cfg.Delay, maxPage: cfg.MaxPage, latency: cfg.Latency,
-		encryptedTypes: cfg.EncryptedTypes, migratingTypes: cfg.MigratingTypes,
+		encryptedTypes: cfg.EncryptedTypes, migratingTypes: cfg.MigratingTypes, multiattachTypes: cfg.MultiattachTypes,
 		volumes:   map[string]*entry[cloud.Volume]{},
 		snapshots: map[string]*entry[cloud.Snapshot]{},
 		backups:   map[string]*entry[cloud.Backup]{},

@@ -50,7 +50,8 @@ func (c *Cloud) CreateVolume(ctx context.Context, req cloud.CreateVolumeRequest)
 		Zone: zone, VolumeType: req.VolumeType, SourceSnapshotID: req.SnapshotID,
 		SourceVolumeID: req.SourceVolumeID, SourceBackupID: req.BackupID,
 		Metadata: maps.Clone(req.Metadata), Serial: id, CreatedAt: time.Now(),
-		Encrypted: req.VolumeType != "" && slices.Contains(c.encryptedTypes, req.VolumeType),
+		Encrypted:   req.VolumeType != "" && slices.Contains(c.encryptedTypes, req.VolumeType),
+		Multiattach: req.VolumeType != "" && slices.Contains(c.multiattachTypes, req.VolumeType),
 	}
 	if v.Metadata == nil {
 		v.Metadata = map[string]string{}
