@@ -44,52 +44,19 @@ func (c *Controller) ControllerPublishVolume(ctx context.Context, req *csi.Contr
 	}
 	defer release()
 
-	roKey := MetaReadOnlyPrefix + nodeID
 	if readOnly {
 		if err := c.markReadOnly(ctx, volID, nodeID); err != nil {
 			return nil, err
 		}
 	}
-	_, err = c.cloud.AttachVolume(ctx, nodeID, volID)
-	switch {
-	case err == nil:
-	case cloud.IsNotFound(err):
-		// Volume or server? Only now is a GET worth it.
-		if _, gerr := c.cloud.GetVolume(ctx, volID); cloud.IsNotFound(gerr) {
-			return nil, notFound("volume %s not found", volID)
-		} else if gerr != nil {
-			return nil, failed(err, "attaching volume %s to node %s", volID, nodeID)
-		}
-		return nil, notFound("node %s not found: no server with that id (%v)", nodeID, err)
-	case errors.Is(err, cloud.ErrWrongState), errors.Is(err, cloud.ErrAlreadyExists):
-		vol, gerr := c.cloud.GetVolume(ctx, volID)
-		if gerr != nil {
-			return nil, failed(gerr, "attaching volume %s to node %s", volID, nodeID)
-		}
-		switch {
-		case vol.AttachedTo(nodeID) && !readOnly && vol.Metadata[roKey] == "true":
-			return nil, alreadyExists("volume %s is published to node %s read-only; it cannot be published there read-write too", volID, nodeID)
-		case vol.AttachedTo(nodeID):
-			// Already attached here (a retry): fall through to the wait.
-		case vol.Status == cloud.StatusAttaching:
-			// Another attach is under way; wait for it below and see
-			// where it went.
-		case len(vol.Attachments) > 0 && !vol.Multiattach:
-			return nil, precondition("volume %s is attached to %s; it cannot be attached to node %s too", volID, servers(vol), nodeID)
-		default:
-			return nil, failed(err, "attaching volume %s to node %s (status %s)", volID, nodeID, vol.RawStatus)
-		}
-	case errors.Is(err, cloud.ErrOutOfRange), errors.Is(err, cloud.ErrAttachLimit):
-		return nil, exhausted("node %s cannot take more volumes: the server's disk limit is reached: %v", nodeID, err)
-	default:
-		return nil, failed(err, "attaching volume %s to node %s", volID, nodeID)
+	if err := c.attach(ctx, volID, nodeID, readOnly); err != nil {
+		return nil, err
 	}
-
 	vol, err := c.waitAttached(ctx, volID, nodeID)
 	if err != nil {
 		return nil, err
 	}
-	if !readOnly && vol.Metadata[roKey] == "true" {
+	if roKey := MetaReadOnlyPrefix + nodeID; !readOnly && vol.Metadata[roKey] == "true" {
 		// Left by a read-only publish that never attached: this node's
 		// publish is read-write now.
 		if err := c.cloud.SetVolumeMetadata(ctx, volID, map[string]string{roKey: "false"}); err != nil {
@@ -102,6 +69,47 @@ func (c *Controller) ControllerPublishVolume(ctx context.Context, req *csi.Contr
 		pc[PubReadOnly] = "true"
 	}
 	return &csi.ControllerPublishVolumeResponse{PublishContext: pc}, nil
+}
+
+// attach asks the cloud to attach; nil means there is an attach to wait
+// for (this one, a retry's or one under way), else the answer to give.
+func (c *Controller) attach(ctx context.Context, volID, nodeID string, readOnly bool) error {
+	_, err := c.cloud.AttachVolume(ctx, nodeID, volID)
+	roKey := MetaReadOnlyPrefix + nodeID
+	switch {
+	case err == nil:
+	case cloud.IsNotFound(err):
+		// Volume or server? Only now is a GET worth it.
+		if _, gerr := c.cloud.GetVolume(ctx, volID); cloud.IsNotFound(gerr) {
+			return notFound("volume %s not found", volID)
+		} else if gerr != nil {
+			return failed(err, "attaching volume %s to node %s", volID, nodeID)
+		}
+		return notFound("node %s not found: no server with that id (%v)", nodeID, err)
+	case errors.Is(err, cloud.ErrWrongState), errors.Is(err, cloud.ErrAlreadyExists):
+		vol, gerr := c.cloud.GetVolume(ctx, volID)
+		if gerr != nil {
+			return failed(gerr, "attaching volume %s to node %s", volID, nodeID)
+		}
+		switch {
+		case vol.AttachedTo(nodeID) && !readOnly && vol.Metadata[roKey] == "true":
+			return alreadyExists("volume %s is published to node %s read-only; it cannot be published there read-write too", volID, nodeID)
+		case vol.AttachedTo(nodeID):
+			// Already attached here (a retry): fall through to the wait.
+		case vol.Status == cloud.StatusAttaching:
+			// Another attach is under way; wait for it below and see
+			// where it went.
+		case len(vol.Attachments) > 0 && !vol.Multiattach:
+			return precondition("volume %s is attached to %s; it cannot be attached to node %s too", volID, servers(vol), nodeID)
+		default:
+			return failed(err, "attaching volume %s to node %s (status %s)", volID, nodeID, vol.RawStatus)
+		}
+	case errors.Is(err, cloud.ErrOutOfRange), errors.Is(err, cloud.ErrAttachLimit):
+		return exhausted("node %s cannot take more volumes: the server's disk limit is reached: %v", nodeID, err)
+	default:
+		return failed(err, "attaching volume %s to node %s", volID, nodeID)
+	}
+	return nil
 }
 
 // markReadOnly records, before the attach, that nodeID gets the volume
