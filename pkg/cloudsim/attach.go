@@ -1,6 +1,7 @@
 package cloudsim
 
 import (
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/disk"
 	"k8s.io/klog/v2"
 )
 
@@ -89,7 +90,7 @@ func (s *Sim) scheduleAttach(volID, attID string) {
 		}
 		a.Status, a.AttachedAt = "attached", now()
 		v.Status = "in-use"
-		if a.ServerID == s.cfg.LocalServerID {
+		if s.localStore(a.ServerID) != nil {
 			s.showDevice(volID, attID)
 		}
 	})
@@ -105,7 +106,7 @@ func (s *Sim) showDevice(volID, attID string) {
 			return
 		}
 		if a := findAttachment(v, attID); a != nil && a.Status == "attached" {
-			s.attachLocal(v)
+			s.attachLocal(v, a.ServerID)
 		}
 	}
 	if s.durs.Device <= 0 {
@@ -115,10 +116,26 @@ func (s *Sim) showDevice(volID, attID string) {
 	s.later(OpDevice, s.durs.Device, show)
 }
 
-// attachLocal makes the volume a local disk; a failure is logged, not fatal,
-// because the API-level attachment is what clients see.
-func (s *Sim) attachLocal(v *Volume) {
-	l, err := s.store.Attach(v.ID, v.ID)
+// localStore is the disk store of a server on this machine, or nil.
+func (s *Sim) localStore(serverID string) *disk.Store {
+	switch {
+	case serverID == "":
+		return nil
+	case serverID == s.cfg.LocalServerID:
+		return s.store
+	}
+	return s.others[serverID]
+}
+
+// attachLocal makes the volume a local disk of serverID (a server on this
+// machine); a failure is logged, not fatal, because the API-level
+// attachment is what clients see.
+func (s *Sim) attachLocal(v *Volume, serverID string) {
+	st := s.localStore(serverID)
+	if st == nil {
+		return
+	}
+	l, err := st.Attach(v.ID, v.ID)
 	if err != nil {
 		klog.ErrorS(err, "cloudsim: local attach failed", "volume", v.ID)
 		return
@@ -193,8 +210,8 @@ func (s *Sim) scheduleDetach(volID, attID string) {
 }
 
 func (s *Sim) finishDetach(v *Volume, a *Attachment) {
-	if a.ServerID == s.cfg.LocalServerID {
-		if err := s.store.Detach(v.ID, v.ID); err != nil {
+	if st := s.localStore(a.ServerID); st != nil {
+		if err := st.Detach(v.ID, v.ID); err != nil {
 			klog.ErrorS(err, "cloudsim: local detach failed", "volume", v.ID)
 		}
 	}

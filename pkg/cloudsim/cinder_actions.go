@@ -156,9 +156,7 @@ func (s *Sim) runAction(c *call, v *Volume, name string, arg json.RawMessage) (i
 		}
 		att := &Attachment{ID: newID(), ServerID: a.InstanceUUID, Device: a.Mountpoint, HostName: a.HostName, Status: "attached", AttachedAt: now()}
 		v.Attachments = append(v.Attachments, att)
-		if a.InstanceUUID != "" && a.InstanceUUID == s.cfg.LocalServerID {
-			s.attachLocal(v)
-		}
+		s.attachLocal(v, a.InstanceUUID)
 		v.Status = "in-use"
 		return 202, nil, nil
 

@@ -206,9 +206,7 @@ func (s *Sim) cinderAttachmentAction(c *call) {
 	}
 	if a.Status != "attached" {
 		a.Status, a.AttachedAt = "attached", now()
-		if a.ServerID != "" && a.ServerID == s.cfg.LocalServerID {
-			s.attachLocal(v)
-		}
+		s.attachLocal(v, a.ServerID)
 	}
 	v.Status = restingStatus(v)
 	v.UpdatedAt = now()

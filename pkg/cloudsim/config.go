@@ -23,6 +23,12 @@ const (
 	AltProject = "alt"
 )
 
+// LocalServer is a server on this machine and where its disk links go.
+type LocalServer struct {
+	ID      string
+	ByIDDir string
+}
+
 // Server is a Nova instance volumes can be attached to.
 type Server struct {
 	ID   string `json:"id"`
@@ -134,6 +140,11 @@ type Config struct {
 	// to it (through Nova, Cinder's attachments or Lunanode) are hot-plugged
 	// into this guest instead of becoming loop devices and links.
 	Guest disk.Host
+	// OtherLocal are more servers on this machine, each with the by-id
+	// directory its node reads: two node plugins on one host, as two
+	// servers sharing a multi-attach volume. Each attach is its own loop
+	// device on the volume's image.
+	OtherLocal []LocalServer
 	// Profile: "generic" (default), "nhn" or "helion".
 	Profile string
 	// Timing: "fast" (default) or "realistic"; Durations overrides it.
@@ -378,6 +389,11 @@ func (c *Config) resolve() (profile, timing.Profile, error) {
 	}
 	if c.LocalServerID != "" && c.server(c.LocalServerID) == nil {
 		c.Servers = append(c.Servers, Server{ID: c.LocalServerID, Name: "local", Zone: p.defaultZone})
+	}
+	for _, l := range c.OtherLocal {
+		if c.server(l.ID) == nil {
+			c.Servers = append(c.Servers, Server{ID: l.ID, Name: l.ID, Zone: p.defaultZone})
+		}
 	}
 	return p, tp, nil
 }

@@ -503,9 +503,11 @@ func (s *Sim) recover() {
 	stale := s.store.Attached()
 	for _, v := range sortedVolumes(s.st.Volumes) {
 		for _, a := range v.Attachments {
-			if a.ServerID == s.cfg.LocalServerID && s.cfg.LocalServerID != "" && (a.Status == "attached" || a.Status == "detaching") {
-				s.attachLocal(v)
-				delete(stale, v.ID)
+			if s.localStore(a.ServerID) != nil && (a.Status == "attached" || a.Status == "detaching") {
+				s.attachLocal(v, a.ServerID)
+				if a.ServerID == s.cfg.LocalServerID {
+					delete(stale, v.ID)
+				}
 			}
 			switch a.Status {
 			case "attaching":

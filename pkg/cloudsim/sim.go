@@ -32,6 +32,8 @@ type Sim struct {
 	prof  profile
 	durs  timing.Profile
 	store *disk.Store
+	// others are the disk stores of OtherLocal, by server id.
+	others map[string]*disk.Store
 
 	mu     sync.Mutex // guards st, timers, closed
 	st     *state
@@ -92,8 +94,20 @@ func New(cfg Config) (*Sim, error) {
 			return nil, err
 		}
 	}
+	others := map[string]*disk.Store{}
+	for _, l := range cfg.OtherLocal {
+		o, err := disk.NewStore(cfg.StateDir, l.ByIDDir)
+		if err != nil {
+			store.Close()
+			for _, o := range others {
+				o.Close()
+			}
+			return nil, err
+		}
+		others[l.ID] = o
+	}
 	s := &Sim{
-		cfg: cfg, prof: prof, durs: durs, store: store, st: st,
+		cfg: cfg, prof: prof, durs: durs, store: store, others: others, st: st,
 		timers: map[*time.Timer]struct{}{}, limiters: map[string]*rate.Limiter{},
 		faults: newFaultState(cfg.Faults),
 	}
@@ -179,6 +193,9 @@ func (s *Sim) Close() error {
 	errs := []error{s.commit.Close()}
 	for _, c := range s.extra {
 		errs = append(errs, c())
+	}
+	for _, o := range s.others {
+		errs = append(errs, o.Close())
 	}
 	errs = append(errs, s.store.Close())
 	return errors.Join(errs...)
