@@ -378,10 +378,13 @@ func cases(w *world) []hcase {
 		return &csi.TopologyRequirement{Requisite: []*csi.Topology{{Segments: segs}}}
 	}
 	cs = append(cs,
+		// a is published read-write to this node: a read-only publish
+		// there is incompatible (AlreadyExists) where PUBLISH_READONLY is
+		// offered, and refused outright where not (Lunanode).
 		hcase{"controller-publish-readonly", func(ctx context.Context, w *world) error {
 			_, err := w.ctrl.ControllerPublishVolume(ctx, &csi.ControllerPublishVolumeRequest{VolumeId: a.id, NodeId: harness.LocalServerID, VolumeCapability: csicap.Mount("ext4"), Readonly: true})
 			return err
-		}, invalid, nil},
+		}, []codes.Code{codes.AlreadyExists, codes.InvalidArgument}, nil},
 		hcase{"create-topology-empty-segments", func(ctx context.Context, w *world) error {
 			_, err := w.ctrl.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "hostile-topo", VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("ext4")}, AccessibilityRequirements: zone(map[string]string{})})
 			return err
