@@ -250,10 +250,15 @@ backend_env() {
 start_sim() {
 	backend_env
 	mkdir -p "${E2E_RUN}/sim" "${E2E_RUN}/by-id"
+	# A cloud with multi-attach gets its operator's multi-attach type.
+	local multi=()
+	if [ -n "${MULTIATTACH_TYPE:-}" ]; then
+		multi=(--multiattach-type "${MULTIATTACH_TYPE}")
+	fi
 	start cloudsim "${DRIVER_BUILD}/openblock-cloudsim" --listen "${E2E_SIM_ADDR}" \
 		--state-dir "${E2E_RUN}/sim" --by-id-dir "${E2E_RUN}/by-id" \
 		--local-server-id "${SERVER_ID}" --server "${SERVER_ID}:${ZONE}:${E2E_NODE_NAME}" \
-		--profile "${PROFILE}" --timing fast
+		--profile "${PROFILE}" --timing fast "${multi[@]}"
 	wait_for cloudsim 30 curl -fsS "http://${E2E_SIM_ADDR}/_sim/state"
 	log "simulator: ${BACKEND} (profile ${PROFILE}, zone ${ZONE}) on ${E2E_SIM_ADDR}"
 }
@@ -302,6 +307,14 @@ EOF
 write_values() {
 	# shellcheck disable=SC1091
 	source "${E2E_RUN}/backend.env"
+	# A class of the cloud's multi-attach type, for shared raw block claims.
+	local shared=""
+	if [ -n "${MULTIATTACH_TYPE:-}" ]; then
+		shared="  - name: openblock-shared-block
+    reclaimPolicy: Delete
+    volumeBindingMode: WaitForFirstConsumer
+    parameters: {type: ${MULTIATTACH_TYPE}}"
+	fi
 	cat >"${E2E_RUN}/values-e2e.yaml" <<EOF
 image:
   repository: ${DRIVER_IMAGE_REPO}
@@ -340,7 +353,9 @@ sidecars:
   resizer:
     image: {repository: ${E2E_REGISTRY}/csi-resizer, tag: ${RESIZER_VERSION}, pullPolicy: Never}
     httpPort: 18092
-    extraArgs: [--http-endpoint=${E2E_NODE_IP}:18092]
+    # ModifyVolume for a PVC's VolumeAttributesClass (GA, on by default;
+    # named so the scenario's dependency is explicit).
+    extraArgs: [--http-endpoint=${E2E_NODE_IP}:18092, --feature-gates=VolumeAttributesClass=true]
   snapshotter:
     image: {repository: ${E2E_REGISTRY}/csi-snapshotter, tag: ${SNAPSHOTTER_VERSION}, pullPolicy: Never}
     httpPort: 18093
@@ -370,6 +385,7 @@ storageClasses:
       - matchLabelExpressions:
           - key: topology.block.csi.openblock.io/zone
             values: [${ZONE}]
+${shared}
 volumeSnapshotClasses:
   classes:
     - name: openblock-snapshot

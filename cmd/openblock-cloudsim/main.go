@@ -102,6 +102,7 @@ func main() {
 		quota     cloudsim.Quota
 		tokenTTL  = flag.Duration("token-ttl", time.Hour, "lifetime of issued tokens")
 		stuck     listFlag
+		multi     listFlag
 		failNextC = flag.Int("fail-next-create", 0, "the next N volume creates end in status error")
 	)
 	flag.StringVar(&cfg.StateDir, "state-dir", "/var/lib/openblock-cloudsim", "directory for state.json and volume images")
@@ -124,6 +125,7 @@ func main() {
 	flag.Float64Var(&faults.OverLimitRatio, "over-limit-ratio", 0, "ratio of calls answered 413 overLimit")
 	flag.Float64Var(&faults.DropRatio, "drop-ratio", 0, "ratio of calls whose connection is dropped")
 	flag.Var(&stuck, "stuck", "operations that never complete (attach,detach,create,...; device: an attached disk never appears locally)")
+	flag.Var(&multi, "multiattach-type", `comma-separated volume types to add, with extra spec multiattach="<is> True" (their volumes attach to several servers)`)
 	flag.IntVar(&quota.Volumes, "quota-volumes", 0, "volumes per project (0: the profile's, negative: unlimited)")
 	flag.IntVar(&quota.Snapshots, "quota-snapshots", 0, "snapshots per project (0: the profile's)")
 	flag.IntVar(&quota.Gigabytes, "quota-gigabytes", 0, "gigabytes per project (0: the profile's)")
@@ -143,6 +145,17 @@ func main() {
 		faults.FailNext = map[string]int{cloudsim.OpCreate: *failNextC}
 	}
 	cfg.Faults = faults
+	if len(multi) > 0 {
+		types, err := cloudsim.ProfileVolumeTypes(cfg.Profile)
+		if err != nil {
+			klog.Fatal(err)
+		}
+		for i, name := range multi {
+			types = append(types, cloudsim.VolumeType{ID: fmt.Sprintf("7d3c0a2e-1f4b-4c8d-9e6a-%012d", i+1), Name: name,
+				ExtraSpecs: map[string]string{"multiattach": "<is> True"}})
+		}
+		cfg.VolumeTypes = types
+	}
 	if quota != (cloudsim.Quota{}) {
 		q, err := cloudsim.ProfileQuota(cfg.Profile)
 		if err != nil {

@@ -37,6 +37,10 @@ type env struct {
 	run, backend, simURL, zone string
 	driverNS, release          string
 	backups                    bool
+	// retype: the cloud changes a volume's type (VolumeAttributesClass);
+	// multiattachType: its multi-attach volume type, "" without one.
+	retype          bool
+	multiattachType string
 }
 
 func loadEnv(t *testing.T) env {
@@ -56,6 +60,7 @@ func loadEnv(t *testing.T) env {
 		t.Fatal(err)
 	}
 	e.zone, e.backups = vars["ZONE"], vars["BACKUPS"] == "true"
+	e.retype, e.multiattachType = vars["RETYPE"] == "true", vars["MULTIATTACH_TYPE"]
 	return e
 }
 

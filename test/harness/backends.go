@@ -31,6 +31,11 @@ type Backend struct {
 	// SnapshotOfAttached: the cloud can snapshot a volume while attached
 	// (possibly with force).
 	SnapshotOfAttached bool
+	// Retype: the cloud changes a volume's type (VolumeAttributesClass).
+	Retype bool
+	// MultiAttach: the simulator gets a multi-attach volume type (see
+	// MultiattachType) that the driver's multi-node modes can use.
+	MultiAttach bool
 	// Face: not one of the four clouds but another API face of one, for
 	// coverage the cloud itself cannot give; Names leaves it out.
 	Face bool
@@ -41,12 +46,16 @@ var Backends = map[string]Backend{
 	"cinder-v1": {Name: "cinder-v1", Profile: "helion", APIVersion: 1, Zone: "az2", Backups: true},
 	// NHN Cloud publishes no backup API (seeds 000, 002).
 	"cinder-v2": {Name: "cinder-v2", Profile: "nhn", APIVersion: 2, Zone: "kr-pub-a", SnapshotOfAttached: true},
-	"cinder-v3": {Name: "cinder-v3", Profile: "generic", APIVersion: 3, Zone: "nova", Backups: true, SnapshotOfAttached: true},
+	"cinder-v3": {Name: "cinder-v3", Profile: "generic", APIVersion: 3, Zone: "nova", Backups: true, SnapshotOfAttached: true, Retype: true, MultiAttach: true},
 	"lunanode":  {Name: "lunanode", Profile: "generic", Lunanode: true, Zone: "toronto", SnapshotOfAttached: true},
 	// The generic cloud on its Cinder v2 face: backups through the v2
 	// client, which NHN Cloud cannot exercise.
-	GenericV2: {Name: GenericV2, Profile: "generic", APIVersion: 2, Zone: "nova", Backups: true, SnapshotOfAttached: true, Face: true},
+	GenericV2: {Name: GenericV2, Profile: "generic", APIVersion: 2, Zone: "nova", Backups: true, SnapshotOfAttached: true, Retype: true, MultiAttach: true, Face: true},
 }
+
+// MultiattachType is the multi-attach volume type an operator of a
+// MultiAttach backend defines (extra spec multiattach="<is> True").
+const MultiattachType = "shared"
 
 // GenericV2 names the generic cloud's Cinder v2 face.
 const GenericV2 = "cinder-v2-generic"

@@ -27,6 +27,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "cloudconf:", err)
 		os.Exit(1)
 	}
-	fmt.Printf("BACKEND=%s\nPROFILE=%s\nZONE=%s\nSERVER_ID=%s\nBACKUPS=%t\nLUNANODE=%t\n",
-		b.Name, b.Profile, b.Zone, harness.LocalServerID, b.Backups, b.Lunanode)
+	multi := ""
+	if b.MultiAttach {
+		multi = harness.MultiattachType
+	}
+	fmt.Printf("BACKEND=%s\nPROFILE=%s\nZONE=%s\nSERVER_ID=%s\nBACKUPS=%t\nLUNANODE=%t\nRETYPE=%t\nMULTIATTACH_TYPE=%s\n",
+		b.Name, b.Profile, b.Zone, harness.LocalServerID, b.Backups, b.Lunanode, b.Retype, multi)
 }
