@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/ratelearn"
 )
 
 // RetryPolicy bounds what the HTTP layer repeats on its own.
@@ -25,7 +27,10 @@ type RetryPolicy struct {
 	// BaseDelay doubles per attempt up to MaxDelay (with jitter).
 	BaseDelay, MaxDelay time.Duration
 	// MaxRateLimitRetries is how many 413/429 rate-limit answers one
-	// request waits out before giving up with ErrRateLimited.
+	// request waits out before giving up with ErrRateLimited, when the
+	// rate limit is configured or the request has no deadline. A learned
+	// limit paces each retry itself, so there a request with a deadline
+	// is retried for as long as the deadline allows.
 	MaxRateLimitRetries int
 	// DefaultRateLimitWait is used when a rate-limit answer says
 	// retryAfter 0 or nothing.
@@ -54,12 +59,13 @@ type serviceBase struct {
 // 413 retryAfter, bounded retries of idempotent requests, observation.
 type transport struct {
 	base     http.RoundTripper
-	limiter  *adaptiveLimiter // nil: no client-side limit
+	limiter  *adaptiveLimiter // the configured limit (Block Storage only); nil: none
 	observer cloud.Observer
 	retry    RetryPolicy
 
 	mu       sync.RWMutex
 	services []serviceBase
+	learners map[string]*ratelearn.Learner // per service, where no limit is configured
 }
 
 func (t *transport) addService(prefix, name string) {
@@ -124,13 +130,13 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, err
 			}
 		}
-		done, err := t.waitLimiter(ctx, service)
+		p, err := t.waitLimiter(ctx, service)
 		if err != nil {
 			return nil, err
 		}
 		sent = true
 		resp, err := t.send(r, service, op, attempt)
-		done()
+		p.answered()
 		if err != nil {
 			if ctx.Err() == nil && rewindable && attempt < t.retry.MaxAttempts &&
 				(isDialError(err) || (idempotent(req.Method) && isTransientNetError(err))) {
@@ -147,10 +153,15 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if err != nil || !isRate {
 				return resp, err
 			}
-			if wait <= 0 {
+			if p.learner != nil {
+				// The learner paces the retry (and every other call)
+				// from now on; a wait the cloud named holds this
+				// request back as well.
+				p.learner.Refused(p.call)
+			} else if wait <= 0 {
 				wait = t.retry.DefaultRateLimitWait
 			}
-			if !rewindable || rateLimited >= t.retry.MaxRateLimitRetries || wait > t.retry.MaxRateLimitWait {
+			if !rewindable || rateLimited >= t.maxRateLimitRetries(ctx, p) || wait > t.retry.MaxRateLimitWait {
 				return resp, nil
 			}
 			if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
@@ -164,6 +175,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			rateLimited++
 			attempt-- // a rate-limit answer is not a failed attempt
+			if wait <= 0 {
+				continue // learned pacing alone
+			}
 			t.observer.ObserveRateLimitWait(wait)
 			if err := t.sleep(ctx, wait); err != nil {
 				return nil, &cloud.Error{Kind: cloud.ErrRateLimited, RetryAfter: wait, HTTPStatus: http.StatusRequestEntityTooLarge,
@@ -180,8 +194,23 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if t.limited(service) {
 			t.limiter.accepted()
 		}
+		p.accepted()
 		return resp, nil
 	}
+}
+
+// maxRateLimitRetries is how many rate-limit refusals one request meets
+// before it gives up: under a learned limit, as many as its deadline
+// leaves room for (each retry is paced, and one that would leave after the
+// deadline is not sent).
+func (t *transport) maxRateLimitRetries(ctx context.Context, p pace) int {
+	if p.learner == nil {
+		return t.retry.MaxRateLimitRetries
+	}
+	if _, ok := ctx.Deadline(); ok {
+		return math.MaxInt
+	}
+	return t.retry.MaxRateLimitRetries
 }
 
 // send makes one attempt and reports it to the observer and the log.
@@ -209,22 +238,78 @@ func (t *transport) limited(service string) bool {
 	return t.limiter != nil && service == "volume"
 }
 
-// waitLimiter blocks until a call to service may go; done is called once
-// its answer is in.
-func (t *transport) waitLimiter(ctx context.Context, service string) (done func(), err error) {
-	if !t.limited(service) {
-		return func() {}, nil
+// pace is one call's place in its service's pacing: the configured
+// limiter's slot, or the learner's departure.
+type pace struct {
+	done    func()
+	learner *ratelearn.Learner
+	call    ratelearn.Call
+}
+
+// answered is called once the call's answer (or failure) is in.
+func (p pace) answered() {
+	if p.done != nil {
+		p.done()
 	}
+}
+
+// accepted tells the learner the cloud served the call.
+func (p pace) accepted() {
+	if p.learner != nil {
+		p.learner.Accepted(p.call)
+	}
+}
+
+// learner is service's learned pacing, made on first use.
+func (t *transport) learner(service string) *ratelearn.Learner {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.learners == nil {
+		t.learners = map[string]*ratelearn.Learner{}
+	}
+	l := t.learners[service]
+	if l == nil {
+		l = ratelearn.New()
+		t.learners[service] = l
+	}
+	return l
+}
+
+// LearnedRate is the pace calls to service leave at under a learned limit
+// (calls/s); 0 while nothing paces them.
+func (t *transport) LearnedRate(service string) float64 {
+	if t.limited(service) {
+		return 0
+	}
+	return t.learner(service).Rate()
+}
+
+// waitLimiter blocks until a call to service may go: under the configured
+// limit (the Block Storage API's), or else under the one learned from the
+// service's refusals.
+func (t *transport) waitLimiter(ctx context.Context, service string) (pace, error) {
 	start := time.Now()
-	done, err = t.limiter.Wait(ctx)
+	if !t.limited(service) {
+		l := t.learner(service)
+		c, wait, err := l.Wait(ctx)
+		if err != nil {
+			return pace{}, &cloud.Error{Kind: cloud.ErrRateLimited, RetryAfter: wait,
+				Message: "rate limit learned from the cloud: no call slot before the request's deadline", Cause: err}
+		}
+		if wait >= time.Millisecond {
+			t.observer.ObserveRateLimitWait(wait)
+		}
+		return pace{learner: l, call: c}, nil
+	}
+	done, err := t.limiter.Wait(ctx)
 	if err != nil {
-		return nil, &cloud.Error{Kind: cloud.ErrRateLimited, RetryAfter: t.limiter.Interval(),
+		return pace{}, &cloud.Error{Kind: cloud.ErrRateLimited, RetryAfter: t.limiter.Interval(),
 			Message: "client-side rate limit: no call slot before the request's deadline", Cause: err}
 	}
 	if d := time.Since(start); d >= time.Millisecond {
 		t.observer.ObserveRateLimitWait(d)
 	}
-	return done, nil
+	return pace{done: done}, nil
 }
 
 func (t *transport) backoff(attempt int) time.Duration {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
 	"k8s.io/klog/v2"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
@@ -77,7 +78,8 @@ func TestRateLimitRetryAfterIsWaitedOut(t *testing.T) {
 	if d := time.Since(start); d < 50*time.Millisecond {
 		t.Errorf("retried after %v, before retryAfter", d)
 	}
-	if len(obs.waits) != 1 || obs.waits[0] != 50*time.Millisecond {
+	// The named wait, then the learned pace.
+	if len(obs.waits) == 0 || obs.waits[0] != 50*time.Millisecond {
 		t.Errorf("rate-limit waits = %v", obs.waits)
 	}
 }
@@ -332,4 +334,49 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// With no rate-limit configured, a cloud that refuses as HP Helion does
+// (413 overLimit, no retryAfter, no Retry-After) is learned: every request
+// with a deadline is served, after few refusals.
+func TestLearnedRateLimitServesEveryRequest(t *testing.T) {
+	f := newFake(t)
+	lim := rate.NewLimiter(10, 1)
+	var served, refused atomic.Int32
+	f.handle("GET "+v3+"/volumes/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if res := lim.Reserve(); res.Delay() > 0 {
+			res.Cancel()
+			refused.Add(1)
+			writeJSON(w, 413, map[string]any{"overLimit": map[string]any{"code": 413, "message": "This request was rate-limited."}})
+			return
+		}
+		served.Add(1)
+		writeJSON(w, 200, map[string]any{"volume": cannedVolume(volID, "v", "available")})
+	})
+	c := f.newCloud(f.config(""))
+	const n = 20
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.GetVolume(ctx, volID); err != nil {
+				t.Errorf("GetVolume: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d served, %d refused, %s", served.Load(), refused.Load(), time.Since(start).Round(time.Millisecond))
+	if served.Load() != n {
+		t.Errorf("served %d of %d", served.Load(), n)
+	}
+	if r := refused.Load(); r > n/4 {
+		t.Errorf("%d refusals for %d requests", r, n)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %s; the limit allows %d in 2s", d, n)
+	}
 }
