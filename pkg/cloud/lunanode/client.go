@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/ratelearn"
 )
 
 // DefaultAPIURL is LunaNode's API endpoint; {category}/{action}/ is appended.
@@ -67,6 +68,9 @@ type Cloud struct {
 	retries   int
 	backoff   time.Duration
 	nonces    *nonceSource
+	// learner paces calls by the rate limit learned from the API's 429s
+	// (LunaNode documents none).
+	learner *ratelearn.Learner
 }
 
 var _ cloud.Cloud = (*Cloud)(nil)
@@ -133,6 +137,7 @@ func New(cfg Config) (*Cloud, error) {
 		now = time.Now
 	}
 	c.nonces = newNonceSource(now)
+	c.learner = ratelearn.New()
 	return c, nil
 }
 

@@ -3,12 +3,16 @@ package lunanode
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 )
@@ -211,5 +215,47 @@ func TestObservedCode(t *testing.T) {
 		if got := observedCode(c.err); got != c.want {
 			t.Errorf("observedCode(%v) = %d, want %d", c.err, got, c.want)
 		}
+	}
+}
+
+// An API that refuses with 429 and no Retry-After past a rate it never
+// documented: the client learns the rate, and every request with a
+// deadline, writes included, is served after few refusals.
+func TestLearnedRateLimit(t *testing.T) {
+	lim := rate.NewLimiter(10, 1)
+	var served, refused atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if res := lim.Reserve(); res.Delay() > 0 {
+			res.Cancel()
+			refused.Add(1)
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		served.Add(1)
+		_, _ = w.Write([]byte(`{"success":"yes"}`))
+	}))
+	defer srv.Close()
+	c := newTestCloud(t, srv.URL, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const n = 20
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.DeleteVolume(ctx, fmt.Sprintf("toronto/%d", i+1)); err != nil {
+				t.Errorf("DeleteVolume: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d served, %d refused, %s", served.Load(), refused.Load(), time.Since(start).Round(time.Millisecond))
+	if served.Load() != n {
+		t.Errorf("served %d of %d", served.Load(), n)
+	}
+	if r := refused.Load(); r > n/4 {
+		t.Errorf("%d refusals for %d requests", r, n)
 	}
 }

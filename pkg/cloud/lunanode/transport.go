@@ -39,8 +39,23 @@ func (c *Cloud) write(ctx context.Context, category, action string, params map[s
 
 func (c *Cloud) call(ctx context.Context, category, action string, params map[string]string, retries int, out any) error {
 	pause := c.backoff
+	refusals := 0
 	for attempt := 0; ; attempt++ {
-		err := c.do(ctx, category, action, params, out)
+		err := c.paced(ctx, category, action, params, out)
+		if err != nil && errors.Is(err, cloud.ErrRateLimited) && retryRefusal(ctx, refusals, retries, cloud.RetryAfterOf(err)) {
+			// A 429 means the call was not acted on, so a write is
+			// retried too; the learner paces the retry, and a wait the
+			// API named holds this request back as well.
+			refusals++
+			attempt--
+			if ra := cloud.RetryAfterOf(err); ra > 0 {
+				c.obs.ObserveRateLimitWait(ra)
+			}
+			if !sleep(ctx, cloud.RetryAfterOf(err)) {
+				return err
+			}
+			continue
+		}
 		if err == nil || attempt >= retries || !cloud.IsRetryable(err) || ctx.Err() != nil {
 			return err
 		}
@@ -49,13 +64,57 @@ func (c *Cloud) call(ctx context.Context, category, action string, params map[st
 			wait = ra
 		}
 		pause *= 2
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait) {
 			return err
-		case <-t.C:
 		}
+	}
+}
+
+// retryRefusal: a request with a deadline retries a rate-limit refusal
+// for as long as the deadline leaves room for the wait the API named; one
+// without, as often as its other faults.
+func retryRefusal(ctx context.Context, refusals, retries int, wait time.Duration) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		return time.Now().Add(wait).Before(dl)
+	}
+	return refusals < retries
+}
+
+// paced makes one call when the learned rate limit lets it leave, and
+// tells the learner how the API took it.
+func (c *Cloud) paced(ctx context.Context, category, action string, params map[string]string, out any) error {
+	lc, wait, err := c.learner.Wait(ctx)
+	if err != nil {
+		return &cloud.Error{Kind: cloud.ErrRateLimited, RetryAfter: wait,
+			Message: category + "/" + action + ": rate limit learned from the API: no call slot before the request's deadline", Cause: err}
+	}
+	if wait >= time.Millisecond {
+		c.obs.ObserveRateLimitWait(wait)
+	}
+	err = c.do(ctx, category, action, params, out)
+	var ce *cloud.Error
+	if errors.As(err, &ce) && errors.Is(ce.Kind, cloud.ErrRateLimited) && ce.HTTPStatus == http.StatusTooManyRequests {
+		c.learner.Refused(lc)
+	} else if err == nil || ce != nil && ce.HTTPStatus != 0 {
+		c.learner.Accepted(lc)
+	}
+	return err
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
