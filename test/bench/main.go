@@ -46,7 +46,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.driver, "driver", "bin/openblock-csi", "path to the openblock-csi binary")
 	flag.StringVar(&o.backend, "backend", "cinder-v2", "cloud to simulate: "+strings.Join(harness.Names(), ", "))
-	flag.StringVar(&o.scenarios, "scenarios", "memory,node,lifecycle,ratelimited", "scenarios to run (comma-separated)")
+	flag.StringVar(&o.scenarios, "scenarios", "memory,node,lifecycle,ratelimited,learned", "scenarios to run (comma-separated)")
 	flag.IntVar(&o.volumes, "volumes", 100, "volumes in lifecycle and ratelimited")
 	flag.IntVar(&o.concurrency, "concurrency", 0, "RPCs in flight at once (0: all volumes)")
 	flag.IntVar(&o.volumesPerNode, "volumes-per-node", 10, "lifecycle publishes to ceil(volumes / this) nodes")
@@ -56,6 +56,8 @@ func main() {
 	flag.Float64Var(&o.rateTimeScale, "ratelimited-time-scale", 1, "simulator time scale for ratelimited (durations ÷ scale, rates × scale)")
 	flag.Float64Var(&o.rateLimit, "rate-limit", 10, "project rate limit in ratelimited, calls/s")
 	flag.Float64Var(&o.clientRateLimit, "client-rate-limit", -1, "the driver's rate-limit setting in ratelimited, calls/s (negative: same as --rate-limit; 0: none)")
+	flag.Float64Var(&o.learnedRateLimit, "learned-rate-limit", 5, "project rate limit in learned, calls/s (the driver is not told)")
+	flag.IntVar(&o.learnedVolumes, "learned-volumes", 30, "concurrent creates in learned")
 	flag.IntVar(&o.nodeVolumes, "node-volumes", 20, "volumes in the node scenario")
 	flag.DurationVar(&o.rpcTimeout, "rpc-timeout", 3*time.Minute, "per-attempt RPC timeout (the sidecars' --timeout)")
 	flag.StringVar(&o.workDir, "work-dir", "", "where work directories go (default: the system temp dir)")
@@ -104,11 +106,11 @@ func run(ctx context.Context, o options) int {
 	want := map[string]bool{}
 	for _, s := range strings.Split(o.scenarios, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case "memory", "node", "lifecycle", "ratelimited":
+		case "memory", "node", "lifecycle", "ratelimited", "learned":
 			want[s] = true
 		case "":
 		default:
-			fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (want memory, node, lifecycle, ratelimited)\n", s)
+			fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (want memory, node, lifecycle, ratelimited, learned)\n", s)
 			return 2
 		}
 	}
@@ -130,6 +132,9 @@ func run(ctx context.Context, o options) int {
 				benchRateLimited(ctx, o, b, m, rep)
 			}
 		}
+	}
+	if want["learned"] && ctx.Err() == nil {
+		benchLearned(ctx, o, b, rep)
 	}
 	rep.elapsed = time.Since(start)
 	rep.print(os.Stdout)

@@ -25,6 +25,7 @@ type report struct {
 	elapsed     time.Duration
 	lifecycle   map[string]*lifecycleResult
 	rate        map[string]*rateResult
+	learned     *rateResult
 	node        *nodeResult
 	nodeSkipped string
 
@@ -86,6 +87,7 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "  volumes %d × %d GiB, %d RPCs at once, lifecycle publishes to %d nodes; node scenario %d volumes (%s)\n",
 		s.Volumes, s.VolumeSizeGiB, s.Concurrency, s.Nodes, s.NodeVolumes, s.FSType)
 	fmt.Fprintf(w, "  ratelimited: project limit %g calls/s, driver rate-limit setting %g calls/s\n", s.RateLimit, s.ClientRateLimit)
+	fmt.Fprintf(w, "  learned: project limit %g calls/s, %d creates at once, driver rate-limit not configured (learned from 413s)\n", s.LearnedRateLimit, s.LearnedVolumes)
 	fmt.Fprintf(w, "  waiter: batched first check %gs then every %gs; per-volume backoff %s\n", s.WaiterInitialS, s.WaiterIntervalS, s.WaiterPerVolume)
 	fmt.Fprintf(w, "  driver %s version %s commit %s; %s, GOMAXPROCS %d, nproc %d; RPC timeout %gs\n",
 		s.Driver, s.DriverVersion, s.DriverCommit, s.GoVersion, s.GOMAXPROCS, s.NProc, s.RPCTimeoutS)
@@ -93,6 +95,7 @@ func (r *report) print(w io.Writer) {
 	r.printMemory(w)
 	r.printLifecycle(w)
 	r.printRateLimited(w)
+	r.printLearned(w)
 	r.printNode(w)
 	r.printChecks(w)
 

@@ -26,6 +26,8 @@ type options struct {
 	rateTimeScale    float64
 	rateLimit        float64
 	clientRateLimit  float64 // negative: same as rateLimit
+	learnedRateLimit float64 // the project limit in learned (the driver is not told)
+	learnedVolumes   int
 	nodeVolumes      int
 	rpcTimeout       time.Duration
 	workDir          string
@@ -48,6 +50,8 @@ type settings struct {
 	FSType               string             `json:"fs_type"`
 	RateLimit            float64            `json:"rate_limit_calls_per_s"`
 	ClientRateLimit      float64            `json:"client_rate_limit_calls_per_s"`
+	LearnedRateLimit     float64            `json:"learned_rate_limit_calls_per_s"`
+	LearnedVolumes       int                `json:"learned_volumes"`
 	NodeVolumes          int                `json:"node_volumes"`
 	WaiterInitialS       float64            `json:"waiter_initial_delay_s"`
 	WaiterIntervalS      float64            `json:"waiter_batched_interval_s"`
@@ -74,6 +78,7 @@ func newSettings(o options, b harness.Backend) settings {
 		Volumes: o.volumes, Concurrency: o.concurrency, Nodes: nodeCount(o.volumes, o.volumesPerNode),
 		VolumeSizeGiB: o.sizeGiB, FSType: o.fsType,
 		RateLimit: o.rateLimit, ClientRateLimit: o.clientRateLimit, NodeVolumes: o.nodeVolumes,
+		LearnedRateLimit: o.learnedRateLimit, LearnedVolumes: o.learnedVolumes,
 		WaiterInitialS:  waiter.DefaultInitialDelay.Seconds(),
 		WaiterIntervalS: waiter.DefaultInterval.Seconds(),
 		WaiterPerVolume: waiter.DefaultInitialDelay.String() + " x1.2",

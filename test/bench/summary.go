@@ -22,6 +22,14 @@ type summary struct {
 	RateLimitedWallOverFloorPerVolume *float64 `json:"ratelimited_wall_over_floor_per_volume"`
 	RateLimited413PerVolume           *int64   `json:"ratelimited_413_per_volume"`
 
+	LearnedCreated       *int     `json:"learned_created"`
+	Learned413           *int64   `json:"learned_413"`
+	LearnedCalls         *int64   `json:"learned_calls"`
+	LearnedRefusalShare  *float64 `json:"learned_refusal_share"`
+	LearnedWallS         *float64 `json:"learned_wall_s"`
+	LearnedFloorS        *float64 `json:"learned_floor_s"`
+	LearnedWallOverFloor *float64 `json:"learned_wall_over_floor"`
+
 	NodeOverheadMSP50 *float64 `json:"node_overhead_ms_p50"`
 	NodeSkipped       string   `json:"node_skipped,omitempty"`
 
@@ -67,6 +75,7 @@ func (r *report) summary() summary {
 		s.RateLimitedWallOverFloorPerVolume = ptr(round(x.overFloor(), 3))
 		s.RateLimited413PerVolume = ptr(x.calls.Total413)
 	}
+	r.learnedSummary(&s)
 	if n := r.node; n != nil && len(n.overhead) == r.settings.NodeVolumes {
 		s.NodeOverheadMSP50 = ptr(millis(percentile(sortedDurations(n.overhead), 50)))
 	}
@@ -112,6 +121,8 @@ func (s summary) targets() []target {
 	return []target{
 		check("calls_per_volume_batched", "lifecycle API calls per volume, batched", s.LifecycleCallsPerVolumeBatched, targetCallsPerVolume, ""),
 		check("ratelimited_wall_over_floor", "ratelimited wall ÷ floor, batched", s.RateLimitedWallOverFloor, targetOverFloor, ""),
+		check("learned_refusal_share", "learned rate limit: 413s ÷ calls", s.LearnedRefusalShare, targetLearnedRefusalShare, ""),
+		check("learned_wall_over_floor", "learned rate limit: wall ÷ floor (all created)", s.LearnedWallOverFloor, targetLearnedOverFloor, ""),
 		check("node_overhead_ms_p50", "node overhead p50", s.NodeOverheadMSP50, targetNodeOverheadMS, " ms"),
 		check("rss_idle_node_mib", "idle RSS, node mode", s.RSSIdleNodeMiB, targetIdleNodeMiB, " MiB"),
 		check("rss_idle_controller_mib", "idle RSS, controller mode", s.RSSIdleControllerMiB, targetIdleCtrlMiB, " MiB"),
