@@ -324,9 +324,11 @@ api-version = %d
 `, base, cloudsim.DefaultUser, cloudsim.DefaultPassword, cloudsim.DefaultProject, cloudsim.DefaultDomain, cloudsim.DefaultRegion, b.profile, b.api)
 		if b.timeScale > 0 {
 			// The simulator's clock runs timeScale times faster, so the
-			// documented 1 call/s is timeScale calls/s; the driver is
-			// configured with exactly that, as an operator would.
-			ini += "rate-limit = " + fmt.Sprint(b.timeScale) + "\n"
+			// profile's documented 1 call/s would be wrong by that
+			// factor; as an operator who does not know the cloud's limit,
+			// the rate limit is left for the driver to learn from the
+			// cloud's 413s (which, as HP Helion's, name no wait).
+			ini += "rate-limit = 0\n"
 		}
 	case "lunanode":
 		ini = fmt.Sprintf(`[BlockStorage]
