@@ -149,40 +149,12 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 		switch {
 		case resp.StatusCode == http.StatusRequestEntityTooLarge || resp.StatusCode == http.StatusTooManyRequests:
-			wait, isRate, err := rateLimitWait(resp)
-			if err != nil || !isRate {
-				return resp, err
-			}
-			if p.learner != nil {
-				// The learner paces the retry (and every other call)
-				// from now on; a wait the cloud named holds this
-				// request back as well.
-				p.learner.Refused(p.call)
-			} else if wait <= 0 {
-				wait = t.retry.DefaultRateLimitWait
-			}
-			if !rewindable || rateLimited >= t.maxRateLimitRetries(ctx, p) || wait > t.retry.MaxRateLimitWait {
-				return resp, nil
-			}
-			if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
-				discard(resp)
-				return nil, &cloud.Error{Kind: cloud.ErrRateLimited, RetryAfter: wait, HTTPStatus: resp.StatusCode,
-					Message: fmt.Sprintf("rate limited by the cloud; retry after %s does not fit the request's deadline", wait)}
-			}
-			discard(resp)
-			if t.limited(service) {
-				t.limiter.refused()
+			retry, out, err := t.onRefused(ctx, resp, service, p, rewindable, rateLimited)
+			if !retry {
+				return out, err
 			}
 			rateLimited++
 			attempt-- // a rate-limit answer is not a failed attempt
-			if wait <= 0 {
-				continue // learned pacing alone
-			}
-			t.observer.ObserveRateLimitWait(wait)
-			if err := t.sleep(ctx, wait); err != nil {
-				return nil, &cloud.Error{Kind: cloud.ErrRateLimited, RetryAfter: wait, HTTPStatus: http.StatusRequestEntityTooLarge,
-					Message: "rate limited by the cloud", Cause: err}
-			}
 			continue
 		case resp.StatusCode >= 500 && idempotent(req.Method) && rewindable && attempt < t.retry.MaxAttempts:
 			discard(resp)
@@ -197,6 +169,44 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		p.accepted()
 		return resp, nil
 	}
+}
+
+// onRefused handles a 413/429: it reports whether to send the request
+// again (after pacing or the wait the cloud named), or else the answer to
+// give the caller.
+func (t *transport) onRefused(ctx context.Context, resp *http.Response, service string, p pace, rewindable bool, rateLimited int) (bool, *http.Response, error) {
+	wait, isRate, err := rateLimitWait(resp)
+	if err != nil || !isRate {
+		return false, resp, err
+	}
+	if p.learner != nil {
+		// The learner paces the retry (and every other call) from now
+		// on; a wait the cloud named holds this request back as well.
+		p.learner.Refused(p.call)
+	} else if wait <= 0 {
+		wait = t.retry.DefaultRateLimitWait
+	}
+	if !rewindable || rateLimited >= t.maxRateLimitRetries(ctx, p) || wait > t.retry.MaxRateLimitWait {
+		return false, resp, nil
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
+		discard(resp)
+		return false, nil, &cloud.Error{Kind: cloud.ErrRateLimited, RetryAfter: wait, HTTPStatus: resp.StatusCode,
+			Message: fmt.Sprintf("rate limited by the cloud; retry after %s does not fit the request's deadline", wait)}
+	}
+	discard(resp)
+	if t.limited(service) {
+		t.limiter.refused()
+	}
+	if wait <= 0 {
+		return true, nil, nil // learned pacing alone
+	}
+	t.observer.ObserveRateLimitWait(wait)
+	if err := t.sleep(ctx, wait); err != nil {
+		return false, nil, &cloud.Error{Kind: cloud.ErrRateLimited, RetryAfter: wait, HTTPStatus: http.StatusRequestEntityTooLarge,
+			Message: "rate limited by the cloud", Cause: err}
+	}
+	return true, nil, nil
 }
 
 // maxRateLimitRetries is how many rate-limit refusals one request meets
