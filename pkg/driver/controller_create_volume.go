@@ -202,7 +202,11 @@ func sameSource(v *cloud.Volume, s source) bool {
 // in an error state is deleted, so a failed create leaks nothing.
 func (c *Controller) waitCreated(ctx context.Context, vol *cloud.Volume, src source) (*cloud.Volume, error) {
 	ready := waiter.VolumeReady(cloud.StatusAvailable, cloud.StatusInUse)
-	got, err := c.waiter.WaitVolume(ctx, vol.ID, ready)
+	op := waiter.OpCreate
+	if src != (source{}) {
+		op = waiter.OpRestore // copying data in takes longer than an empty create
+	}
+	got, err := c.waiter.WaitVolumeOp(ctx, op, vol.ID, ready)
 	if err == nil && src.backupID != "" && got.SourceBackupID == "" && got.Metadata[MetaRestored] == "" {
 		// The provider made an empty volume; restore the backup into it.
 		got, err = c.restoreInto(ctx, got, src.backupID)

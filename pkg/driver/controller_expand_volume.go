@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 )
 
 // ControllerExpandVolume grows the volume in the cloud; the node grows the
@@ -57,7 +58,7 @@ func (c *Controller) ControllerExpandVolume(ctx context.Context, req *csi.Contro
 	if err := c.cloud.ExtendVolume(ctx, id, newGiB); err != nil {
 		return nil, failed(err, "resizing volume %s to %d GiB", id, newGiB)
 	}
-	v, err = c.waiter.WaitVolume(ctx, id, func(v *cloud.Volume) (bool, error) {
+	v, err = c.waiter.WaitVolumeOp(ctx, waiter.OpExtend, id, func(v *cloud.Volume) (bool, error) {
 		return v.SizeGiB >= newGiB && (v.Status == cloud.StatusAvailable || v.Status == cloud.StatusInUse), nil
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 )
 
 // Mutable parameters: what a Kubernetes VolumeAttributesClass may set, at
@@ -88,7 +89,7 @@ func (c *Controller) ControllerModifyVolume(ctx context.Context, req *csi.Contro
 			return nil, failed(err, "changing volume %s from type %q to %q", id, v.VolumeType, mp.volumeType)
 		}
 	}
-	v, err = c.waiter.WaitVolume(ctx, id, func(v *cloud.Volume) (bool, error) {
+	v, err = c.waiter.WaitVolumeOp(ctx, waiter.OpRetype, id, func(v *cloud.Volume) (bool, error) {
 		return v.Status == cloud.StatusAvailable || v.Status == cloud.StatusInUse, nil
 	})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 )
 
 // ControllerPublishVolume attaches the volume to the node's server. It
@@ -141,7 +142,7 @@ func (c *Controller) waitAttached(ctx context.Context, volID, nodeID string) (*c
 	wctx, cancel := context.WithTimeout(ctx, c.attachTimeout)
 	defer cancel()
 	availableSeen := 0
-	vol, err := c.waiter.WaitVolume(wctx, volID, func(v *cloud.Volume) (bool, error) {
+	vol, err := c.waiter.WaitVolumeOp(wctx, waiter.OpAttach, volID, func(v *cloud.Volume) (bool, error) {
 		if v.AttachedTo(nodeID) && v.Status == cloud.StatusInUse {
 			return true, nil
 		}

@@ -8,6 +8,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 )
 
 // ControllerUnpublishVolume detaches. A volume that is not attached, gone,
@@ -72,7 +73,7 @@ func (c *Controller) detach(ctx context.Context, volID, nodeID string) error {
 	default:
 		return failed(err, "detaching volume %s from node %s", volID, nodeID)
 	}
-	vol, err := c.waiter.WaitVolume(ctx, volID, func(v *cloud.Volume) (bool, error) {
+	vol, err := c.waiter.WaitVolumeOp(ctx, waiter.OpDetach, volID, func(v *cloud.Volume) (bool, error) {
 		return !v.AttachedTo(nodeID) && v.Status != cloud.StatusDetaching, nil
 	})
 	if cloud.IsNotFound(err) {

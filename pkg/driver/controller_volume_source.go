@@ -7,6 +7,7 @@ import (
 	"github.com/container-storage-interface/spec/lib/go/csi"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 )
 
 // MetaRestored marks a volume into which the driver restored a backup
@@ -17,7 +18,7 @@ func (c *Controller) restoreInto(ctx context.Context, vol *cloud.Volume, backupI
 	if err := c.cloud.RestoreBackup(ctx, backupID, vol.ID); err != nil {
 		return nil, err
 	}
-	got, err := c.waiter.WaitVolume(ctx, vol.ID, func(v *cloud.Volume) (bool, error) {
+	got, err := c.waiter.WaitVolumeOp(ctx, waiter.OpRestore, vol.ID, func(v *cloud.Volume) (bool, error) {
 		return v.Status == cloud.StatusAvailable, nil
 	})
 	if err != nil {

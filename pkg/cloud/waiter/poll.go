@@ -33,17 +33,23 @@ type waitResult[T any] struct {
 
 type waitReq[T any] struct {
 	id   string
+	op   Op
 	cond func(*T) (bool, error)
 	gone bool
-	// start is when the wait began; ready: the resource is not worth
-	// checking before this.
-	start, ready time.Time
-	done         chan waitResult[T]
-	last         *T // guarded by poller.mu
+	// start is when the wait began; due: when it is next worth checking.
+	// missed: a check found the operation not done yet.
+	start, due time.Time
+	missed     bool
+	// probe: checked early on purpose, to learn whether the operation
+	// got quicker.
+	probe bool
+	done        chan waitResult[T]
+	last       *T // guarded by poller.mu
 }
 
 // poller serves the waits of one kind. In batched mode a single goroutine
-// runs while waits are pending and answers all of them per tick.
+// runs while waits are pending and checks each when it is due, together
+// with the others due at about the same time.
 type poller[T any] struct {
 	w   *Waiter
 	ops kindOps[T]
@@ -52,17 +58,20 @@ type poller[T any] struct {
 	pending map[*waitReq[T]]struct{}
 	running bool
 	wake    chan struct{}
+	// took holds, per operation, how long recent waits took (p.mu).
+	took map[Op]*settleTimes
 
-	// settled holds how long recent waits took, as seen by the batched
-	// loop (run's goroutine only).
-	settled settleTimes
+	// pages is how many calls the latest full listing took (run's
+	// goroutine only): fewer waits due than that are checked with a Get
+	// each.
+	pages int
 }
 
 func newPoller[T any](w *Waiter, ops kindOps[T]) *poller[T] {
-	return &poller[T]{w: w, ops: ops, pending: map[*waitReq[T]]struct{}{}, wake: make(chan struct{}, 1)}
+	return &poller[T]{w: w, ops: ops, pending: map[*waitReq[T]]struct{}{}, wake: make(chan struct{}, 1), took: map[Op]*settleTimes{}, pages: 1}
 }
 
-func (p *poller[T]) wait(ctx context.Context, id string, cond func(*T) (bool, error), gone bool) (*T, error) {
+func (p *poller[T]) wait(ctx context.Context, op Op, id string, cond func(*T) (bool, error), gone bool) (*T, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, p.timeoutErr(err, id, nil, gone)
 	}
@@ -72,9 +81,14 @@ func (p *poller[T]) wait(ctx context.Context, id string, cond func(*T) (bool, er
 	if p.w.opts.Mode == PerVolume {
 		return p.waitAlone(ctx, id, cond, gone)
 	}
+	if gone {
+		op = OpDelete
+	}
 	now := time.Now()
-	r := &waitReq[T]{id: id, cond: cond, gone: gone, start: now, ready: now.Add(p.w.opts.InitialDelay), done: make(chan waitResult[T], 1)}
+	r := &waitReq[T]{id: id, op: op, cond: cond, gone: gone, start: now, done: make(chan waitResult[T], 1)}
 	p.mu.Lock()
+	first, probe := p.firstCheck(op)
+	r.due, r.probe = now.Add(first), probe
 	p.pending[r] = struct{}{}
 	if !p.running {
 		if !p.w.spawn(p.run) {
@@ -108,11 +122,53 @@ func (p *poller[T]) wait(ctx context.Context, id string, cond func(*T) (bool, er
 	}
 }
 
+// firstCheck is how long after it starts a wait for op is first checked
+// (p.mu held): when recent waits for the same operation were done, a
+// little later so that a check right at the edge does not miss. With no
+// history for op, half the quickest operation seen on this kind tells
+// how fast the cloud is; with none at all, InitialDelay. Every
+// probeEvery-th wait for op is checked early instead (probe): a wait
+// seen done at its estimate says nothing about whether the operation has
+// become quicker.
+func (p *poller[T]) firstCheck(op Op) (time.Duration, bool) {
+	if st := p.took[op]; st != nil {
+		if d, ok := st.estimate(); ok {
+			st.waits++
+			if st.waits%probeEvery == 0 {
+				return max(d*3/4, p.w.opts.MinStep), true
+			}
+			return d + edgeMargin(d), false
+		}
+	}
+	first := p.w.opts.InitialDelay
+	for _, st := range p.took {
+		if d, ok := st.estimate(); ok && d/2 < first {
+			first = d / 2
+		}
+	}
+	return max(first, p.w.opts.MinStep), false
+}
+
+// probeEvery: one wait in this many is checked early, as a probe.
+const probeEvery = 8
+
+// edgeMargin is how much later than its estimate an operation is first
+// checked: the estimate was measured from the wait's start, which may be
+// a little after the cloud began the operation, or a little before.
+func edgeMargin(d time.Duration) time.Duration { return 5*time.Millisecond + d/32 }
+
+// retryStep is how long after a check that found it not done a wait is
+// checked again: a fifth of how long it has waited so far, between
+// MinStep and Interval. The longer an operation runs, the less a check
+// more or less costs in latency.
+func (p *poller[T]) retryStep(waited time.Duration) time.Duration {
+	return min(max(waited/5, p.w.opts.MinStep), p.w.opts.Interval)
+}
+
 // run is the batched loop. It exits when no wait is pending, or when the
 // Waiter is closed (answering every pending wait with ErrClosed).
 func (p *poller[T]) run() {
-	var nextCall time.Time // earliest time the next call may go out
-	var lastCall time.Time // when the latest successful check began
+	var notBefore time.Time // a backoff after a failed call
 	var backoff time.Duration
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -123,7 +179,7 @@ func (p *poller[T]) run() {
 			p.mu.Unlock()
 			return
 		}
-		at := p.nextCheck(nextCall, lastCall, backoff > 0)
+		at := maxTime(p.nextCheck(), notBefore)
 		p.mu.Unlock()
 
 		if d := time.Until(at); d > 0 {
@@ -139,119 +195,117 @@ func (p *poller[T]) run() {
 		}
 
 		p.w.gate.wait(p.w.ctx, p.w.opts.PollGap)
-		// Every wait registered before the call starts is answered by it;
-		// later ones wait for the next call (the listing might predate them).
+		// The waits due now are checked. A listing also answers every
+		// other wait registered before it starts (later ones wait for the
+		// next check: the listing might predate them).
 		p.mu.Lock()
-		batch := make([]*waitReq[T], 0, len(p.pending))
+		now := time.Now()
+		var due, all []*waitReq[T]
 		for r := range p.pending {
-			batch = append(batch, r)
+			all = append(all, r)
+			if !r.due.After(now) {
+				due = append(due, r)
+			}
 		}
 		p.mu.Unlock()
-		if len(batch) == 0 {
+		if len(due) == 0 {
 			continue
 		}
 
 		checked := time.Now()
-		found, answered, calls, err := p.fetch(batch)
-		p.w.opts.Observe(Event{Kind: p.ops.kind, Waiters: len(batch), Calls: calls, Err: err})
+		found, answered, calls, err := p.fetch(due, all)
+		p.w.opts.Observe(Event{Kind: p.ops.kind, Waiters: len(due), Calls: calls, Err: err})
 		if err != nil {
 			if p.w.ctx.Err() != nil {
 				continue // closed while the call was in flight
 			}
 			if cloud.IsRetryable(err) || errors.Is(err, context.DeadlineExceeded) {
 				backoff = p.w.opts.Backoff(backoff, err)
-				nextCall = time.Now().Add(backoff)
+				notBefore = time.Now().Add(backoff)
 				continue
 			}
-			for _, r := range batch {
+			for _, r := range due {
 				p.finish(r, nil, fmt.Errorf("checking %s %s: %w", p.ops.kind, r.id, err))
 			}
 			continue
 		}
 		backoff = 0
-		lastCall = checked
-		nextCall = time.Now().Add(p.w.opts.Interval)
-		for _, r := range batch {
+		for _, r := range all {
 			if !answered(r) {
 				continue
 			}
 			obj := found[r.id]
-			if done, res := p.evaluate(r.id, obj, r.cond, r.gone); done {
+			done, res := p.evaluate(r.id, obj, r.cond, r.gone)
+			p.mu.Lock()
+			switch {
+			case done:
 				if res.err == nil {
-					p.settled.add(checked.Sub(r.start))
+					p.learn(r, checked)
 				}
-				p.finish(r, res.obj, res.err)
-			} else {
-				p.mu.Lock()
+			case !r.due.After(checked):
+				r.missed = true
+				r.due = checked.Add(p.retryStep(checked.Sub(r.start)))
 				r.last = obj
-				p.mu.Unlock()
+			default: // listed before it was due: keep its time
+				r.last = obj
+			}
+			p.mu.Unlock()
+			if done {
+				p.finish(r, res.obj, res.err)
 			}
 		}
 	}
 }
 
-// nextCheck is when the next call goes out (p.mu held): never before the
-// earliest pending wait is worth checking, and not before nextCall (an
-// interval after the last call, or a backoff) while the last call looked
-// at some pending wait.
-//
-// Waits that all began after the last call are a new cohort, typically
-// the calls of one burst (a hundred attaches) answered over a few hundred
-// milliseconds. Checked when its first member is ready, a cohort is mostly
-// not done yet; so the check waits for its last member to be ready, by at
-// most a third of the interval. Calls stay at least InitialDelay apart: a
-// wait is ready InitialDelay after it began.
-func (p *poller[T]) nextCheck(nextCall, lastCall time.Time, backingOff bool) time.Time {
-	var earliest, latest, newest time.Time
-	fresh := true
+// learn records how long a finished wait took (p.mu held), when that
+// says something about its operation: seen done before it was due, or
+// after a check that found it not done. A wait done at its first check
+// only says the estimate was long enough; recording it would let the
+// edge margin creep into the estimate.
+func (p *poller[T]) learn(r *waitReq[T], checked time.Time) {
+	if !r.missed && !r.probe && !checked.Before(r.due) {
+		if _, known := p.took[r.op]; known {
+			return
+		}
+	}
+	st := p.took[r.op]
+	if st == nil {
+		st = &settleTimes{}
+		p.took[r.op] = st
+	}
+	st.add(checked.Sub(r.start))
+}
+
+// nextCheck is when the next check goes out (p.mu held): when the
+// earliest pending wait is due, or, to share one call, up to Coalesce
+// later when other waits fall due meanwhile (the latest of those).
+func (p *poller[T]) nextCheck() time.Time {
+	var earliest time.Time
 	for r := range p.pending {
-		if earliest.IsZero() || r.ready.Before(earliest) {
-			earliest = r.ready
+		if earliest.IsZero() || r.due.Before(earliest) {
+			earliest = r.due
 		}
-		if r.ready.After(latest) {
-			latest = r.ready
+	}
+	at := earliest
+	limit := earliest.Add(p.w.opts.Coalesce)
+	for r := range p.pending {
+		if r.due.After(at) && !r.due.After(limit) {
+			at = r.due
 		}
-		if r.start.After(newest) {
-			newest = r.start
-		}
-		fresh = fresh && r.start.After(lastCall)
 	}
-	if fresh && !backingOff {
-		return minTime(latest, earliest.Add(p.w.opts.Interval/3))
-	}
-	at := maxTime(nextCall, earliest)
-	if backingOff {
-		return at
-	}
-	return p.tailCheck(at, lastCall, earliest, newest)
+	return at
 }
 
-// tailCheck moves the next check earlier, from at to when the newest
-// pending wait is expected to be done, once that comes before at: the end
-// of a burst is then seen when it happens rather than up to an interval
-// later, and the check replaces the regular one instead of adding to it.
-// While waits keep arriving the newest one is never expected before the
-// regular check, so a steady stream is polled exactly as before.
-func (p *poller[T]) tailCheck(at, lastCall, earliest, newest time.Time) time.Time {
-	took, ok := p.settled.estimate()
-	if !ok || lastCall.IsZero() {
-		return at
-	}
-	expect := newest.Add(took)
-	if !expect.After(lastCall) {
-		return at // expected done before the last check: overdue, keep the pace
-	}
-	early := maxTime(expect, maxTime(earliest, lastCall.Add(p.w.opts.Interval/3)))
-	return minTime(early, at)
-}
-
-// settleTimes remembers how long the latest waits took, each measured up
-// to the check that saw it done (an upper bound). Their minimum estimates
-// how long the operation takes: with waits started at different phases of
-// the check interval, one of them is seen done soon after it was.
+// settleTimes remembers how long the latest waits for one operation
+// took, each measured up to the check that saw it done (an upper bound).
+// Their minimum estimates how long the operation takes: with waits
+// started at different phases of the checks, one of them is seen done
+// soon after it was.
 type settleTimes struct {
-	d [16]time.Duration
+	d [8]time.Duration
 	n int
+	// waits counts the waits started with this estimate (for probes).
+	waits int
 }
 
 func (s *settleTimes) add(d time.Duration) {
@@ -270,25 +324,35 @@ func (s *settleTimes) estimate() (time.Duration, bool) {
 	return least, true
 }
 
-// fetch makes the calls of a tick: a Get when a single wait is pending
-// (or one per pending resource where listing costs more), a full listing
-// otherwise. found maps id to resource (absent = gone); answered says
-// which waits the calls speak for.
-func (p *poller[T]) fetch(batch []*waitReq[T]) (found map[string]*T, answered func(*waitReq[T]) bool, calls int, err error) {
+// fetch checks the due waits: a Get each when they are fewer than the
+// pages a listing takes (or where listing costs a call per item), else
+// one listing, which answers every wait in all. found maps id to
+// resource (absent = gone); answered says which waits the calls speak
+// for.
+func (p *poller[T]) fetch(due, all []*waitReq[T]) (found map[string]*T, answered func(*waitReq[T]) bool, calls int, err error) {
 	ctx, cancel := context.WithTimeout(p.w.ctx, pollCallTimeout)
 	defer cancel()
 	found = map[string]*T{}
-	if len(batch) == 1 || p.ops.getEach {
-		return p.getEach(ctx, batch)
+	if p.ops.getEach || distinctIDs(due) <= p.pages {
+		return p.getEach(ctx, due)
 	}
 	items, calls, err := ListAll(ctx, p.ops.list, cloud.ListOptions{}, p.w.opts.PageLimit)
 	if err != nil {
 		return nil, nil, calls, err
 	}
+	p.pages = calls
 	for i := range items {
 		found[p.ops.id(&items[i])] = &items[i]
 	}
 	return found, func(*waitReq[T]) bool { return true }, calls, nil
+}
+
+func distinctIDs[T any](rs []*waitReq[T]) int {
+	ids := map[string]struct{}{}
+	for _, r := range rs {
+		ids[r.id] = struct{}{}
+	}
+	return len(ids)
 }
 
 // getEachConcurrency bounds the Gets of one tick in flight at once.

@@ -19,22 +19,27 @@ import (
 type Mode string
 
 const (
-	// Batched answers all pending waits of one kind with one call per
-	// tick: a single Get when one wait is pending, a full listing when more
-	// are (a Get each where listing costs a call per item). This is what
-	// keeps a busy controller under a cloud's rate limit. At the end of a
-	// burst the last check is timed to when the newest wait is expected to
-	// be done, from how long recent waits took.
+	// Batched checks each wait when its operation is likely done, from
+	// how long recent waits for the same operation took, and answers the
+	// waits due at about the same time with one call: a Get each when
+	// they are fewer than the pages a listing takes (or where listing
+	// costs a call per item), else one listing. This is what keeps a busy
+	// controller under a cloud's rate limit without making it wait.
 	Batched Mode = "batched"
 	// PerVolume polls each resource on its own with exponential backoff
 	// (1 s, ×1.2), as most drivers do. Kept for comparison in benchmarks.
 	PerVolume Mode = "per-volume"
 )
 
-// Defaults sized for a real cloud: operations take seconds, so checking
-// sooner than a second after the call only burns rate-limit budget.
+// Defaults. Batched waits learn when to check from the cloud itself; the
+// first operation of a kind is found by checks that start early and grow
+// apart. Per-volume polling starts a second after the call, as most
+// drivers do.
 const (
-	DefaultInitialDelay    = time.Second
+	DefaultInitialDelay    = 100 * time.Millisecond
+	DefaultPerVolumeDelay  = time.Second
+	DefaultMinStep         = 50 * time.Millisecond
+	DefaultCoalesce        = 100 * time.Millisecond
 	DefaultInterval        = 1500 * time.Millisecond
 	DefaultMaxBackoff      = 30 * time.Second
 	DefaultPageLimit       = 1000
@@ -49,9 +54,15 @@ var ErrClosed = cloud.Errorf(cloud.ErrUnavailable, "the waiter is closed")
 type Options struct {
 	Mode Mode
 	// InitialDelay is how long after a wait starts its resource is first
-	// checked (per-volume mode: the first backoff step).
+	// checked when no wait of its kind has finished yet (per-volume mode:
+	// always; the first backoff step).
 	InitialDelay time.Duration
-	// Interval is the tick between batched checks.
+	// MinStep is the least time between two checks of one wait (batched).
+	MinStep time.Duration
+	// Coalesce is how much later than it is due a wait may be checked,
+	// to share the call with waits due meanwhile (batched).
+	Coalesce time.Duration
+	// Interval is the most time between two checks of one wait (batched).
 	Interval time.Duration
 	// MaxBackoff caps the backoff after failed calls and the per-volume
 	// poll interval.
@@ -87,6 +98,15 @@ func (o Options) WithDefaults(c cloud.Cloud) Options {
 	}
 	if o.InitialDelay <= 0 {
 		o.InitialDelay = DefaultInitialDelay
+		if o.Mode == PerVolume {
+			o.InitialDelay = DefaultPerVolumeDelay
+		}
+	}
+	if o.MinStep <= 0 {
+		o.MinStep = min(DefaultMinStep, o.InitialDelay)
+	}
+	if o.Coalesce <= 0 {
+		o.Coalesce = DefaultCoalesce
 	}
 	if o.Interval <= 0 {
 		o.Interval = DefaultInterval
@@ -204,39 +224,62 @@ func (w *Waiter) spawn(loop func()) bool {
 	return true
 }
 
+// Op names the operation a wait is for: waits for the same operation are
+// timed alike (a create takes longer than an attach).
+type Op string
+
+// The operations the driver waits for. Snapshot and backup waits are
+// timed by their kind; a wait for a resource to go is OpDelete.
+const (
+	OpOther   Op = ""
+	OpCreate  Op = "create"
+	OpRestore Op = "restore"
+	OpAttach  Op = "attach"
+	OpDetach  Op = "detach"
+	OpExtend  Op = "extend"
+	OpRetype  Op = "retype"
+	OpDelete  Op = "delete"
+)
+
 // WaitVolume polls volume id until cond returns true (success), cond
 // returns an error, the volume enters an error state (an error wrapping
 // cloud.ErrFailed), disappears (cloud.ErrNotFound) or ctx ends (an error
 // wrapping ctx.Err()). It returns the last observed volume.
 func (w *Waiter) WaitVolume(ctx context.Context, id string, cond func(*cloud.Volume) (bool, error)) (*cloud.Volume, error) {
-	return w.volumes.wait(ctx, id, cond, false)
+	return w.volumes.wait(ctx, OpOther, id, cond, false)
+}
+
+// WaitVolumeOp is WaitVolume for a wait that follows op: it is first
+// checked when recent waits for op were done.
+func (w *Waiter) WaitVolumeOp(ctx context.Context, op Op, id string, cond func(*cloud.Volume) (bool, error)) (*cloud.Volume, error) {
+	return w.volumes.wait(ctx, op, id, cond, false)
 }
 
 // WaitVolumeGone waits until volume id no longer exists.
 func (w *Waiter) WaitVolumeGone(ctx context.Context, id string) error {
-	_, err := w.volumes.wait(ctx, id, nil, true)
+	_, err := w.volumes.wait(ctx, OpDelete, id, nil, true)
 	return err
 }
 
 // WaitSnapshot is WaitVolume for snapshots.
 func (w *Waiter) WaitSnapshot(ctx context.Context, id string, cond func(*cloud.Snapshot) (bool, error)) (*cloud.Snapshot, error) {
-	return w.snapshots.wait(ctx, id, cond, false)
+	return w.snapshots.wait(ctx, OpCreate, id, cond, false)
 }
 
 // WaitSnapshotGone waits until snapshot id no longer exists.
 func (w *Waiter) WaitSnapshotGone(ctx context.Context, id string) error {
-	_, err := w.snapshots.wait(ctx, id, nil, true)
+	_, err := w.snapshots.wait(ctx, OpDelete, id, nil, true)
 	return err
 }
 
 // WaitBackup is WaitVolume for backups.
 func (w *Waiter) WaitBackup(ctx context.Context, id string, cond func(*cloud.Backup) (bool, error)) (*cloud.Backup, error) {
-	return w.backups.wait(ctx, id, cond, false)
+	return w.backups.wait(ctx, OpCreate, id, cond, false)
 }
 
 // WaitBackupGone waits until backup id no longer exists.
 func (w *Waiter) WaitBackupGone(ctx context.Context, id string) error {
-	_, err := w.backups.wait(ctx, id, nil, true)
+	_, err := w.backups.wait(ctx, OpDelete, id, nil, true)
 	return err
 }
 
