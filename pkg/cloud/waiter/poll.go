@@ -43,8 +43,8 @@ type waitReq[T any] struct {
 	// probe: checked early on purpose, to learn whether the operation
 	// got quicker.
 	probe bool
-	done        chan waitResult[T]
-	last       *T // guarded by poller.mu
+	done  chan waitResult[T]
+	last  *T // guarded by poller.mu
 }
 
 // poller serves the waits of one kind. In batched mode a single goroutine
