@@ -43,8 +43,11 @@ type waitReq[T any] struct {
 	// probe: checked early on purpose, to learn whether the operation
 	// got quicker.
 	probe bool
-	done  chan waitResult[T]
-	last  *T // guarded by poller.mu
+	// estimated: the first check was timed from how long earlier waits
+	// took, not InitialDelay.
+	estimated bool
+	done      chan waitResult[T]
+	last      *T // guarded by poller.mu
 }
 
 // poller serves the waits of one kind. In batched mode a single goroutine
@@ -87,8 +90,8 @@ func (p *poller[T]) wait(ctx context.Context, op Op, id string, cond func(*T) (b
 	now := time.Now()
 	r := &waitReq[T]{id: id, op: op, cond: cond, gone: gone, start: now, done: make(chan waitResult[T], 1)}
 	p.mu.Lock()
-	first, probe := p.firstCheck(op)
-	r.due, r.probe = now.Add(first), probe
+	first, probe, estimated := p.firstCheck(op)
+	r.due, r.probe, r.estimated = now.Add(first), probe, estimated
 	p.pending[r] = struct{}{}
 	if !p.running {
 		if !p.w.spawn(p.run) {
@@ -130,23 +133,23 @@ func (p *poller[T]) wait(ctx context.Context, op Op, id string, cond func(*T) (b
 // probeEvery-th wait for op is checked early instead (probe): a wait
 // seen done at its estimate says nothing about whether the operation has
 // become quicker.
-func (p *poller[T]) firstCheck(op Op) (time.Duration, bool) {
+func (p *poller[T]) firstCheck(op Op) (after time.Duration, probe, estimated bool) {
 	if st := p.took[op]; st != nil {
 		if d, ok := st.estimate(); ok {
 			st.waits++
 			if st.waits%probeEvery == 0 {
-				return max(d*3/4, p.w.opts.MinStep), true
+				return max(d*3/4, p.w.opts.MinStep), true, true
 			}
-			return d + edgeMargin(d), false
+			return d + edgeMargin(d), false, true
 		}
 	}
 	first := p.w.opts.InitialDelay
 	for _, st := range p.took {
-		if d, ok := st.estimate(); ok && d/2 < first {
-			first = d / 2
+		if d, ok := st.estimate(); ok && (!estimated || d/2 < first) {
+			first, estimated = d/2, true
 		}
 	}
-	return max(first, p.w.opts.MinStep), false
+	return max(first, p.w.opts.MinStep), false, estimated
 }
 
 // probeEvery: one wait in this many is checked early, as a probe.
@@ -158,11 +161,11 @@ const probeEvery = 8
 func edgeMargin(d time.Duration) time.Duration { return 5*time.Millisecond + d/32 }
 
 // retryStep is how long after a check that found it not done a wait is
-// checked again: a fifth of how long it has waited so far, between
+// checked again: an eighth of how long it has waited so far, between
 // MinStep and Interval. The longer an operation runs, the less a check
 // more or less costs in latency.
 func (p *poller[T]) retryStep(waited time.Duration) time.Duration {
-	return min(max(waited/5, p.w.opts.MinStep), p.w.opts.Interval)
+	return min(max(waited/8, p.w.opts.MinStep), p.w.opts.Interval)
 }
 
 // run is the batched loop. It exits when no wait is pending, or when the
@@ -243,8 +246,14 @@ func (p *poller[T]) run() {
 					p.learn(r, checked)
 				}
 			case !r.due.After(checked):
+				step := p.retryStep(checked.Sub(r.start))
+				if !r.missed && r.estimated {
+					// Missed a check timed from experience: the operation
+					// is a little slower than usual, likely nearly done.
+					step = max(step/2, p.w.opts.MinStep)
+				}
 				r.missed = true
-				r.due = checked.Add(p.retryStep(checked.Sub(r.start)))
+				r.due = checked.Add(step)
 				r.last = obj
 			default: // listed before it was due: keep its time
 				r.last = obj

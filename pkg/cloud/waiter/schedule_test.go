@@ -46,24 +46,23 @@ func TestNextCheckCoalescesOnlyWaitsDueTogether(t *testing.T) {
 // kind, else InitialDelay; every probeEvery-th one early, as a probe.
 func TestFirstCheck(t *testing.T) {
 	p := newPoller(&Waiter{opts: scheduleOpts()}, kindOps[cloud.Volume]{})
-	if d, probe := p.firstCheck(OpAttach); d != 100*time.Millisecond || probe {
+	if d, probe, _ := p.firstCheck(OpAttach); d != 100*time.Millisecond || probe {
 		t.Errorf("no history: first check after %v (probe %v), want InitialDelay", d, probe)
 	}
 	p.took[OpCreate] = &settleTimes{}
 	p.took[OpCreate].add(2 * time.Second)
 	p.took[OpCreate].add(1600 * time.Millisecond)
-	if d, _ := p.firstCheck(OpCreate); d != 1600*time.Millisecond+edgeMargin(1600*time.Millisecond) {
+	if d, _, _ := p.firstCheck(OpCreate); d != 1600*time.Millisecond+edgeMargin(1600*time.Millisecond) {
 		t.Errorf("create: first check after %v, want the quickest create 1.6s and a margin", d)
 	}
 	p.took[OpAttach] = nil
 	delete(p.took, OpAttach)
-	p.w.opts.InitialDelay = 2 * time.Second
-	if d, _ := p.firstCheck(OpAttach); d != 800*time.Millisecond {
+	if d, _, _ := p.firstCheck(OpAttach); d != 800*time.Millisecond {
 		t.Errorf("attach without history: first check after %v, want half the quickest create", d)
 	}
 	probes := 0
 	for range 3 * probeEvery {
-		if d, probe := p.firstCheck(OpCreate); probe {
+		if d, probe, _ := p.firstCheck(OpCreate); probe {
 			probes++
 			if d != 1200*time.Millisecond {
 				t.Errorf("probe after %v, want 3/4 of 1.6s", d)
@@ -75,13 +74,13 @@ func TestFirstCheck(t *testing.T) {
 	}
 }
 
-// A check that finds a wait not done checks it again a fifth of its wait
+// A check that finds a wait not done checks it again an eighth of its wait
 // later, between MinStep and Interval.
 func TestRetryStep(t *testing.T) {
 	p := newPoller(&Waiter{opts: scheduleOpts()}, kindOps[cloud.Volume]{})
 	for _, c := range []struct{ waited, want time.Duration }{
 		{100 * time.Millisecond, 50 * time.Millisecond},
-		{time.Second, 200 * time.Millisecond},
+		{time.Second, 125 * time.Millisecond},
 		{time.Minute, 1500 * time.Millisecond},
 	} {
 		if got := p.retryStep(c.waited); got != c.want {
