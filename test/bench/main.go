@@ -5,7 +5,11 @@
 // waiter batched and per-volume, side by side:
 //
 //   - lifecycle: N volumes at once through create → publish → unpublish →
-//     delete; API calls per volume (by RPC and route), wall time, latency.
+//     delete; API calls per volume (by RPC and route), wall time, latency
+//     per operation against the operation's own duration.
+//   - lifecycle-fast: the same on the simulator's default fast timing
+//     (operations of tens of milliseconds), where any fixed polling delay
+//     shows.
 //   - ratelimited: N concurrent creates under a project rate limit; wall
 //     time over the floor (calls that must be made ÷ rate + one create),
 //     the 413s the cloud answered.
@@ -46,7 +50,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.driver, "driver", "bin/openblock-csi", "path to the openblock-csi binary")
 	flag.StringVar(&o.backend, "backend", "cinder-v2", "cloud to simulate: "+strings.Join(harness.Names(), ", "))
-	flag.StringVar(&o.scenarios, "scenarios", "memory,node,lifecycle,ratelimited,learned", "scenarios to run (comma-separated)")
+	flag.StringVar(&o.scenarios, "scenarios", "memory,node,lifecycle,lifecycle-fast,ratelimited,learned", "scenarios to run (comma-separated)")
 	flag.IntVar(&o.volumes, "volumes", 100, "volumes in lifecycle and ratelimited")
 	flag.IntVar(&o.concurrency, "concurrency", 0, "RPCs in flight at once (0: all volumes)")
 	flag.IntVar(&o.volumesPerNode, "volumes-per-node", 10, "lifecycle publishes to ceil(volumes / this) nodes")
@@ -106,11 +110,11 @@ func run(ctx context.Context, o options) int {
 	want := map[string]bool{}
 	for _, s := range strings.Split(o.scenarios, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case "memory", "node", "lifecycle", "ratelimited", "learned":
+		case "memory", "node", "lifecycle", "lifecycle-fast", "ratelimited", "learned":
 			want[s] = true
 		case "":
 		default:
-			fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (want memory, node, lifecycle, ratelimited, learned)\n", s)
+			fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (want memory, node, lifecycle, lifecycle-fast, ratelimited, learned)\n", s)
 			return 2
 		}
 	}
@@ -122,7 +126,14 @@ func run(ctx context.Context, o options) int {
 	if want["lifecycle"] || want["memory"] {
 		for _, m := range modes {
 			if ctx.Err() == nil {
-				benchLifecycle(ctx, o, b, m, rep)
+				benchLifecycle(ctx, o, b, m, realisticTiming, rep)
+			}
+		}
+	}
+	if want["lifecycle-fast"] {
+		for _, m := range modes {
+			if ctx.Err() == nil {
+				benchLifecycle(ctx, o, b, m, fastTiming, rep)
 			}
 		}
 	}
@@ -242,17 +253,36 @@ func newControllerEnv(ctx context.Context, binary, waiterMode string, eo envOpti
 	return e, d, nil
 }
 
-func benchLifecycle(ctx context.Context, o options, b harness.Backend, mode string, rep *report) {
+// Simulator timings the lifecycle runs on.
+const (
+	realisticTiming = "realistic"
+	fastTiming      = "fast"
+)
+
+// scenarioName is the lifecycle scenario's name on a timing.
+func scenarioName(tm string) string {
+	if tm == fastTiming {
+		return "lifecycle-fast"
+	}
+	return "lifecycle"
+}
+
+func benchLifecycle(ctx context.Context, o options, b harness.Backend, mode, tm string, rep *report) {
 	nodes := lifecycleNodes(o, b.Zone)
+	name := scenarioName(tm)
 	e, d, err := newControllerEnv(ctx, o.driver, mode, envOptions{
-		name: "lifecycle-" + mode, backend: b, workRoot: o.workDir, keep: o.keep,
+		name: name + "-" + mode, backend: b, workRoot: o.workDir, keep: o.keep,
 		sim: func(c *cloudsim.Config) {
-			realistic(o.timeScale)(c)
+			if tm == realisticTiming {
+				realistic(o.timeScale)(c)
+			} else {
+				c.Timing = fastTiming
+			}
 			c.Servers = append(c.Servers, nodes...)
 		},
 	})
 	if err != nil {
-		rep.fail("lifecycle "+mode, err)
+		rep.fail(name+" "+mode, err)
 		return
 	}
 	failed := false
@@ -261,27 +291,27 @@ func benchLifecycle(ctx context.Context, o options, b harness.Backend, mode stri
 	if err != nil {
 		rep.fail("memory", err)
 	}
-	if mode == string(waiter.Batched) {
+	if mode == string(waiter.Batched) && tm == realisticTiming {
 		rep.rssIdleController = &idle
 	}
 	var ids []string
 	for _, n := range nodes {
 		ids = append(ids, n.ID)
 	}
-	progress("lifecycle (%s): %d volumes, %d at once, %d nodes", mode, o.volumes, o.concurrency, len(ids))
+	progress("%s (%s): %d volumes, %d at once, %d nodes", name, mode, o.volumes, o.concurrency, len(ids))
 	res, err := runLifecycle(ctx, e, d, mode, lifecycleConfig{
 		volumes: o.volumes, concurrency: o.concurrency, sizeBytes: int64(o.sizeGiB) * gib,
 		zone: b.Zone, nodes: ids, policy: policy(o),
 	})
 	res.idle = idle
-	rep.lifecycle[mode] = &res
+	rep.lifecycles(tm)[mode] = &res
 	if err != nil {
 		failed = true
-		rep.fail("lifecycle "+mode, err)
+		rep.fail(name+" "+mode, err)
 	} else {
-		progress("lifecycle (%s): %.1f s, %.2f API calls per volume", mode, res.wall.Seconds(), float64(res.calls.Total)/float64(res.volumes))
+		progress("%s (%s): %.1f s, %.2f API calls per volume", name, mode, res.wall.Seconds(), float64(res.calls.Total)/float64(res.volumes))
 	}
-	rep.leftovers("lifecycle "+mode, res.leftovers)
+	rep.leftovers(name+" "+mode, res.leftovers)
 }
 
 func benchRateLimited(ctx context.Context, o options, b harness.Backend, mode string, rep *report) {

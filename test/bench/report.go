@@ -18,12 +18,26 @@ const (
 	targetNodeOverheadMS = 50.0
 	targetIdleNodeMiB    = 20.0
 	targetIdleCtrlMiB    = 30.0
+	// An operation's latency p50 may exceed its own duration by this much
+	// (lookups, the call itself, and seeing it done).
+	targetOpSlack = 250 * time.Millisecond
+	// The batched waiter's API calls per volume, as a share of per-volume
+	// polling's, on the fast and the realistic timing.
+	targetCallsShareFast      = 0.25
+	targetCallsShareRealistic = 1.0 / 6
 )
+
+// opOfPhase is the cloud operation each lifecycle RPC waits for.
+var opOfPhase = map[string]string{
+	"CreateVolume": "create", "ControllerPublishVolume": "attach",
+	"ControllerUnpublishVolume": "detach", "DeleteVolume": "delete",
+}
 
 type report struct {
 	settings    settings
 	elapsed     time.Duration
-	lifecycle   map[string]*lifecycleResult
+	lifecycle   map[string]*lifecycleResult // realistic timing, by waiter mode
+	lifecycleFa map[string]*lifecycleResult // fast timing, by waiter mode
 	rate        map[string]*rateResult
 	learned     *rateResult
 	node        *nodeResult
@@ -37,7 +51,24 @@ type report struct {
 }
 
 func newReport(s settings) *report {
-	return &report{settings: s, lifecycle: map[string]*lifecycleResult{}, rate: map[string]*rateResult{}, leaks: map[string][]string{}}
+	return &report{settings: s, lifecycle: map[string]*lifecycleResult{}, lifecycleFa: map[string]*lifecycleResult{}, rate: map[string]*rateResult{}, leaks: map[string][]string{}}
+}
+
+// lifecycles are the lifecycle results on timing tm, by waiter mode.
+func (r *report) lifecycles(tm string) map[string]*lifecycleResult {
+	if tm == fastTiming {
+		return r.lifecycleFa
+	}
+	return r.lifecycle
+}
+
+// durations are the simulator's operation durations on timing tm, in
+// seconds, by operation.
+func (r *report) durations(tm string) map[string]float64 {
+	if tm == fastTiming {
+		return r.settings.DurationsFast
+	}
+	return r.settings.Durations
 }
 
 func (r *report) fail(scenario string, err error) {
@@ -88,12 +119,16 @@ func (r *report) print(w io.Writer) {
 		s.Volumes, s.VolumeSizeGiB, s.Concurrency, s.Nodes, s.NodeVolumes, s.FSType)
 	fmt.Fprintf(w, "  ratelimited: project limit %g calls/s, driver rate-limit setting %g calls/s\n", s.RateLimit, s.ClientRateLimit)
 	fmt.Fprintf(w, "  learned: project limit %g calls/s, %d creates at once, driver rate-limit not configured (learned from 413s)\n", s.LearnedRateLimit, s.LearnedVolumes)
-	fmt.Fprintf(w, "  waiter: batched first check %gs then every %gs; per-volume backoff %s\n", s.WaiterInitialS, s.WaiterIntervalS, s.WaiterPerVolume)
+	fmt.Fprintf(w, "  waiter: batched checks each wait when waits for its operation were done (first ever after %gs, again after an eighth of the wait, %gs..%gs), sharing a call among waits due within %gs; per-volume backoff %s\n",
+		s.WaiterInitialS, s.WaiterMinStepS, s.WaiterIntervalS, s.WaiterCoalesceS, s.WaiterPerVolume)
+	fmt.Fprintf(w, "  lifecycle-fast: timing fast: create %gs attach %gs detach %gs delete %gs\n",
+		s.DurationsFast["create"], s.DurationsFast["attach"], s.DurationsFast["detach"], s.DurationsFast["delete"])
 	fmt.Fprintf(w, "  driver %s version %s commit %s; %s, GOMAXPROCS %d, nproc %d; RPC timeout %gs\n",
 		s.Driver, s.DriverVersion, s.DriverCommit, s.GoVersion, s.GOMAXPROCS, s.NProc, s.RPCTimeoutS)
 
 	r.printMemory(w)
-	r.printLifecycle(w)
+	r.printLifecycle(w, realisticTiming)
+	r.printLifecycle(w, fastTiming)
 	r.printRateLimited(w)
 	r.printLearned(w)
 	r.printNode(w)
@@ -119,19 +154,23 @@ func (r *report) printMemory(w io.Writer) {
 	if m := r.rssIdleController; m != nil {
 		t.row("idle, controller mode (after start + Probe)", fmt.Sprintf("%.1f", harness.MiB(m.RSS)), fmt.Sprintf("≤ %g", targetIdleCtrlMiB))
 	}
-	for _, m := range modes {
-		if l := r.lifecycle[m]; l != nil && l.peak.Peak > 0 {
-			t.row("peak during lifecycle, "+m, fmt.Sprintf("%.1f", harness.MiB(l.peak.Peak)), "")
+	for _, tm := range []string{realisticTiming, fastTiming} {
+		for _, m := range modes {
+			if l := r.lifecycles(tm)[m]; l != nil && l.peak.Peak > 0 {
+				t.row("peak during "+scenarioName(tm)+", "+m, fmt.Sprintf("%.1f", harness.MiB(l.peak.Peak)), "")
+			}
 		}
 	}
 }
 
-func (r *report) printLifecycle(w io.Writer) {
-	b, p := r.lifecycle[batched], r.lifecycle[perVolume]
+func (r *report) printLifecycle(w io.Writer, tm string) {
+	ls := r.lifecycles(tm)
+	b, p := ls[batched], ls[perVolume]
 	if b == nil && p == nil {
 		return
 	}
-	fmt.Fprintf(w, "== lifecycle: %d volumes, create → publish → unpublish → delete, %d RPCs at once ==\n", r.settings.Volumes, r.settings.Concurrency)
+	dur := r.durations(tm)
+	fmt.Fprintf(w, "== %s: %d volumes, create → publish → unpublish → delete, %d RPCs at once, %s timing ==\n", scenarioName(tm), r.settings.Volumes, r.settings.Concurrency, tm)
 	t := table{w: w, widths: []int{52, 14, 14}}
 	t.row("", batched, perVolume)
 	both := func(label string, f func(*lifecycleResult) string) {
@@ -151,6 +190,15 @@ func (r *report) printLifecycle(w io.Writer) {
 	both("  of which successful writes", func(l *lifecycleResult) string { return perVol(l, l.calls.writes()) })
 	both("  of which reads (lookups, waits) and failed calls", func(l *lifecycleResult) string { return perVol(l, l.calls.Total-l.calls.writes()) })
 	both("413 answers", func(l *lifecycleResult) string { return fmt.Sprint(l.calls.Total413) })
+	for _, ph := range phaseNames(b, p) {
+		op := opOfPhase[ph]
+		both(fmt.Sprintf("%s p50 (s), %s takes %gs: target ≤ %.2f", ph, op, dur[op], dur[op]+targetOpSlack.Seconds()), func(l *lifecycleResult) string {
+			if x := l.phaseP50(ph); x != nil {
+				return f2(*x)
+			}
+			return "-"
+		})
+	}
 	for i, ph := range phaseNames(b, p) {
 		get := func(l *lifecycleResult) *phaseResult {
 			if i < len(l.phases) {
@@ -189,8 +237,26 @@ func (r *report) printLifecycle(w io.Writer) {
 		}
 	}
 	if b != nil && p != nil && b.calls.Total > 0 {
-		fmt.Fprintf(w, "  per-volume polling makes %.2f× the API calls of batched waiting\n", float64(p.calls.Total)/float64(b.calls.Total))
+		fmt.Fprintf(w, "  per-volume polling makes %.2f× the API calls of batched waiting; of the reads (lookups, waits) %.2f×\n",
+			float64(p.calls.Total)/float64(b.calls.Total), float64(p.calls.Total-p.calls.writes())/float64(max(1, b.calls.Total-b.calls.writes())))
+		fmt.Fprintf(w, "  (the %.2f writes per volume are the same in both modes and bound the share of all calls from below at %.2f)\n",
+			float64(b.calls.writes())/float64(b.volumes), float64(b.calls.writes())/float64(max(1, p.calls.Total)))
 	}
+}
+
+// phaseP50 is the latency p50 of phase ph in seconds, nil when it did not
+// complete.
+func (l *lifecycleResult) phaseP50(ph string) *float64 {
+	for _, x := range l.phases {
+		if x.rpc == ph {
+			lat := x.stats.latencies()
+			if len(lat) != l.volumes {
+				return nil
+			}
+			return ptr(seconds(percentile(lat, 50)))
+		}
+	}
+	return nil
 }
 
 func ratio(n int64, l *lifecycleResult) string {

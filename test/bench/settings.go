@@ -41,6 +41,7 @@ type settings struct {
 	Profile              string             `json:"profile"`
 	Timing               string             `json:"timing"`
 	Durations            map[string]float64 `json:"durations_s"`
+	DurationsFast        map[string]float64 `json:"durations_fast_s"`
 	TimeScaleLifecycle   float64            `json:"time_scale_lifecycle"`
 	TimeScaleRateLimited float64            `json:"time_scale_ratelimited"`
 	Volumes              int                `json:"volumes"`
@@ -54,6 +55,8 @@ type settings struct {
 	LearnedVolumes       int                `json:"learned_volumes"`
 	NodeVolumes          int                `json:"node_volumes"`
 	WaiterInitialS       float64            `json:"waiter_initial_delay_s"`
+	WaiterMinStepS       float64            `json:"waiter_min_step_s"`
+	WaiterCoalesceS      float64            `json:"waiter_coalesce_s"`
 	WaiterIntervalS      float64            `json:"waiter_batched_interval_s"`
 	WaiterPerVolume      string             `json:"waiter_per_volume_backoff"`
 	RPCTimeoutS          float64            `json:"rpc_timeout_s"`
@@ -67,21 +70,26 @@ type settings struct {
 }
 
 func newSettings(o options, b harness.Backend) settings {
-	d := timing.Realistic.Scaled(o.timeScale)
-	s := settings{
-		Backend: b.Name, Profile: b.Profile, Timing: "realistic",
-		Durations: map[string]float64{
+	durations := func(d timing.Profile) map[string]float64 {
+		return map[string]float64{
 			"create": d.Create.Seconds(), "attach": d.Attach.Seconds(), "detach": d.Detach.Seconds(),
 			"delete": d.Delete.Seconds(), "snapshot": d.Snapshot.Seconds(), "device": d.Device.Seconds(),
-		},
+		}
+	}
+	s := settings{
+		Backend: b.Name, Profile: b.Profile, Timing: "realistic",
+		Durations:          durations(timing.Realistic.Scaled(o.timeScale)),
+		DurationsFast:      durations(timing.Fast),
 		TimeScaleLifecycle: o.timeScale, TimeScaleRateLimited: o.rateTimeScale,
 		Volumes: o.volumes, Concurrency: o.concurrency, Nodes: nodeCount(o.volumes, o.volumesPerNode),
 		VolumeSizeGiB: o.sizeGiB, FSType: o.fsType,
 		RateLimit: o.rateLimit, ClientRateLimit: o.clientRateLimit, NodeVolumes: o.nodeVolumes,
 		LearnedRateLimit: o.learnedRateLimit, LearnedVolumes: o.learnedVolumes,
 		WaiterInitialS:  waiter.DefaultInitialDelay.Seconds(),
+		WaiterMinStepS:  waiter.DefaultMinStep.Seconds(),
+		WaiterCoalesceS: waiter.DefaultCoalesce.Seconds(),
 		WaiterIntervalS: waiter.DefaultInterval.Seconds(),
-		WaiterPerVolume: waiter.DefaultInitialDelay.String() + " x1.2",
+		WaiterPerVolume: waiter.DefaultPerVolumeDelay.String() + " x1.2",
 		RPCTimeoutS:     o.rpcTimeout.Seconds(),
 		Driver:          o.driver,
 		DriverVersion:   driverVersion(o.driver),

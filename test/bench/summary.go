@@ -14,6 +14,22 @@ type summary struct {
 	LifecycleCallsPerVolumePerVolume *float64 `json:"lifecycle_calls_per_volume_per_volume"`
 	LifecycleWallSBatched            *float64 `json:"lifecycle_wall_s_batched"`
 	LifecycleWallSPerVolume          *float64 `json:"lifecycle_wall_s_per_volume"`
+	// Latency p50 per operation (create, attach, detach, delete), seconds.
+	LifecycleP50SBatched   map[string]float64 `json:"lifecycle_p50_s_batched"`
+	LifecycleP50SPerVolume map[string]float64 `json:"lifecycle_p50_s_per_volume"`
+	// Batched API calls as a share of per-volume polling's: all, and reads only.
+	LifecycleCallsShare                  *float64           `json:"lifecycle_calls_share_of_per_volume"`
+	LifecycleReadsShare                  *float64           `json:"lifecycle_reads_share_of_per_volume"`
+	LifecycleWallOverPerVol              *float64           `json:"lifecycle_wall_over_per_volume"`
+	LifecycleFastCallsPerVolumeBatched   *float64           `json:"lifecycle_fast_calls_per_volume_batched"`
+	LifecycleFastCallsPerVolumePerVolume *float64           `json:"lifecycle_fast_calls_per_volume_per_volume"`
+	LifecycleFastWallSBatched            *float64           `json:"lifecycle_fast_wall_s_batched"`
+	LifecycleFastWallSPerVolume          *float64           `json:"lifecycle_fast_wall_s_per_volume"`
+	LifecycleFastP50SBatched             map[string]float64 `json:"lifecycle_fast_p50_s_batched"`
+	LifecycleFastP50SPerVolume           map[string]float64 `json:"lifecycle_fast_p50_s_per_volume"`
+	LifecycleFastCallsShare              *float64           `json:"lifecycle_fast_calls_share_of_per_volume"`
+	LifecycleFastReadsShare              *float64           `json:"lifecycle_fast_reads_share_of_per_volume"`
+	LifecycleFastWallOverPerVol          *float64           `json:"lifecycle_fast_wall_over_per_volume"`
 
 	RateLimitedWallOverFloor          *float64 `json:"ratelimited_wall_over_floor"`
 	RateLimited413                    *int64   `json:"ratelimited_413"`
@@ -42,6 +58,58 @@ type summary struct {
 	Failures   []string        `json:"failures"`
 	TargetsMet map[string]bool `json:"targets_met"`
 	Settings   settings        `json:"settings"`
+
+	opTargets []target
+}
+
+// p50s are the latency p50s by operation of a completed lifecycle.
+func (l *lifecycleResult) p50s() map[string]float64 {
+	if l == nil || l.wall == 0 {
+		return nil
+	}
+	out := map[string]float64{}
+	for ph, op := range opOfPhase {
+		if x := l.phaseP50(ph); x != nil {
+			out[op] = *x
+		}
+	}
+	return out
+}
+
+// shares compares the batched run with the per-volume one: all API calls,
+// the reads only, and the wall time.
+func shares(ls map[string]*lifecycleResult) (callsShare, readsShare, wallRatio *float64) {
+	b, p := ls[batched], ls[perVolume]
+	if b == nil || p == nil || b.wall == 0 || p.wall == 0 || p.calls.Total == 0 {
+		return nil, nil, nil
+	}
+	pr := p.calls.Total - p.calls.writes()
+	callsShare = ptr(round(float64(b.calls.Total)/float64(p.calls.Total), 3))
+	if pr > 0 {
+		readsShare = ptr(round(float64(b.calls.Total-b.calls.writes())/float64(pr), 3))
+	}
+	return callsShare, readsShare, ptr(round(b.wall.Seconds()/p.wall.Seconds(), 3))
+}
+
+// opTargets are the latency targets: per timing and operation, the
+// batched p50 within targetOpSlack of the operation's duration.
+func (r *report) opTargets() []target {
+	var out []target
+	for _, tm := range []string{realisticTiming, fastTiming} {
+		dur := r.durations(tm)
+		p50 := r.lifecycles(tm)[batched].p50s()
+		for _, ph := range []string{"CreateVolume", "ControllerPublishVolume", "ControllerUnpublishVolume", "DeleteVolume"} {
+			op := opOfPhase[ph]
+			limit := round(dur[op]+targetOpSlack.Seconds(), 3)
+			var v *float64
+			if x, ok := p50[op]; ok {
+				v = &x
+			}
+			out = append(out, checkTarget(fmt.Sprintf("%s_p50_%s_batched", scenarioName(tm), op),
+				fmt.Sprintf("%s %s p50, batched (takes %gs)", scenarioName(tm), op, dur[op]), v, limit, " s"))
+		}
+	}
+	return out
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -64,6 +132,17 @@ func (r *report) summary() summary {
 	}
 	s.LifecycleCallsPerVolumeBatched, s.LifecycleWallSBatched, s.RSSPeakControllerMiB = lc(string(waiter.Batched))
 	s.LifecycleCallsPerVolumePerVolume, s.LifecycleWallSPerVolume, s.RSSPeakControllerMiBPerVolume = lc(string(waiter.PerVolume))
+	s.LifecycleP50SBatched, s.LifecycleP50SPerVolume = r.lifecycle[batched].p50s(), r.lifecycle[perVolume].p50s()
+	s.LifecycleCallsShare, s.LifecycleReadsShare, s.LifecycleWallOverPerVol = shares(r.lifecycle)
+	if l := r.lifecycleFa[batched]; l != nil && l.wall > 0 {
+		s.LifecycleFastCallsPerVolumeBatched, s.LifecycleFastWallSBatched = ptr(round(float64(l.calls.Total)/float64(l.volumes), 2)), ptr(seconds(l.wall))
+	}
+	if l := r.lifecycleFa[perVolume]; l != nil && l.wall > 0 {
+		s.LifecycleFastCallsPerVolumePerVolume, s.LifecycleFastWallSPerVolume = ptr(round(float64(l.calls.Total)/float64(l.volumes), 2)), ptr(seconds(l.wall))
+	}
+	s.LifecycleFastP50SBatched, s.LifecycleFastP50SPerVolume = r.lifecycleFa[batched].p50s(), r.lifecycleFa[perVolume].p50s()
+	s.LifecycleFastCallsShare, s.LifecycleFastReadsShare, s.LifecycleFastWallOverPerVol = shares(r.lifecycleFa)
+	s.opTargets = r.opTargets()
 
 	if x := r.rate[string(waiter.Batched)]; x != nil && x.create != nil && len(x.create.lat) == r.settings.Volumes {
 		s.RateLimitedWallOverFloor = ptr(round(x.overFloor(), 3))
@@ -102,23 +181,25 @@ type target struct {
 	measured, met       bool
 }
 
-func (s summary) targets() []target {
-	check := func(key, label string, v *float64, limit float64, unit string) target {
-		t := target{key: key, label: fmt.Sprintf("%s ≤ %g%s", label, limit, unit)}
-		if v == nil {
-			t.verdict = "not measured"
-			return t
-		}
-		t.measured, t.met = true, *v <= limit
-		t.verdict = fmt.Sprintf("%g%s: ", *v, unit)
-		if t.met {
-			t.verdict += "met"
-		} else {
-			t.verdict += "MISSED"
-		}
+func checkTarget(key, label string, v *float64, limit float64, unit string) target {
+	t := target{key: key, label: fmt.Sprintf("%s ≤ %g%s", label, round(limit, 3), unit)}
+	if v == nil {
+		t.verdict = "not measured"
 		return t
 	}
-	return []target{
+	t.measured, t.met = true, *v <= limit
+	t.verdict = fmt.Sprintf("%g%s: ", *v, unit)
+	if t.met {
+		t.verdict += "met"
+	} else {
+		t.verdict += fmt.Sprintf("MISSED by %g%s", round(*v-limit, 3), unit)
+	}
+	return t
+}
+
+func (s summary) targets() []target {
+	check := checkTarget
+	out := []target{
 		check("calls_per_volume_batched", "lifecycle API calls per volume, batched", s.LifecycleCallsPerVolumeBatched, targetCallsPerVolume, ""),
 		check("ratelimited_wall_over_floor", "ratelimited wall ÷ floor, batched", s.RateLimitedWallOverFloor, targetOverFloor, ""),
 		check("learned_refusal_share", "learned rate limit: 413s ÷ calls", s.LearnedRefusalShare, targetLearnedRefusalShare, ""),
@@ -126,5 +207,12 @@ func (s summary) targets() []target {
 		check("node_overhead_ms_p50", "node overhead p50", s.NodeOverheadMSP50, targetNodeOverheadMS, " ms"),
 		check("rss_idle_node_mib", "idle RSS, node mode", s.RSSIdleNodeMiB, targetIdleNodeMiB, " MiB"),
 		check("rss_idle_controller_mib", "idle RSS, controller mode", s.RSSIdleControllerMiB, targetIdleCtrlMiB, " MiB"),
+		check("lifecycle_calls_share", "lifecycle API calls, batched ÷ per-volume", s.LifecycleCallsShare, targetCallsShareRealistic, ""),
+		check("lifecycle_reads_share", "lifecycle reads, batched ÷ per-volume", s.LifecycleReadsShare, targetCallsShareRealistic, ""),
+		check("lifecycle_wall_over_per_volume", "lifecycle wall, batched ÷ per-volume", s.LifecycleWallOverPerVol, 1, ""),
+		check("lifecycle_fast_calls_share", "lifecycle-fast API calls, batched ÷ per-volume", s.LifecycleFastCallsShare, targetCallsShareFast, ""),
+		check("lifecycle_fast_reads_share", "lifecycle-fast reads, batched ÷ per-volume", s.LifecycleFastReadsShare, targetCallsShareFast, ""),
+		check("lifecycle_fast_wall_over_per_volume", "lifecycle-fast wall, batched ÷ per-volume", s.LifecycleFastWallOverPerVol, 1, ""),
 	}
+	return append(out, s.opTargets...)
 }
