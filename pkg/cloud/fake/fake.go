@@ -317,7 +317,8 @@ func page[T any](c *Cloud, m map[string]*entry[T], idOf func(*T) string, keep fu
 			}
 		}
 		if start < 0 {
-			return cloud.Page[T]{}, &cloud.Error{Kind: cloud.ErrInvalid, Message: fmt.Sprintf("marker [%s] not found", opts.Marker), HTTPStatus: 400}
+			// Cinder's MarkerNotFound is a 404.
+			return cloud.Page[T]{}, &cloud.Error{Kind: cloud.ErrNotFound, Message: fmt.Sprintf("Marker %s could not be found.", opts.Marker), HTTPStatus: 404}
 		}
 	}
 	limit := opts.Limit

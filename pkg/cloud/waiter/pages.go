@@ -9,15 +9,27 @@ import (
 // maxListPages bounds a listing walk, in case a cloud's markers loop.
 const maxListPages = 10000
 
+// maxListRestarts bounds how often a walk starts over because the item
+// its marker named was deleted meanwhile.
+const maxListRestarts = 3
+
 // ListAll walks every page of a listing, limit items a page, and returns
-// the items and how many calls it took.
+// the items and how many calls it took. A walk whose marker was deleted
+// between two pages (the cloud answers not found) starts over: in a busy
+// project a walk of many pages often outlives the item ending a page.
 func ListAll[T any](ctx context.Context, list func(context.Context, cloud.ListOptions) (cloud.Page[T], error), opts cloud.ListOptions, limit int) ([]T, int, error) {
 	var items []T
-	calls := 0
+	calls, restarts := 0, 0
 	opts.Limit = limit
+	first := opts.Marker
 	for range maxListPages {
 		page, err := list(ctx, opts)
 		calls++
+		if err != nil && cloud.IsNotFound(err) && opts.Marker != first && restarts < maxListRestarts {
+			restarts++
+			items, opts.Marker = nil, first
+			continue
+		}
 		if err != nil {
 			return nil, calls, err
 		}
