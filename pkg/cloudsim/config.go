@@ -173,6 +173,11 @@ type Config struct {
 	VolumeTypes    []VolumeType
 	Zones          []string
 	DefaultZone    string
+	// SeedVolumes is how many available, unattached volumes the default
+	// project holds from the start (named seed-NNNNN, without images),
+	// made in memory when the state is new: a project of thousands of
+	// volumes for scale tests, without thousands of API calls.
+	SeedVolumes int
 	// Quota and Rules replace the profile's when set.
 	Quota *Quota
 	Rules *Rules

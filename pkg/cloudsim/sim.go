@@ -115,6 +115,7 @@ func New(cfg Config) (*Sim, error) {
 	s.commit = persist.New(filepath.Join(cfg.StateDir, stateFile), &s.mu, func() ([]byte, error) { return json.Marshal(s.st) })
 	s.mu.Lock()
 	s.recover()
+	s.seed()
 	gen := s.markDirty()
 	s.mu.Unlock()
 	if err := s.commit.Wait(gen); err != nil {
@@ -126,6 +127,28 @@ func New(cfg Config) (*Sim, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// SeedPrefix starts the names of the volumes Config.SeedVolumes makes.
+const SeedPrefix = "seed-"
+
+// seed makes Config.SeedVolumes volumes in the default project (s.mu
+// held), once: not again over a state that holds volumes.
+func (s *Sim) seed() {
+	if s.cfg.SeedVolumes <= 0 || len(s.st.Volumes) > 0 {
+		return
+	}
+	project := s.cfg.Projects[0].ID
+	base := time.Now().Add(-time.Hour)
+	for i := range s.cfg.SeedVolumes {
+		at := base.Add(time.Duration(i) * time.Millisecond)
+		v := &Volume{
+			ID: newID(), ProjectID: project, Name: fmt.Sprintf("%s%05d", SeedPrefix, i), Status: "available", Size: 1,
+			Zone: s.prof.defaultZone, VolumeType: s.prof.defaultType, Metadata: map[string]string{},
+			Attachments: []*Attachment{}, CreatedAt: at, UpdatedAt: at,
+		}
+		s.st.Volumes[v.ID] = v
+	}
 }
 
 // Handler serves every face of the simulator.
