@@ -41,6 +41,7 @@ type report struct {
 	rate        map[string]*rateResult
 	learned     *rateResult
 	node        *nodeResult
+	scale       *scaleResult
 	nodeSkipped string
 
 	rssIdleNode, rssIdleController *harness.ProcMemory
@@ -131,6 +132,7 @@ func (r *report) print(w io.Writer) {
 	r.printLifecycle(w, fastTiming)
 	r.printRateLimited(w)
 	r.printLearned(w)
+	r.printScale(w)
 	r.printNode(w)
 	r.printChecks(w)
 
@@ -411,4 +413,34 @@ func (r *report) printChecks(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "bench took %.0f s\n", r.elapsed.Seconds())
+}
+
+func (r *report) printScale(w io.Writer) {
+	x := r.scale
+	if x == nil {
+		return
+	}
+	s := r.settings
+	fmt.Fprintf(w, "== scale: %d volumes at once over %d nodes, the project holding %d more; ListVolumes max_entries %d ==\n", s.ScaleVolumes, s.ScaleNodes, s.ScaleSeeded, s.ScalePage)
+	t := table{w: w, widths: []int{52, 14, 14}}
+	t.row("", "measured", "target")
+	l := &x.life
+	if l.volumes > 0 && l.wall > 0 {
+		t.row("API calls per volume", f2(float64(l.calls.Total)/float64(l.volumes)), fmt.Sprintf("≤ %g", targetScaleCallsPerVolume))
+		t.row("  of which reads (lookups, waits) and failed calls", f2(float64(l.calls.Total-l.calls.writes())/float64(l.volumes)), "")
+		t.row("wall (s), without the ListVolumes pass", f2(l.wall.Seconds()), "")
+		t.row("floor (s): create + attach + detach + delete", f2(x.floor.Seconds()), "")
+		t.row("wall ÷ floor", f2(x.overFloor()), fmt.Sprintf("≤ %g", targetScaleOverFloor))
+		t.row("controller peak RSS (MiB)", fmt.Sprintf("%.1f", harness.MiB(l.peak.Peak)), fmt.Sprintf("≤ %g", targetScaleRSSMiB))
+		for _, ph := range l.phases {
+			lat := ph.stats.latencies()
+			t.row(fmt.Sprintf("  %s p50 / p99 (s), calls per volume", ph.rpc), f2(percentile(lat, 50).Seconds())+" / "+f2(percentile(lat, 99).Seconds()), f2(float64(ph.calls.Total)/float64(l.volumes)))
+		}
+	}
+	if len(x.pages) > 0 {
+		t.row(fmt.Sprintf("ListVolumes: %d volumes in %d pages", x.listed, len(x.pages)), "", "")
+		t.row("  cloud calls", fmt.Sprint(x.listCalls), fmt.Sprintf("≤ %d", x.listCallsLimit(s.ScalePage)))
+		p := sortedDurations(x.pages)
+		t.row("  page latency p50 / p99 (ms)", fmt.Sprintf("%.1f / %.1f", millis(percentile(p, 50)), millis(percentile(p, 99))), "")
+	}
 }

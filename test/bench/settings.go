@@ -33,6 +33,9 @@ type options struct {
 	workDir          string
 	keep             bool
 	skipRootScenario bool
+	// The scale scenario: volumes through the lifecycle, nodes they are
+	// published to, volumes the project holds already, ListVolumes page.
+	scaleVolumes, scaleNodes, scaleSeed, scalePage int
 }
 
 // settings are what the run used, printed first and in the JSON line.
@@ -67,6 +70,10 @@ type settings struct {
 	GOMAXPROCS           int                `json:"gomaxprocs"`
 	NProc                int                `json:"nproc"`
 	Scenarios            []string           `json:"scenarios"`
+	ScaleVolumes         int                `json:"scale_volumes"`
+	ScaleNodes           int                `json:"scale_nodes"`
+	ScaleSeeded          int                `json:"scale_seeded_volumes"`
+	ScalePage            int                `json:"scale_list_max_entries"`
 }
 
 func newSettings(o options, b harness.Backend) settings {
@@ -98,6 +105,10 @@ func newSettings(o options, b harness.Backend) settings {
 		GOMAXPROCS:      runtime.GOMAXPROCS(0),
 		NProc:           runtime.NumCPU(),
 		Scenarios:       strings.Split(o.scenarios, ","),
+		ScaleVolumes:    o.scaleVolumes,
+		ScaleNodes:      o.scaleNodes,
+		ScaleSeeded:     o.scaleSeed,
+		ScalePage:       o.scalePage,
 	}
 	return s
 }

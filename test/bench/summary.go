@@ -46,6 +46,16 @@ type summary struct {
 	LearnedFloorS        *float64 `json:"learned_floor_s"`
 	LearnedWallOverFloor *float64 `json:"learned_wall_over_floor"`
 
+	ScaleCallsPerVolume *float64 `json:"scale_calls_per_volume"`
+	ScaleWallS          *float64 `json:"scale_wall_s"`
+	ScaleFloorS         *float64 `json:"scale_floor_s"`
+	ScaleWallOverFloor  *float64 `json:"scale_wall_over_floor"`
+	ScaleRSSPeakMiB     *float64 `json:"scale_rss_peak_controller_mib"`
+	ScaleListVolumes    *int     `json:"scale_list_volumes"`
+	ScaleListCalls      *int64   `json:"scale_list_cloud_calls"`
+	ScaleListCallsLimit *int64   `json:"scale_list_cloud_calls_limit"`
+	ScaleListPageP99MS  *float64 `json:"scale_list_page_p99_ms"`
+
 	NodeOverheadMSP50 *float64 `json:"node_overhead_ms_p50"`
 	NodeSkipped       string   `json:"node_skipped,omitempty"`
 
@@ -143,6 +153,19 @@ func (r *report) summary() summary {
 	s.LifecycleFastP50SBatched, s.LifecycleFastP50SPerVolume = r.lifecycleFa[batched].p50s(), r.lifecycleFa[perVolume].p50s()
 	s.LifecycleFastCallsShare, s.LifecycleFastReadsShare, s.LifecycleFastWallOverPerVol = shares(r.lifecycleFa)
 	s.opTargets = r.opTargets()
+	if x := r.scale; x != nil {
+		if l := &x.life; l.wall > 0 && l.volumes > 0 {
+			s.ScaleCallsPerVolume = ptr(round(float64(l.calls.Total)/float64(l.volumes), 2))
+			s.ScaleWallS, s.ScaleFloorS = ptr(seconds(l.wall)), ptr(seconds(x.floor))
+			s.ScaleWallOverFloor = ptr(round(x.overFloor(), 3))
+			s.ScaleRSSPeakMiB = ptr(round(harness.MiB(l.peak.Peak), 1))
+		}
+		if len(x.pages) > 0 && x.listed == x.listTotal {
+			s.ScaleListVolumes, s.ScaleListCalls = ptr(x.listed), ptr(x.listCalls)
+			s.ScaleListCallsLimit = ptr(x.listCallsLimit(r.settings.ScalePage))
+			s.ScaleListPageP99MS = ptr(millis(percentile(sortedDurations(x.pages), 99)))
+		}
+	}
 
 	if x := r.rate[string(waiter.Batched)]; x != nil && x.create != nil && len(x.create.lat) == r.settings.Volumes {
 		s.RateLimitedWallOverFloor = ptr(round(x.overFloor(), 3))
@@ -214,5 +237,13 @@ func (s summary) targets() []target {
 		check("lifecycle_fast_reads_share", "lifecycle-fast reads, batched ÷ per-volume", s.LifecycleFastReadsShare, targetCallsShareFast, ""),
 		check("lifecycle_fast_wall_over_per_volume", "lifecycle-fast wall, batched ÷ per-volume", s.LifecycleFastWallOverPerVol, 1, ""),
 	}
+	if s.ScaleListCalls != nil {
+		out = append(out, check("scale_list_cloud_calls", "scale ListVolumes cloud calls (⌈N/page⌉ + 1)", ptr(float64(*s.ScaleListCalls)), float64(*s.ScaleListCallsLimit), ""))
+	}
+	out = append(out,
+		check("scale_calls_per_volume", "scale API calls per volume", s.ScaleCallsPerVolume, targetScaleCallsPerVolume, ""),
+		check("scale_wall_over_floor", "scale wall ÷ floor", s.ScaleWallOverFloor, targetScaleOverFloor, ""),
+		check("scale_rss_peak_controller_mib", "scale controller peak RSS", s.ScaleRSSPeakMiB, targetScaleRSSMiB, " MiB"),
+	)
 	return append(out, s.opTargets...)
 }
