@@ -3,7 +3,7 @@ package cloudsim
 import (
 	"encoding/json"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,6 +67,41 @@ func compareAny(a, b any) int {
 	return 0
 }
 
+// sortItems orders items by keys. Each item's sort fields are read once,
+// not at every comparison: a project of 10,000 volumes is sorted for
+// every page asked for, and boxing two fields per comparison made that
+// most of the simulator's time. The keys end with the unique id, so the
+// order is total and needs no stable sort.
+func sortItems[T any](items []T, keys []sortKey, field func(T, string) any) {
+	type keyed struct {
+		item T
+		vals []any
+	}
+	ks := make([]keyed, len(items))
+	vals := make([]any, len(items)*len(keys))
+	for i, it := range items {
+		v := vals[i*len(keys) : (i+1)*len(keys) : (i+1)*len(keys)]
+		for j, k := range keys {
+			v[j] = field(it, k.key)
+		}
+		ks[i] = keyed{item: it, vals: v}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		for j, k := range keys {
+			if r := compareAny(a.vals[j], b.vals[j]); r != 0 {
+				if k.desc {
+					return -r
+				}
+				return r
+			}
+		}
+		return 0
+	})
+	for i := range ks {
+		items[i] = ks[i].item
+	}
+}
+
 // page sorts, filters by marker/offset/limit and builds the next link.
 // field returns the value of a sort key for an item.
 func page[T any](c *call, items []T, id func(T) string, field func(T, string) any, valid map[string]bool, path string) ([]T, []any, *apiError) {
@@ -75,19 +110,7 @@ func page[T any](c *call, items []T, id func(T) string, field func(T, string) an
 	if e != nil {
 		return nil, nil, e
 	}
-	sort.SliceStable(items, func(i, j int) bool {
-		for _, k := range keys {
-			r := compareAny(field(items[i], k.key), field(items[j], k.key))
-			if r == 0 {
-				continue
-			}
-			if k.desc {
-				return r > 0
-			}
-			return r < 0
-		}
-		return false
-	})
+	sortItems(items, keys, field)
 	if m := q.Get("marker"); m != "" {
 		idx := -1
 		for i, it := range items {
