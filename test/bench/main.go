@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -73,6 +74,7 @@ func main() {
 	flag.DurationVar(&o.rpcTimeout, "rpc-timeout", 3*time.Minute, "per-attempt RPC timeout (the sidecars' --timeout)")
 	flag.StringVar(&o.workDir, "work-dir", "", "where work directories go (default: the system temp dir)")
 	flag.BoolVar(&o.keep, "keep", false, "keep work directories (logs, simulator state)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (the simulators run in it) to this file")
 	modeList := flag.String("modes", strings.Join(modes, ","), "waiter modes to compare (for investigations; make bench runs both)")
 	flag.Parse()
 	modes = nil
@@ -93,6 +95,17 @@ func main() {
 		o.clientRateLimit = o.rateLimit
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: cpu profile:", err)
+			os.Exit(2)
+		}
+		defer f.Close()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		// A second signal kills at once.
@@ -101,6 +114,7 @@ func main() {
 	}()
 	code := run(ctx, o)
 	stop()
+	pprof.StopCPUProfile()
 	os.Exit(code)
 }
 

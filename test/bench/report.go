@@ -440,6 +440,9 @@ func (r *report) printScale(w io.Writer) {
 	if len(x.pages) > 0 {
 		t.row(fmt.Sprintf("ListVolumes: %d volumes in %d pages", x.listed, len(x.pages)), "", "")
 		t.row("  cloud calls", fmt.Sprint(x.listCalls), fmt.Sprintf("≤ %d", x.listCallsLimit(s.ScalePage)))
+		for _, k := range sortedKeys(x.listByRoute) {
+			t.row("    "+routeLabel(k), fmt.Sprint(x.listByRoute[k]), "")
+		}
 		p := sortedDurations(x.pages)
 		t.row("  page latency p50 / p99 (ms)", fmt.Sprintf("%.1f / %.1f", millis(percentile(p, 50)), millis(percentile(p, 99))), "")
 	}

@@ -31,6 +31,7 @@ type scaleResult struct {
 	// it took; pages: its CSI pages and how long each took.
 	listed, listTotal int
 	listCalls         int64
+	listByRoute       map[string]int64
 	pages             []time.Duration
 }
 
@@ -106,7 +107,8 @@ func listAll(ctx context.Context, e *env, d *driverProc, page int, res *scaleRes
 			break
 		}
 	}
-	res.listCalls = diffStats(before, e.sim.Stats()).Total
+	c := diffStats(before, e.sim.Stats())
+	res.listCalls, res.listByRoute = c.Total, c.ByKey
 	if res.listed != res.listTotal {
 		return fmt.Errorf("ListVolumes returned %d volumes, the project holds %d", res.listed, res.listTotal)
 	}
