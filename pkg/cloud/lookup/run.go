@@ -27,7 +27,11 @@ func (nm *namer[T]) run() {
 			opts.Name = batch[0].name
 		}
 		ctx, cancel := context.WithTimeout(nm.n.ctx, callTimeout)
-		items, calls, err := waiter.ListAll(ctx, nm.ops.list, opts, nm.n.opts.PageLimit)
+		wanted := make(map[string]bool, len(batch))
+		for _, r := range batch {
+			wanted[r.name] = true
+		}
+		items, calls, err := waiter.ListKeep(ctx, nm.ops.list, opts, nm.n.opts.PageLimit, func(it *T) bool { return wanted[nm.ops.name(it)] })
 		cancel()
 		nm.n.opts.Observe(waiter.Event{Kind: nm.ops.kind + "-name", Waiters: len(batch), Calls: calls, Err: err})
 		if err != nil {

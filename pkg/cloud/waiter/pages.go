@@ -18,6 +18,13 @@ const maxListRestarts = 3
 // between two pages (the cloud answers not found) starts over: in a busy
 // project a walk of many pages often outlives the item ending a page.
 func ListAll[T any](ctx context.Context, list func(context.Context, cloud.ListOptions) (cloud.Page[T], error), opts cloud.ListOptions, limit int) ([]T, int, error) {
+	return ListKeep(ctx, list, opts, limit, nil)
+}
+
+// ListKeep is ListAll keeping only the items keep accepts (all when keep
+// is nil): a poll over a project of thousands of volumes needs the few it
+// waits for, not all of them in memory at once.
+func ListKeep[T any](ctx context.Context, list func(context.Context, cloud.ListOptions) (cloud.Page[T], error), opts cloud.ListOptions, limit int, keep func(*T) bool) ([]T, int, error) {
 	var items []T
 	calls, restarts := 0, 0
 	opts.Limit = limit
@@ -33,7 +40,11 @@ func ListAll[T any](ctx context.Context, list func(context.Context, cloud.ListOp
 		if err != nil {
 			return nil, calls, err
 		}
-		items = append(items, page.Items...)
+		for i := range page.Items {
+			if keep == nil || keep(&page.Items[i]) {
+				items = append(items, page.Items[i])
+			}
+		}
 		if page.NextMarker == "" || page.NextMarker == opts.Marker || len(page.Items) == 0 {
 			break
 		}

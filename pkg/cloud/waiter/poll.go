@@ -345,7 +345,11 @@ func (p *poller[T]) fetch(due, all []*waitReq[T]) (found map[string]*T, answered
 	if p.ops.getEach || distinctIDs(due) <= p.pages {
 		return p.getEach(ctx, due)
 	}
-	items, calls, err := ListAll(ctx, p.ops.list, cloud.ListOptions{}, p.w.opts.PageLimit)
+	waited := make(map[string]bool, len(all))
+	for _, r := range all {
+		waited[r.id] = true
+	}
+	items, calls, err := ListKeep(ctx, p.ops.list, cloud.ListOptions{}, p.w.opts.PageLimit, func(it *T) bool { return waited[p.ops.id(it)] })
 	if err != nil {
 		return nil, nil, calls, err
 	}
