@@ -233,6 +233,8 @@ func (p *poller[T]) run() {
 			continue
 		}
 		backoff = 0
+		// Waits seen done first: what they teach times the others.
+		var missed []*waitReq[T]
 		for _, r := range all {
 			if !answered(r) {
 				continue
@@ -240,27 +242,43 @@ func (p *poller[T]) run() {
 			obj := found[r.id]
 			done, res := p.evaluate(r.id, obj, r.cond, r.gone)
 			p.mu.Lock()
-			switch {
-			case done:
-				if res.err == nil {
-					p.learn(r, checked)
-				}
-			case !r.due.After(checked):
-				step := p.retryStep(checked.Sub(r.start))
-				if !r.missed && r.estimated {
-					// Missed a check timed from experience: the operation
-					// is a little slower than usual, likely nearly done.
-					step = max(step/2, p.w.opts.MinStep)
-				}
-				r.missed = true
-				r.due = checked.Add(step)
-				r.last = obj
-			default: // listed before it was due: keep its time
-				r.last = obj
+			r.last = obj
+			if done && res.err == nil {
+				p.learn(r, checked)
 			}
 			p.mu.Unlock()
 			if done {
 				p.finish(r, res.obj, res.err)
+			} else if !r.due.After(checked) {
+				missed = append(missed, r)
+			} // else listed before it was due: keep its time
+		}
+		p.mu.Lock()
+		for _, r := range missed {
+			p.reschedule(r, checked)
+		}
+		p.mu.Unlock()
+	}
+}
+
+// reschedule times the next check of a wait that a check found not done
+// (p.mu held): a step after it, or, when the waits of its operation seen
+// done by now say it is likely done sooner, then.
+func (p *poller[T]) reschedule(r *waitReq[T], checked time.Time) {
+	step := p.retryStep(checked.Sub(r.start))
+	if !r.missed && r.estimated {
+		// Missed a check timed from experience: the operation is a
+		// little slower than usual, likely nearly done.
+		step = max(step/2, p.w.opts.MinStep)
+	}
+	r.missed = true
+	r.due = checked.Add(step)
+	if st := p.took[r.op]; st != nil {
+		if d, ok := st.estimate(); ok {
+			// A wait of a burst that began later than the ones just seen
+			// done is likely done as long after its own start.
+			if likely := r.start.Add(d + edgeMargin(d)); likely.After(checked.Add(p.w.opts.MinStep)) && likely.Before(r.due) {
+				r.due = likely
 			}
 		}
 	}

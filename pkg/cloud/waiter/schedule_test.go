@@ -108,3 +108,39 @@ func TestSettleTimesEstimate(t *testing.T) {
 		t.Fatalf("estimate = %v, want 2s", d)
 	}
 }
+
+// A wait a check found not done is checked again a step later, or sooner
+// when the waits of its operation seen done say it likely is: the later
+// members of a burst are checked as long after their own start.
+func TestRescheduleAfterAMiss(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	p := newPoller(&Waiter{opts: scheduleOpts()}, kindOps[cloud.Volume]{})
+	checked := ms(2000)
+	retry := func(start int) time.Duration {
+		r := &waitReq[cloud.Volume]{op: OpCreate, start: ms(start)}
+		p.reschedule(r, checked)
+		if !r.missed {
+			t.Errorf("start %dms: not marked missed", start)
+		}
+		return r.due.Sub(t0)
+	}
+	// No history: a step of an eighth of the wait.
+	if got, want := retry(80), 2000*time.Millisecond+240*time.Millisecond; got != want {
+		t.Errorf("no history: next check at %v, want %v", got, want)
+	}
+	p.took[OpCreate] = &settleTimes{}
+	p.took[OpCreate].add(1900 * time.Millisecond)
+	likely := func(start int) time.Duration {
+		return time.Duration(start)*time.Millisecond + 1900*time.Millisecond + edgeMargin(1900*time.Millisecond)
+	}
+	// Began 160ms after the first of its burst: likely done at its start + 1.9s.
+	if got := retry(160); got != likely(160) {
+		t.Errorf("later in a burst: next check at %v, want %v", got, likely(160))
+	}
+	// Likely done already (or within MinStep): the step holds, no check
+	// sooner than MinStep after the last.
+	if got, want := retry(0), 2000*time.Millisecond+250*time.Millisecond; got != want {
+		t.Errorf("overdue: next check at %v, want %v", got, want)
+	}
+}
