@@ -435,6 +435,9 @@ func (r *report) printScale(w io.Writer) {
 		for _, ph := range l.phases {
 			lat := ph.stats.latencies()
 			t.row(fmt.Sprintf("  %s p50 / p99 (s), calls per volume", ph.rpc), f2(percentile(lat, 50).Seconds())+" / "+f2(percentile(lat, 99).Seconds()), f2(float64(ph.calls.Total)/float64(l.volumes)))
+			for _, k := range sortedKeys(ph.calls.ByKey) {
+				t.row("      "+routeLabel(k)+" (calls)", fmt.Sprint(ph.calls.ByKey[k]), "")
+			}
 		}
 	}
 	if len(x.pages) > 0 {
