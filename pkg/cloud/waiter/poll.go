@@ -233,32 +233,39 @@ func (p *poller[T]) run() {
 			continue
 		}
 		backoff = 0
-		// Waits seen done first: what they teach times the others.
-		var missed []*waitReq[T]
-		for _, r := range all {
-			if !answered(r) {
-				continue
-			}
-			obj := found[r.id]
-			done, res := p.evaluate(r.id, obj, r.cond, r.gone)
-			p.mu.Lock()
-			r.last = obj
-			if done && res.err == nil {
-				p.learn(r, checked)
-			}
-			p.mu.Unlock()
-			if done {
-				p.finish(r, res.obj, res.err)
-			} else if !r.due.After(checked) {
-				missed = append(missed, r)
-			} // else listed before it was due: keep its time
+		p.answer(all, found, answered, checked)
+	}
+}
+
+// answer settles the waits a check answered: those seen done end (and
+// teach how long their operation takes), the others due by now are
+// rescheduled; waits listed before they were due keep their time.
+func (p *poller[T]) answer(all []*waitReq[T], found map[string]*T, answered func(*waitReq[T]) bool, checked time.Time) {
+	var missed []*waitReq[T]
+	for _, r := range all {
+		if !answered(r) {
+			continue
 		}
+		obj := found[r.id]
+		done, res := p.evaluate(r.id, obj, r.cond, r.gone)
 		p.mu.Lock()
-		for _, r := range missed {
-			p.reschedule(r, checked)
+		r.last = obj
+		if done && res.err == nil {
+			p.learn(r, checked)
 		}
 		p.mu.Unlock()
+		if done {
+			p.finish(r, res.obj, res.err)
+		} else if !r.due.After(checked) {
+			missed = append(missed, r)
+		}
 	}
+	// After every wait seen done has taught its operation's duration.
+	p.mu.Lock()
+	for _, r := range missed {
+		p.reschedule(r, checked)
+	}
+	p.mu.Unlock()
 }
 
 // reschedule times the next check of a wait that a check found not done
