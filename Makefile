@@ -15,7 +15,7 @@ export PATH := $(TOOLS_BIN):$(PATH):/usr/local/sbin:/usr/sbin:/sbin
 SOAK_MINUTES ?= 2
 FUZZTIME ?= 30s
 
-.PHONY: all build test demo sanity bench bench-scale soak fuzz lint tools clean e2e image tempest guest-test
+.PHONY: all build test demo sanity bench bench-scale bench-peer soak fuzz lint tools clean e2e image tempest guest-test
 
 all: build
 
@@ -54,6 +54,15 @@ bench: build
 # ListVolumes over all of them (test/bench, scenario scale).
 bench-scale: build
 	$(GO) run ./test/bench --driver $(BIN)/openblock-csi --scenarios scale
+
+# The lifecycle side by side with cloud-provider-openstack's cinder-csi-plugin
+# (pinned in hack/peer-build.sh, built from the Go module proxy once and
+# cached in PEER_CACHE): 30 volumes at once over 3 servers, Cinder v3 on the
+# generic profile, on the fast and the realistic timing.
+PEER_CACHE ?= /var/cache/openblock-csi-peer
+bench-peer: build
+	peer=$$(PEER_CACHE=$(PEER_CACHE) ./hack/peer-build.sh) && \
+	$(GO) run ./test/bench --driver $(BIN)/openblock-csi --peer "$$peer" --backend cinder-v3 --volumes 30 --volumes-per-node 10
 
 soak: build
 	OPENBLOCK_CSI_BINARY=$(CURDIR)/$(BIN)/openblock-csi $(GO) test -count=1 -timeout $$(( $(SOAK_MINUTES) * 2 + 10 ))m ./test/soak -run TestSoak -soak.minutes=$(SOAK_MINUTES) -v

@@ -24,6 +24,9 @@ type lifecycleConfig struct {
 	// afterCreate, if set, runs between the create and publish phases;
 	// its time and calls are not the lifecycle's.
 	afterCreate func(ctx context.Context) error
+	// zoneKey is the topology key CreateVolume's zone goes under; ""
+	// is this driver's (another driver reads its own).
+	zoneKey string
 }
 
 // phaseResult is one RPC kind applied to every volume.
@@ -65,6 +68,9 @@ func runLifecycle(ctx context.Context, e *env, d *driverProc, mode string, cfg l
 	for i := range creates {
 		// One name per volume, kept across retries (the PVC's uid).
 		creates[i] = createRequest("pvc-"+uuid.NewString(), cfg.zone, cfg.sizeBytes)
+		if cfg.zoneKey != "" {
+			setZoneKey(creates[i], cfg.zoneKey)
+		}
 	}
 
 	type step struct {

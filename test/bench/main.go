@@ -75,6 +75,8 @@ func main() {
 	flag.StringVar(&o.workDir, "work-dir", "", "where work directories go (default: the system temp dir)")
 	flag.BoolVar(&o.keep, "keep", false, "keep work directories (logs, simulator state)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (the simulators run in it) to this file")
+	flag.StringVar(&o.peer, "peer", "", "instead of the scenarios, run the lifecycle side by side with cloud-provider-openstack's cinder-csi-plugin at this path (make bench-peer)")
+	peerTimings := flag.String("peer-timings", "fast,realistic", "simulator timing profiles of the side-by-side")
 	modeList := flag.String("modes", strings.Join(modes, ","), "waiter modes to compare (for investigations; make bench runs both)")
 	flag.Parse()
 	modes = nil
@@ -87,6 +89,11 @@ func main() {
 			fmt.Fprintf(os.Stderr, "bench: unknown waiter mode %q\n", m)
 			os.Exit(2)
 		}
+	}
+	var err error
+	if o.peerTimings, err = parseTimings(*peerTimings); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: --peer-timings:", err)
+		os.Exit(2)
 	}
 	if o.concurrency <= 0 {
 		o.concurrency = o.volumes
@@ -127,6 +134,9 @@ func run(ctx context.Context, o options) int {
 	if _, err := os.Stat(o.driver); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: driver binary: %v (run make build)\n", err)
 		return 2
+	}
+	if o.peer != "" {
+		return benchPeer(ctx, o, b)
 	}
 	want := map[string]bool{}
 	for _, s := range strings.Split(o.scenarios, ",") {

@@ -36,6 +36,8 @@ type options struct {
 	// The scale scenario: volumes through the lifecycle, nodes they are
 	// published to, volumes the project holds already, ListVolumes page.
 	scaleVolumes, scaleNodes, scaleSeed, scalePage int
+	peer                                           string   // the peer driver's binary: run the side-by-side only
+	peerTimings                                    []string // simulator timing profiles of the side-by-side
 }
 
 // settings are what the run used, printed first and in the JSON line.

@@ -69,8 +69,15 @@ func StartDriver(ctx context.Context, o DriverOptions) (*DriverProcess, error) {
 		args = append(args, "--kubelet-dir="+o.KubeletDir)
 	}
 	args = append(args, o.ExtraArgs...)
-	cmd := exec.Command(o.Binary, args...)
-	cmd.Stdout, cmd.Stderr = o.Stdout, o.Stderr
+	return StartCSIProcess(o.Binary, args, sock, o.Stdout, o.Stderr)
+}
+
+// StartCSIProcess starts any CSI driver binary with args, which must make
+// it serve on the unix socket sock, and waits until the socket accepts
+// gRPC. The bench runs another project's driver through it.
+func StartCSIProcess(binary string, args []string, sock string, stdout, stderr *os.File) (*DriverProcess, error) {
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
