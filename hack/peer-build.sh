@@ -47,7 +47,9 @@ for m in ${staging}; do
 done
 
 go get "${PEER_MODULE}@${PEER_VERSION}" >&2
-CGO_ENABLED=0 go build -trimpath -o "${scratch}/cinder-csi-plugin" "${PEER_PACKAGE}"
+# The version stamp its own release build sets, so --version answers.
+CGO_ENABLED=0 go build -trimpath -ldflags "-X ${PEER_MODULE}/pkg/version.Version=${PEER_VERSION}" \
+	-o "${scratch}/cinder-csi-plugin" "${PEER_PACKAGE}"
 mv "${scratch}/cinder-csi-plugin" "${bin}"
 echo "cinder-csi-plugin ${PEER_VERSION} built into ${PEER_CACHE}" >&2
 echo "${bin}"

@@ -136,6 +136,9 @@ func runPeerSide(ctx context.Context, o options, b harness.Backend, timingName, 
 	}
 	progress("peer side by side, %s timing, %s: %d volumes, %d at once, %d servers", timingName, drv, o.volumes, o.concurrency, len(nodes))
 	run.res, run.err = runLifecycle(ctx, e, d, drv, cfg)
+	// DeleteVolume may answer once the cloud has accepted the deletion
+	// (the peer does): what is still going away is not a leftover.
+	run.res.leftovers = drainedLeftovers(ctx, e.sim, 30*time.Second)
 	if run.err != nil {
 		failed = true
 		progress("%s/%s FAILED: %v", timingName, drv, run.err)
@@ -235,4 +238,17 @@ func parseTimings(s string) ([]string, error) {
 		return nil, fmt.Errorf("no timing given")
 	}
 	return out, nil
+}
+
+// drainedLeftovers is what the simulator still holds once deletions in
+// progress have ended, waiting at most limit.
+func drainedLeftovers(ctx context.Context, sim *harness.Sim, limit time.Duration) []string {
+	deadline := time.Now().Add(limit)
+	for {
+		left := harness.Leftovers(sim)
+		if len(left) == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			return left
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -1,17 +1,20 @@
 package main
 
 import (
+	"debug/buildinfo"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os/exec"
 	"runtime"
-	"strings"
+	"runtime/debug"
 	"time"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/timing"
 	"github.com/openblock-csi/openblock-csi/test/harness"
 )
+
+// peerModule is the peer driver's Go module.
+const peerModule = "k8s.io/cloud-provider-openstack"
 
 // peerSettings are what the side-by-side used, printed first and in its
 // JSON line.
@@ -59,12 +62,20 @@ func newPeerSettings(o options, b harness.Backend) peerSettings {
 	return s
 }
 
+// peerVersion is the peer's module version as built into the binary
+// (hack/peer-build.sh builds it as a dependency of a scratch module).
 func peerVersion(binary string) string {
-	out, err := exec.Command(binary, "--version").Output()
+	bi, err := buildinfo.ReadFile(binary)
 	if err != nil {
 		return "unknown (" + err.Error() + ")"
 	}
-	return strings.TrimSpace(string(out))
+	mods := append([]*debug.Module{&bi.Main}, bi.Deps...)
+	for _, m := range mods {
+		if m != nil && m.Path == peerModule {
+			return m.Path + " " + m.Version + ", " + bi.GoVersion
+		}
+	}
+	return "unknown (" + peerModule + " is not in the binary's build info)"
 }
 
 // peerFigures is one run in the JSON line.
@@ -158,7 +169,7 @@ func printPeer(w io.Writer, s peerSettings, runs []*peerRun, elapsed time.Durati
 		figs = append(figs, r.figures())
 	}
 	fmt.Fprintln(w, "== lifecycle ==")
-	t := table{w: w, widths: []int{10, 6, 10, 9, 7, 10, 11}}
+	t := table{w: w, widths: []int{10, 9, 10, 9, 7, 10, 10}}
 	t.row("timing", "driver", "calls/vol", "wall (s)", "errors", "peak MiB", "completed")
 	for _, f := range figs {
 		t.row(f.Timing, f.Driver, f2(f.CallsPerVolume), f2(f.WallS), fmt.Sprint(f.Errors), fmt.Sprintf("%.1f", f.PeakRSSMiB), fmt.Sprint(f.Completed))
@@ -167,6 +178,8 @@ func printPeer(w io.Writer, s peerSettings, runs []*peerRun, elapsed time.Durati
 	for _, r := range ratios {
 		t.row(r.Timing, "ours/peer", f2(r.CallsPerVolume), f2(r.Wall))
 	}
+	fmt.Fprintln(w, "  (wall: first CreateVolume to last DeleteVolume answered. The peer's CreateVolume and DeleteVolume answer once the")
+	fmt.Fprintln(w, "  cloud has accepted the request, without waiting for it; its leftovers are counted after deletions end.)")
 	printPeerPhases(w, figs)
 	for _, f := range figs {
 		if f.Error != "" {
