@@ -77,6 +77,9 @@ type callPolicy struct {
 	timeout     time.Duration // per attempt (the sidecars' --timeout)
 	maxAttempts int
 	backoff     time.Duration // first retry delay, doubled each time
+	// retryAll retries every failed attempt, whatever its code, as
+	// external-attacher and external-provisioner requeue any error.
+	retryAll bool
 }
 
 var defaultPolicy = callPolicy{timeout: 3 * time.Minute, maxAttempts: 6, backoff: time.Second}
@@ -101,7 +104,7 @@ func (p callPolicy) call(ctx context.Context, st *rpcStats, fn func(context.Cont
 		st.mu.Lock()
 		st.codes[code]++
 		st.mu.Unlock()
-		if ctx.Err() != nil || !retryable(code) || attempt >= p.maxAttempts {
+		if ctx.Err() != nil || !(p.retryAll || retryable(code)) || attempt >= p.maxAttempts {
 			return fmt.Errorf("%s (attempt %d): %w", st.name, attempt, err)
 		}
 		st.mu.Lock()

@@ -116,7 +116,7 @@ func runPeerSide(ctx context.Context, o options, b harness.Backend, timingName, 
 	var d *driverProc
 	cfg := lifecycleConfig{
 		volumes: o.volumes, concurrency: o.concurrency, sizeBytes: int64(o.sizeGiB) * gib,
-		zone: b.Zone, policy: policy(o),
+		zone: b.Zone, policy: peerPolicy(o),
 	}
 	for _, n := range nodes {
 		cfg.nodes = append(cfg.nodes, n.ID)
@@ -252,3 +252,15 @@ func drainedLeftovers(ctx context.Context, sim *harness.Sim, limit time.Duration
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// peerPolicy is how the sidecars call either driver here: any failed
+// attempt is retried after 1 s, 2 s, 4 s, ... (their --retry-interval-start
+// default), as they requeue every error. The peer answers Internal when it
+// attaches a volume still being created; a sidecar tries again.
+func peerPolicy(o options) callPolicy {
+	return callPolicy{timeout: o.rpcTimeout, maxAttempts: peerMaxAttempts, backoff: time.Second, retryAll: true}
+}
+
+// peerMaxAttempts bounds the retries (the sidecars have no bound; 10
+// attempts span over 8 minutes of backoff).
+const peerMaxAttempts = 10

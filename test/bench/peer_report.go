@@ -29,6 +29,7 @@ type peerSettings struct {
 	Servers       int                           `json:"servers"`
 	VolumeSizeGiB int                           `json:"volume_size_gib"`
 	RPCTimeoutS   float64                       `json:"rpc_timeout_s"`
+	MaxAttempts   int                           `json:"max_attempts"`
 	Driver        string                        `json:"driver"`
 	DriverVersion string                        `json:"driver_version"`
 	DriverCommit  string                        `json:"driver_commit"`
@@ -44,7 +45,7 @@ func newPeerSettings(o options, b harness.Backend) peerSettings {
 		Backend: b.Name, Profile: b.Profile, APIVersion: b.APIVersion, Timings: o.peerTimings,
 		Durations: map[string]map[string]float64{},
 		Volumes:   o.volumes, Concurrency: o.concurrency, Servers: nodeCount(o.volumes, o.volumesPerNode),
-		VolumeSizeGiB: o.sizeGiB, RPCTimeoutS: o.rpcTimeout.Seconds(),
+		VolumeSizeGiB: o.sizeGiB, RPCTimeoutS: o.rpcTimeout.Seconds(), MaxAttempts: peerMaxAttempts,
 		Driver: o.driver, DriverVersion: driverVersion(o.driver), DriverCommit: driverCommit(o.driver),
 		DriverWaiter: "default (--waiter-mode not set)",
 		Peer:         o.peer, PeerVersion: peerVersion(o.peer),
@@ -160,6 +161,7 @@ func printPeer(w io.Writer, s peerSettings, runs []*peerRun, elapsed time.Durati
 	}
 	fmt.Fprintf(w, "  %d volumes × %d GiB, %d RPCs at once: CreateVolume → ControllerPublish (%d servers) → ControllerUnpublish → DeleteVolume; RPC timeout %gs\n",
 		s.Volumes, s.VolumeSizeGiB, s.Concurrency, s.Servers, s.RPCTimeoutS)
+	fmt.Fprintf(w, "  either driver called as the sidecars do: any failed attempt retried after 1s, 2s, 4s... (at most %d attempts)\n", s.MaxAttempts)
 	fmt.Fprintf(w, "  ours: %s version %s commit %s, waiter %s\n", s.Driver, s.DriverVersion, s.DriverCommit, s.DriverWaiter)
 	fmt.Fprintf(w, "  peer: %s (%s), controller service only\n", s.Peer, s.PeerVersion)
 	fmt.Fprintf(w, "  %s, nproc %d; calls counted by the simulator's /_sim/stats; errors are failed RPC attempts\n", s.GoVersion, s.NProc)

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/openblock-csi/openblock-csi/pkg/driver"
 )
@@ -68,6 +73,28 @@ func TestParseTimings(t *testing.T) {
 	for _, bad := range []string{"", "slow", "fast,slow"} {
 		if _, err := parseTimings(bad); err == nil {
 			t.Errorf("parseTimings(%q) accepted", bad)
+		}
+	}
+}
+
+// The sidecars requeue any error: the side-by-side retries Internal (the
+// peer's answer to an attach of a volume still being created), the
+// lifecycle's own policy does not.
+func TestRetryAllRetriesInternal(t *testing.T) {
+	for _, tc := range []struct {
+		retryAll bool
+		calls    int
+	}{{true, 3}, {false, 1}} {
+		p := callPolicy{timeout: time.Second, maxAttempts: 5, backoff: time.Millisecond, retryAll: tc.retryAll}
+		n := 0
+		err := p.call(context.Background(), newRPCStats("x"), func(context.Context) error {
+			if n++; n < 3 {
+				return status.Error(codes.Internal, "volume is creating")
+			}
+			return nil
+		})
+		if n != tc.calls || (err == nil) != tc.retryAll {
+			t.Errorf("retryAll %v: %d calls, err %v; want %d calls", tc.retryAll, n, err, tc.calls)
 		}
 	}
 }
