@@ -37,6 +37,7 @@ type fakeMount struct {
 	readOnly bool
 	options  []string
 	block    bool // a bind of a device file (raw block publish)
+	gone     bool // its disk was unplugged under it
 }
 
 func newFakeOps() *fakeOps {
@@ -194,7 +195,7 @@ func (f *fakeOps) MountState(target string) (node.MountState, error) {
 	if !ok {
 		return node.MountState{}, nil
 	}
-	return node.MountState{Mounted: true, Device: m.device, ReadOnly: m.readOnly}, nil
+	return node.MountState{Mounted: true, Device: m.device, ReadOnly: m.readOnly, DeviceGone: m.gone}, nil
 }
 
 func (f *fakeOps) DeviceForMount(target string) (string, error) {

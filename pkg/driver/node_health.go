@@ -10,7 +10,8 @@ import (
 // NodeGetVolumeHealth looks at the paths it is given, each of which must
 // be one the node recorded for this volume (else NotFound): a staging or publish
 // path that is missing, unmounted or corrupted makes the volume
-// inaccessible; a staging mount gone read-only (the kernel's answer to
+// inaccessible, as does a mount whose disk has left the node (unplugged
+// behind the cloud's back); a staging mount gone read-only (the kernel's answer to
 // filesystem errors, since the driver never stages read-only) degrades
 // it. Without paths nothing adverse is known.
 func (n *Node) NodeGetVolumeHealth(ctx context.Context, req *csi.NodeGetVolumeHealthRequest) (*csi.NodeGetVolumeHealthResponse, error) {
@@ -45,13 +46,22 @@ func (n *Node) NodeGetVolumeHealth(ctx context.Context, req *csi.NodeGetVolumeHe
 			add(csi.VolumeHealthErrorType_INACCESSIBLE, "PathMissing", "%s does not exist", p.path)
 			continue
 		}
-		if block, _ := n.ops.IsBlockDevice(p.path); block {
+		block, _ := n.ops.IsBlockDevice(p.path)
+		st, err := n.ops.MountState(p.path)
+		if err != nil {
+			return nil, failed(err, "inspecting %s", p.path)
+		}
+		if st.DeviceGone {
+			// A filesystem whose disk was pulled still answers from its
+			// caches, and a raw block target still stats: only the
+			// kernel's list of disks tells.
+			add(csi.VolumeHealthErrorType_INACCESSIBLE, "DeviceGone", "the disk mounted at %s (%s) is no longer attached to this node", p.path, st.Device)
 			continue
 		}
-		st, err := n.ops.MountState(p.path)
+		if block {
+			continue
+		}
 		switch {
-		case err != nil:
-			return nil, failed(err, "inspecting %s", p.path)
 		case !st.Mounted:
 			add(csi.VolumeHealthErrorType_INACCESSIBLE, "NotMounted", "%s is not mounted", p.path)
 		case st.Corrupted:

@@ -228,6 +228,21 @@ func TestNodeVolumeHealth(t *testing.T) {
 	if st := h.GetVolumeHealth().GetHealthStatuses(); len(st) != 1 || st[0].GetStatus() != csi.VolumeHealthErrorType_DEGRADED {
 		t.Fatalf("read-only staged volume health = %v", st)
 	}
+	// The disk pulled from under the mounts: both paths are inaccessible,
+	// although the filesystem still answers.
+	if _, err := e.n.NodePublishVolume(ctxT(t), &csi.NodePublishVolumeRequest{VolumeId: volA, StagingTargetPath: staging, TargetPath: target, VolumeCapability: csicap.Mount(""), PublishContext: pubCtx(volA, GiB)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{staging, target} {
+		m := e.ops.mounts[p]
+		m.readOnly, m.gone = false, true
+		e.ops.mounts[p] = m
+	}
+	h, _ = e.n.NodeGetVolumeHealth(ctxT(t), &csi.NodeGetVolumeHealthRequest{VolumeId: volA, StagingTargetPath: staging, VolumePublishPath: target})
+	if st := h.GetVolumeHealth().GetHealthStatuses(); len(st) != 2 || st[0].GetReason() != "DeviceGone" || st[1].GetStatus() != csi.VolumeHealthErrorType_INACCESSIBLE {
+		t.Fatalf("volume whose disk was pulled: health = %v", st)
+	}
+	delete(e.ops.mounts, target)
 	delete(e.ops.mounts, staging) // the mount vanished under the driver
 	h, _ = e.n.NodeGetVolumeHealth(ctxT(t), &csi.NodeGetVolumeHealthRequest{VolumeId: volA, StagingTargetPath: staging})
 	if st := h.GetVolumeHealth().GetHealthStatuses(); len(st) != 1 || st[0].GetStatus() != csi.VolumeHealthErrorType_INACCESSIBLE {

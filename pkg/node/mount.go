@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"golang.org/x/sys/unix"
 	"k8s.io/klog/v2"
@@ -189,10 +190,11 @@ func (h *Host) MountState(target string) (MountState, error) {
 		return MountState{}, nil
 	}
 	return MountState{
-		Mounted:   true,
-		Device:    h.mountDevice(path, mi, corrupted),
-		ReadOnly:  slices.Contains(mi.MountOptions, "ro"),
-		Corrupted: corrupted,
+		Mounted:    true,
+		Device:     h.mountDevice(path, mi, corrupted),
+		ReadOnly:   slices.Contains(mi.MountOptions, "ro"),
+		Corrupted:  corrupted,
+		DeviceGone: h.mountDeviceGone(path, mi, corrupted),
 	}, nil
 }
 
@@ -237,6 +239,36 @@ func (h *Host) mountDevice(path string, mi mount.MountInfo, corrupted bool) stri
 		return filepath.Join("/dev", mi.Root)
 	}
 	return mi.Source
+}
+
+// mountDeviceGone reports whether the block device behind a mount has
+// left the kernel. A filesystem on a disk has the disk's number in the
+// mount table, which /sys/dev/block lists while the disk exists; btrfs
+// reports an anonymous number (major 0), so there the source's device
+// node is what is looked at, as it is for a raw block bind mount (the
+// node's own number). Mounts of no block device (tmpfs, proc) are never
+// gone.
+func (h *Host) mountDeviceGone(path string, mi mount.MountInfo, corrupted bool) bool {
+	if !corrupted && mi.FsType == "devtmpfs" {
+		if fi, err := os.Stat(path); err == nil && isBlock(fi) {
+			return !h.blockNumberExists(rdev(fi))
+		}
+	}
+	if mi.Major != 0 {
+		return !h.blockNumberExists(unix.Mkdev(uint32(mi.Major), uint32(mi.Minor)))
+	}
+	if !filepath.IsAbs(mi.Source) || !strings.HasPrefix(mi.Source, h.cfg.DevDir+"/") {
+		return false
+	}
+	fi, err := os.Stat(mi.Source)
+	return err != nil || !isBlock(fi)
+}
+
+// blockNumberExists: /sys/dev/block/MAJ:MIN (a sibling of SysBlockDir).
+func (h *Host) blockNumberExists(dev uint64) bool {
+	_, err := os.Lstat(filepath.Join(filepath.Dir(h.cfg.SysBlockDir), "dev", "block",
+		fmt.Sprintf("%d:%d", unix.Major(dev), unix.Minor(dev))))
+	return err == nil
 }
 
 // deviceByNumber maps a device number to <DevDir>/<name> via

@@ -20,6 +20,10 @@ type MountState struct {
 	// Corrupted: the path exists in the mount table but stat fails
 	// (ENOTCONN, EIO, ESTALE...).
 	Corrupted bool
+	// DeviceGone: the mount is of a block device the kernel no longer
+	// has (the disk was unplugged under it). The filesystem often still
+	// answers stat from its caches, so only this says so.
+	DeviceGone bool
 }
 
 // Ops is what the CSI node service needs from the host. *Host implements it;
