@@ -45,6 +45,11 @@ type Faults struct {
 	// Stuck operations never leave their transitional state (e.g. "attach"
 	// stays attaching; "device": the disk never appears in the guest).
 	Stuck []string `json:"stuck,omitempty"`
+	// PlugDelayMS: with a guest as the local server (Config.Guest), an
+	// attached disk appears in the guest this long after the attach call
+	// returned, as a slow hypervisor's does. Refused without a guest.
+	// (A disk pulled behind the cloud's back: POST /_sim/faults/unplug.)
+	PlugDelayMS int `json:"plug_delay_ms,omitempty"`
 }
 
 func (f Faults) clone() Faults {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 	"k8s.io/klog/v2"
 
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/disk"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/timing"
 )
 
@@ -359,8 +360,33 @@ func (s *Sim) simRoutes(mux *http.ServeMux) {
 			c.fail(e)
 			return
 		}
-		s.SetFaults(f)
+		if err := s.SetFaultsChecked(f); err != nil {
+			c.fail(errBadRequest("%v", err))
+			return
+		}
 		c.json(200, s.faults.get())
+	})
+	// A disk pulled out of the guest behind the cloud's back: serial is
+	// what the hypervisor gave it (the volume id; Lunanode: the volume's
+	// identification).
+	s.handle(mux, FaceSim, "POST /_sim/faults/unplug", func(c *call) {
+		var req struct {
+			Serial string `json:"serial"`
+		}
+		if e := c.decode(&req); e != nil {
+			c.fail(e)
+			return
+		}
+		switch err := s.SurpriseUnplug(req.Serial); {
+		case errors.Is(err, disk.ErrNoFaultHost):
+			c.fail(errConflict("%v", err))
+		case errors.Is(err, disk.ErrNotPlugged):
+			c.fail(errNotFound("%v", err))
+		case err != nil:
+			c.fail(errInternal(err.Error()))
+		default:
+			c.json(204, nil)
+		}
 	})
 	s.handle(mux, FaceSim, "GET /_sim/stats", func(c *call) { c.json(200, s.Stats()) })
 	s.handle(mux, FaceSim, "POST /_sim/stats/reset", func(c *call) {

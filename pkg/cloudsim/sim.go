@@ -81,6 +81,12 @@ func New(cfg Config) (*Sim, error) {
 	}
 	if cfg.Guest != nil {
 		store.SetHost(cfg.Guest)
+		if d := cfg.Faults.PlugDelayMS; d != 0 {
+			if err := store.DelayPlugs(time.Duration(d) * time.Millisecond); err != nil {
+				store.Close()
+				return nil, fmt.Errorf("cloudsim: plug_delay_ms: %w", err)
+			}
+		}
 	}
 	st, err := loadState(cfg.StateDir)
 	if err != nil {
@@ -160,8 +166,28 @@ func (s *Sim) Stats() Stats { return s.stats.snapshot() }
 // ResetStats zeroes the call counters.
 func (s *Sim) ResetStats() { s.stats.reset() }
 
-// SetFaults replaces the fault knobs.
-func (s *Sim) SetFaults(f Faults) { s.faults.set(f) }
+// SetFaults replaces the fault knobs. PlugDelayMS reaches the guest when
+// there is one; see SetFaultsChecked for a refusal when there is not.
+func (s *Sim) SetFaults(f Faults) {
+	s.faults.set(f)
+	_ = s.store.DelayPlugs(time.Duration(f.PlugDelayMS) * time.Millisecond)
+}
+
+// SetFaultsChecked is SetFaults refusing knobs this simulator cannot
+// honour (a plug delay without a guest), leaving the knobs unchanged.
+func (s *Sim) SetFaultsChecked(f Faults) error {
+	if f.PlugDelayMS != 0 {
+		if err := s.store.DelayPlugs(time.Duration(f.PlugDelayMS) * time.Millisecond); err != nil {
+			return fmt.Errorf("plug_delay_ms: %w", err)
+		}
+	}
+	s.SetFaults(f)
+	return nil
+}
+
+// SurpriseUnplug pulls the attached disk with this serial out of the guest
+// while the cloud keeps it attached (disk.Store.SurpriseUnplug).
+func (s *Sim) SurpriseUnplug(serial string) error { return s.store.SurpriseUnplug(serial) }
 
 // Faults returns the current fault knobs (FailNext counts decrease as they fire).
 func (s *Sim) Faults() Faults { return s.faults.get() }

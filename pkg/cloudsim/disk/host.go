@@ -2,6 +2,7 @@ package disk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -76,4 +77,63 @@ func (s *Store) hostRefresh(id string, l Local) error {
 		return fmt.Errorf("disk: refresh %s: %w", id, err)
 	}
 	return nil
+}
+
+// FaultHost is a Host with fault knobs that act behind the cloud's back
+// (pkg/cloudsim/guest's Server): plugs that lag behind the attach call,
+// and a disk pulled from the machine while the cloud still reports it
+// attached.
+type FaultHost interface {
+	Host
+	// DelayPlugs makes later plugs return at once and the disk appear
+	// d afterwards (0: at once again).
+	DelayPlugs(d time.Duration)
+	// SurpriseUnplug removes the disk with this serial from the machine.
+	SurpriseUnplug(ctx context.Context, serial string) error
+}
+
+// ErrNoFaultHost: the hot-plug fault knobs need a Host that has them.
+var ErrNoFaultHost = errors.New("the local server is not a guest with hot-plug faults (the simulator runs without one)")
+
+// ErrNotPlugged: no attached volume's disk has that serial.
+var ErrNotPlugged = errors.New("no attached disk has that serial")
+
+func (s *Store) faultHost() (FaultHost, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if fh, ok := s.host.(FaultHost); ok {
+		return fh, nil
+	}
+	return nil, ErrNoFaultHost
+}
+
+// DelayPlugs sets the host's plug delay (see FaultHost).
+func (s *Store) DelayPlugs(d time.Duration) error {
+	fh, err := s.faultHost()
+	if err != nil {
+		return err
+	}
+	fh.DelayPlugs(d)
+	return nil
+}
+
+// SurpriseUnplug pulls the disk with this serial (the volume id for
+// Cinder, the volume's identification for Lunanode) out of the host; the
+// volume stays attached as far as the cloud knows, and a later detach
+// succeeds.
+func (s *Store) SurpriseUnplug(serial string) error {
+	fh, err := s.faultHost()
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, l := range s.Attached() {
+		found = found || (l.Hosted && l.Serial == serial)
+	}
+	if !found {
+		return fmt.Errorf("surprise unplug %s: %w", serial, ErrNotPlugged)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hostTimeout)
+	defer cancel()
+	return fh.SurpriseUnplug(ctx, serial)
 }

@@ -5,7 +5,12 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/disk"
 )
+
+// The simulator reaches the fault knobs through /_sim/faults.
+var _ disk.FaultHost = (*Server)(nil)
 
 // Server is a guest as a server of the simulated cloud: it implements the
 // simulator's disk.Host, so attaching a volume hot-plugs its file on the
