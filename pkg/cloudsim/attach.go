@@ -140,9 +140,12 @@ func (s *Sim) attachLocal(v *Volume, serverID string) {
 		klog.ErrorS(err, "cloudsim: local attach failed", "volume", v.ID)
 		return
 	}
-	if !l.Loop {
+	switch {
+	case l.Hosted:
+		klog.V(2).InfoS("cloudsim: plugged into the local server's guest", "volume", v.ID, "serial", l.Serial)
+	case !l.Loop:
 		klog.InfoS("cloudsim: attached to the local server without a loop device (not root): the link points at the image file", "volume", v.ID, "link", l.Link)
-	} else {
+	default:
 		klog.V(2).InfoS("cloudsim: attached to the local server", "volume", v.ID, "device", l.Device, "link", l.Link)
 	}
 }
