@@ -9,7 +9,7 @@ log="$(mktemp /tmp/openblock-guest-test.XXXXXX.log)"
 OPENBLOCK_CSI_BINARY="${PWD}/bin/openblock-csi" GUEST_SETS="${GUEST_SETS:-}" \
 	go test -count=1 -timeout 30m ./test/guest -run '^TestGuest$' -v >"${log}" 2>&1
 rc=$?
-grep -E '^guest [^ ]+: ' "${log}"
+grep -E "^guest [^ ]+( timing)?: " "${log}"
 if [ "${rc}" != 0 ]; then
 	grep -E -e '--- (FAIL|SKIP)' -e '_test.go:[0-9]+:' "${log}" | grep -v '^\s*\[' | tail -40
 	echo "guest-test: FAILED (full log: ${log})"

@@ -3,7 +3,8 @@ package guest_test
 import (
 	"context"
 	"fmt"
-	"os"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/guest"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/guest/guesttest"
 	"github.com/openblock-csi/openblock-csi/pkg/driver"
@@ -29,6 +31,8 @@ type env struct {
 	sim  *harness.Sim
 	ctrl csi.ControllerClient
 	node csi.NodeClient
+	// timings collects AttachTimings' figures.
+	timings timings
 }
 
 func newEnv(t *testing.T, b harness.Backend, bus guest.Bus) *env {
@@ -40,6 +44,9 @@ func newEnv(t *testing.T, b harness.Backend, bus guest.Bus) *env {
 	dir := t.TempDir()
 	cfg := b.SimConfig(filepath.Join(dir, "sim"), filepath.Join(dir, "by-id"))
 	cfg.Guest = e.srv
+	// 25 disks at once is the point of one case; the profiles' project
+	// quotas (NHN's 10 volumes and snapshots) are tested elsewhere.
+	cfg.Quota = &cloudsim.Quota{Volumes: 200, Snapshots: 200, Gigabytes: 10000, Backups: 50, BackupGigabytes: 1000}
 	sim, err := harness.StartSim(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -92,14 +99,19 @@ type vol struct {
 
 func (e *env) create(t *testing.T, ctx context.Context, name string, gib int64, src *csi.VolumeContentSource) *vol {
 	t.Helper()
+	return e.createFS(t, ctx, name, gib, src, "ext4")
+}
+
+func (e *env) createFS(t *testing.T, ctx context.Context, name string, gib int64, src *csi.VolumeContentSource, fs string) *vol {
+	t.Helper()
 	resp, err := e.ctrl.CreateVolume(ctx, &csi.CreateVolumeRequest{
 		Name: name, CapacityRange: &csi.CapacityRange{RequiredBytes: gib << 30},
-		VolumeCapabilities: []*csi.VolumeCapability{mountCap("ext4")}, VolumeContentSource: src,
+		VolumeCapabilities: []*csi.VolumeCapability{mountCap(fs)}, VolumeContentSource: src,
 	})
 	if err != nil {
 		t.Fatalf("CreateVolume %s: %v", name, err)
 	}
-	v := &vol{e: e, t: t, id: resp.GetVolume().GetVolumeId(), fs: "ext4"}
+	v := &vol{e: e, t: t, id: resp.GetVolume().GetVolumeId(), fs: fs}
 	v.staging = "/var/lib/kubelet/plugins/kubernetes.io/csi/pv/" + v.id + "/globalmount"
 	v.target = "/var/lib/kubelet/pods/" + v.id + "/volumes/kubernetes.io~csi/pv/mount"
 	t.Cleanup(func() {
@@ -232,5 +244,54 @@ func (v *vol) fsBytes(ctx context.Context) int64 {
 	return kb << 10
 }
 
-var _ = driver.PubSizeBytes
-var _ = os.Getenv
+// serial is the disk's serial as the controller published it (the
+// volume id for Cinder, the volume's identification for Lunanode).
+func (v *vol) serial() string { return v.pc[driver.PubSerial] }
+
+// link is the name udev gives the disk under /dev/disk/by-id on the
+// env's bus: QEMU passes 20 characters of the serial on either bus.
+func (e *env) link(serial string) string {
+	if len(serial) > 20 {
+		serial = serial[:20]
+	}
+	if e.bus == guest.VirtioSCSI {
+		return "scsi-0QEMU_QEMU_HARDDISK_" + serial
+	}
+	return "virtio-" + serial
+}
+
+// simPost sends a fault request to the simulator's /_sim API, as an
+// operator would.
+func (e *env) simCall(ctx context.Context, method, path, body string, want int) error {
+	req, err := http.NewRequestWithContext(ctx, method, e.sim.URL+path, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, b)
+	}
+	return nil
+}
+
+// delayPlugs sets the guest's plug delay through /_sim/faults.
+func (e *env) delayPlugs(t *testing.T, ctx context.Context, d time.Duration) {
+	t.Helper()
+	if err := e.simCall(ctx, "PUT", "/_sim/faults", fmt.Sprintf(`{"plug_delay_ms": %d}`, d.Milliseconds()), 200); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// surpriseUnplug pulls the disk through /_sim/faults/unplug.
+func (e *env) surpriseUnplug(t *testing.T, ctx context.Context, serial string) {
+	t.Helper()
+	if err := e.simCall(ctx, "POST", "/_sim/faults/unplug", fmt.Sprintf(`{"serial": %q}`, serial), 204); err != nil {
+		t.Fatal(err)
+	}
+}
