@@ -111,6 +111,9 @@ func (h *Host) findOnce(serial string, serialLen int, links []string) (string, b
 			klog.V(4).InfoS("By-id link does not point at a block device", "link", link, "target", dev)
 			continue
 		}
+		if !h.sizeKnown(dev) {
+			continue
+		}
 		// A stale link may survive a detach and name a disk that is now
 		// another volume; the kernel's serial is the final word.
 		if got, ok := h.sysfsSerial(filepath.Base(dev)); ok && !serialMatches(got, serial, serialLen) {
@@ -137,7 +140,7 @@ func (h *Host) scanSysfs(serial string, serialLen int) (string, bool) {
 		}
 		// sysfs spells a '/' in a device name as '!'.
 		dev := filepath.Join(h.cfg.DevDir, strings.ReplaceAll(e.Name(), "!", "/"))
-		if h.usableDevice(dev) {
+		if h.usableDevice(dev) && h.sizeKnown(dev) {
 			return dev, true
 		}
 		klog.V(4).InfoS("Disk with matching serial has no usable device node", "sysfs", e.Name(), "device", dev)
@@ -165,6 +168,19 @@ func serialMatches(got, serial string, serialLen int) bool {
 		return true
 	}
 	return len(serial) > serialLen && got == serial[:serialLen]
+}
+
+// sizeKnown: a SCSI disk gets its by-id link from its identity pages
+// before the kernel has read its capacity (seen with many virtio-scsi
+// hot-plugs at once); until then it has 0 bytes and is not there yet,
+// rather than a disk of the wrong size.
+func (h *Host) sizeKnown(dev string) bool {
+	size, err := h.DeviceSize(dev)
+	if err != nil || size == 0 {
+		klog.V(4).InfoS("Disk has no size yet", "device", dev, "size", size, "err", err)
+		return false
+	}
+	return true
 }
 
 // usableDevice: a block device, or a regular file when the config allows.

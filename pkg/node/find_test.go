@@ -333,3 +333,24 @@ func TestFindDeviceSkipsUdevWithoutUdevadm(t *testing.T) {
 		t.Fatalf("ran %q without udevadm on PATH", rec.calls)
 	}
 }
+
+// A disk whose link is there but whose capacity the kernel has not read
+// yet (0 bytes: virtio-scsi under many hot-plugs) is waited for, not
+// returned to be refused for its size.
+func TestFindDeviceWaitsForASize(t *testing.T) {
+	f := newFakeHost(t)
+	dev := filepath.Join(f.dev, "sda")
+	if err := os.WriteFile(dev, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.link(t, "scsi-0QEMU_QEMU_HARDDISK_"+testSerial[:20], dev)
+	time.AfterFunc(200*time.Millisecond, func() { _ = os.Truncate(dev, 1<<20) })
+	began := time.Now()
+	got, err := f.host(5*time.Second).FindDevice(context.Background(), testSerial, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(began); waited < 150*time.Millisecond {
+		t.Fatalf("found %s after %s, before it had a size", got, waited)
+	}
+}
