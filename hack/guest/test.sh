@@ -10,15 +10,15 @@ OPENBLOCK_CSI_BINARY="${PWD}/bin/openblock-csi" GUEST_SETS="${GUEST_SETS:-}" \
 	go test -count=1 -timeout 30m ./test/guest -run '^TestGuest$' -v >"${log}" 2>&1
 rc=$?
 grep -E "^guest [^ ]+( timing)?: " "${log}"
+left=""
+pgrep -a qemu-system >/dev/null && left+=" qemu:$(pgrep -d, qemu-system)"
+ls -d /tmp/guest-* 2>/dev/null | grep -q . && left+=" rundirs:$(ls -d /tmp/guest-* | tr '\n' ' ')"
+losetup -a 2>/dev/null | grep -q guest && left+=" loops"
+if [ -n "${left}" ]; then echo "guest-test: left behind:${left}"; rc=1; fi
 if [ "${rc}" != 0 ]; then
 	grep -E -e '--- (FAIL|SKIP)' -e '_test.go:[0-9]+:' "${log}" | grep -v '^\s*\[' | tail -40
 	echo "guest-test: FAILED (full log: ${log})"
 	exit "${rc}"
 fi
 grep -E -e "--- SKIP" "${log}" || true
-left=""
-pgrep -a qemu-system >/dev/null && left+=" qemu:$(pgrep -d, qemu-system)"
-ls -d /tmp/guest-* 2>/dev/null | grep -q . && left+=" rundirs:$(ls -d /tmp/guest-* | tr '\n' ' ')"
-losetup -a 2>/dev/null | grep -q guest && left+=" loops"
-if [ -n "${left}" ]; then echo "guest-test: left behind:${left}"; exit 1; fi
 rm -f "${log}"
