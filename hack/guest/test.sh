@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 log="$(mktemp /tmp/openblock-guest-test.XXXXXX.log)"
 ./hack/guest/build.sh >/dev/null || exit 1
-OPENBLOCK_CSI_BINARY="${PWD}/bin/openblock-csi" GUEST_SETS="${GUEST_SETS:-}" \
+GUEST_TEST=1 OPENBLOCK_CSI_BINARY="${PWD}/bin/openblock-csi" GUEST_SETS="${GUEST_SETS:-}" \
 	go test -count=1 -timeout 30m ./test/guest -run '^TestGuest$' -v >"${log}" 2>&1
 rc=$?
 grep -E "^guest [^ ]+( timing)?: " "${log}"
