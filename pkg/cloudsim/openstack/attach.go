@@ -1,4 +1,4 @@
-package cloudsim
+package openstack
 
 import (
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/disk"

@@ -1,4 +1,4 @@
-package cloudsim
+package openstack
 
 import (
 	"net/http"

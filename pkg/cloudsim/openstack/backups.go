@@ -1,4 +1,4 @@
-package cloudsim
+package openstack
 
 import (
 	"k8s.io/klog/v2"

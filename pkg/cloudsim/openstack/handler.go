@@ -5,7 +5,7 @@
 // Volumes are sparse files; volumes attached to the local server become loop
 // devices (see package disk) a moment after the attachment is reported done,
 // as a guest sees a hot-plugged disk only once udev has made its link.
-package cloudsim
+package openstack
 
 import (
 	"crypto/rand"
