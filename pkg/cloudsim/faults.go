@@ -6,23 +6,24 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/openstack"
 )
 
-// Operations that faults can target (FailNext, Stuck).
+// Operations that faults can target (FailNext, Stuck): the OpenStack
+// state machine's.
 const (
-	OpCreate         = "create"
-	OpDelete         = "delete"
-	OpAttach         = "attach"
-	OpDetach         = "detach"
-	OpExtend         = "extend"
-	OpSnapshot       = "snapshot"
-	OpSnapshotDelete = "snapshot_delete"
-	OpBackup         = "backup"
-	OpBackupDelete   = "backup_delete"
-	OpRestore        = "restore"
-	// OpDevice is the guest seeing an attached disk: stuck, the attachment
-	// completes but no disk ever appears on the local server.
-	OpDevice = "device"
+	OpCreate         = openstack.OpCreate
+	OpDelete         = openstack.OpDelete
+	OpAttach         = openstack.OpAttach
+	OpDetach         = openstack.OpDetach
+	OpExtend         = openstack.OpExtend
+	OpSnapshot       = openstack.OpSnapshot
+	OpSnapshotDelete = openstack.OpSnapshotDelete
+	OpBackup         = openstack.OpBackup
+	OpBackupDelete   = openstack.OpBackupDelete
+	OpRestore        = openstack.OpRestore
+	OpDevice         = openstack.OpDevice
 )
 
 // Faults are the simulator's fault-injection knobs. All ratios are 0..1 and
@@ -104,8 +105,8 @@ func (fs *faultState) latency() time.Duration {
 	return d
 }
 
-// takeFailure consumes one FailNext for op.
-func (fs *faultState) takeFailure(op string) bool {
+// TakeFailure consumes one FailNext for op.
+func (fs *faultState) TakeFailure(op string) bool {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if fs.f.FailNext[op] > 0 {
@@ -115,7 +116,8 @@ func (fs *faultState) takeFailure(op string) bool {
 	return false
 }
 
-func (fs *faultState) stuck(op string) bool {
+// Stuck reports whether op is configured never to finish.
+func (fs *faultState) Stuck(op string) bool {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	for _, s := range fs.f.Stuck {
@@ -125,6 +127,12 @@ func (fs *faultState) stuck(op string) bool {
 	}
 	return false
 }
+
+// ServerError rolls ServerErrorRatio: true answers 500 instead of serving.
+func (fs *faultState) ServerError() bool { return fs.roll(fs.get().ServerErrorRatio) }
+
+// OverLimit rolls OverLimitRatio: true answers a rate-limit 413 burst.
+func (fs *faultState) OverLimit() bool { return fs.roll(fs.get().OverLimitRatio) }
 
 // Stats counts every API call served.
 type Stats struct {
@@ -177,8 +185,8 @@ func (r *statsRecorder) record(face, method, route string, status int) {
 	r.s.Calls[face+" "+route+" "+code]++
 }
 
-// rateLimited counts one rate-limit refusal (its call is recorded as usual).
-func (r *statsRecorder) rateLimited() {
+// RateLimited counts one rate-limit refusal (its call is recorded as usual).
+func (r *statsRecorder) RateLimited() {
 	r.mu.Lock()
 	r.s.RateLimited++
 	r.mu.Unlock()

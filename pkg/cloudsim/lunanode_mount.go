@@ -31,16 +31,8 @@ func (s *Sim) mountLunanode(mux *http.ServeMux) error {
 	if err != nil {
 		return err
 	}
-	s.extra = append(s.extra, h.Close)
 	s.lunanode = h
 	const route = "ANY /lunanode/api/{category}/{action}/"
-	mux.HandleFunc("/lunanode/", func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
-		defer func() { s.stats.record(FaceLunanode, r.Method, route, sw.code) }()
-		if !s.injectPre(&call{s: s, w: sw, r: r, face: FaceLunanode}) {
-			return
-		}
-		h.ServeHTTP(sw, r)
-	})
+	mux.HandleFunc("/lunanode/", s.wrap(FaceLunanode, route, true, h.ServeHTTP))
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 // Attachments through Nova: attach, detach and the local loop devices.
 // Every function runs with s.mu held.
 
-func (s *Sim) attachmentsOf(serverID string) []*Attachment {
+func (s *Handler) attachmentsOf(serverID string) []*Attachment {
 	var out []*Attachment
 	for _, v := range s.st.Volumes {
 		for _, a := range v.Attachments {
@@ -21,7 +21,7 @@ func (s *Sim) attachmentsOf(serverID string) []*Attachment {
 }
 
 // nextDevice is the advisory name: the lowest free /dev/vdX after vda (the boot disk).
-func (s *Sim) nextDevice(serverID string) string {
+func (s *Handler) nextDevice(serverID string) string {
 	used := map[string]bool{"/dev/vda": true}
 	for _, a := range s.attachmentsOf(serverID) {
 		used[a.Device] = true
@@ -38,7 +38,7 @@ func (s *Sim) nextDevice(serverID string) string {
 	return "/dev/vdzz"
 }
 
-func (s *Sim) attachVolume(c *call, srv *Server, volumeID string) (*Attachment, *apiError) {
+func (s *Handler) attachVolume(c *call, srv *Server, volumeID string) (*Attachment, *apiError) {
 	v, e := s.volume(c.scope(), volumeID)
 	if e != nil {
 		return nil, e
@@ -72,7 +72,7 @@ func (s *Sim) attachVolume(c *call, srv *Server, volumeID string) (*Attachment, 
 	return a, nil
 }
 
-func (s *Sim) scheduleAttach(volID, attID string) {
+func (s *Handler) scheduleAttach(volID, attID string) {
 	s.later(OpAttach, s.durs.Attach, func() {
 		v := s.st.Volumes[volID]
 		if v == nil {
@@ -83,7 +83,7 @@ func (s *Sim) scheduleAttach(volID, attID string) {
 			return
 		}
 		v.UpdatedAt = now()
-		if s.faults.takeFailure(OpAttach) {
+		if s.faults.TakeFailure(OpAttach) {
 			removeAttachment(v, attID)
 			v.Status = "error_attaching"
 			return
@@ -99,7 +99,7 @@ func (s *Sim) scheduleAttach(volID, attID string) {
 // showDevice makes the attached volume a local disk once the guest would
 // see it, s.durs.Device after the attachment is reported done, unless it
 // has been detached by then.
-func (s *Sim) showDevice(volID, attID string) {
+func (s *Handler) showDevice(volID, attID string) {
 	show := func() {
 		v := s.st.Volumes[volID]
 		if v == nil {
@@ -117,7 +117,7 @@ func (s *Sim) showDevice(volID, attID string) {
 }
 
 // localStore is the disk store of a server on this machine, or nil.
-func (s *Sim) localStore(serverID string) *disk.Store {
+func (s *Handler) localStore(serverID string) *disk.Store {
 	switch {
 	case serverID == "":
 		return nil
@@ -130,7 +130,7 @@ func (s *Sim) localStore(serverID string) *disk.Store {
 // attachLocal makes the volume a local disk of serverID (a server on this
 // machine); a failure is logged, not fatal, because the API-level
 // attachment is what clients see.
-func (s *Sim) attachLocal(v *Volume, serverID string) {
+func (s *Handler) attachLocal(v *Volume, serverID string) {
 	st := s.localStore(serverID)
 	if st == nil {
 		return
@@ -169,7 +169,7 @@ func removeAttachment(v *Volume, attID string) {
 	v.Attachments = out
 }
 
-func (s *Sim) detachVolume(c *call, srv *Server, volumeID string) *apiError {
+func (s *Handler) detachVolume(c *call, srv *Server, volumeID string) *apiError {
 	v := s.st.Volumes[volumeID]
 	var a *Attachment
 	if v != nil && v.ProjectID == c.project {
@@ -192,7 +192,7 @@ func (s *Sim) detachVolume(c *call, srv *Server, volumeID string) *apiError {
 	return nil
 }
 
-func (s *Sim) scheduleDetach(volID, attID string) {
+func (s *Handler) scheduleDetach(volID, attID string) {
 	s.later(OpDetach, s.durs.Detach, func() {
 		v := s.st.Volumes[volID]
 		if v == nil {
@@ -203,7 +203,7 @@ func (s *Sim) scheduleDetach(volID, attID string) {
 			return
 		}
 		v.UpdatedAt = now()
-		if s.faults.takeFailure(OpDetach) {
+		if s.faults.TakeFailure(OpDetach) {
 			a.Status = "attached"
 			v.Status = "error_detaching"
 			return
@@ -212,7 +212,7 @@ func (s *Sim) scheduleDetach(volID, attID string) {
 	})
 }
 
-func (s *Sim) finishDetach(v *Volume, a *Attachment) {
+func (s *Handler) finishDetach(v *Volume, a *Attachment) {
 	if st := s.localStore(a.ServerID); st != nil {
 		if err := st.Detach(v.ID, v.ID); err != nil {
 			klog.ErrorS(err, "cloudsim: local detach failed", "volume", v.ID)

@@ -11,7 +11,7 @@ import (
 
 // latestBackup is the newest available backup of a volume in a project,
 // the parent of an incremental one ("" if there is none).
-func (s *Sim) latestBackup(project, volID string) string {
+func (s *Handler) latestBackup(project, volID string) string {
 	var best *Backup
 	for _, b := range s.st.Backups {
 		if b.ProjectID == project && b.VolumeID == volID && b.Status == "available" &&
@@ -25,7 +25,7 @@ func (s *Sim) latestBackup(project, volID string) string {
 	return best.ID
 }
 
-func (s *Sim) hasDependentBackups(id string) bool {
+func (s *Handler) hasDependentBackups(id string) bool {
 	for _, b := range s.st.Backups {
 		if b.ParentID == id {
 			return true
@@ -39,7 +39,7 @@ type backupRequest struct {
 	Force, Incremental                                 bool
 }
 
-func (s *Sim) createBackup(c *call, req backupRequest) (*Backup, *apiError) {
+func (s *Handler) createBackup(c *call, req backupRequest) (*Backup, *apiError) {
 	v, e := s.volume(c.scope(), req.VolumeID)
 	if e != nil {
 		return nil, e
@@ -94,7 +94,7 @@ func (s *Sim) createBackup(c *call, req backupRequest) (*Backup, *apiError) {
 	return b, nil
 }
 
-func (s *Sim) scheduleBackupCreate(id string) {
+func (s *Handler) scheduleBackupCreate(id string) {
 	s.later(OpBackup, s.durs.Backup, func() {
 		b := s.st.Backups[id]
 		if b == nil || b.Status != "creating" {
@@ -102,7 +102,7 @@ func (s *Sim) scheduleBackupCreate(id string) {
 		}
 		b.UpdatedAt = now()
 		v := s.st.Volumes[b.VolumeID]
-		if s.faults.takeFailure(OpBackup) {
+		if s.faults.TakeFailure(OpBackup) {
 			// Only the backup fails: Cinder's backup manager puts the
 			// volume back to its previous status, so error_backing-up in
 			// the seeds' status lists is not where a volume stays.
@@ -121,7 +121,7 @@ func (s *Sim) scheduleBackupCreate(id string) {
 	})
 }
 
-func (s *Sim) deleteBackup(c *call, id string) *apiError {
+func (s *Handler) deleteBackup(c *call, id string) *apiError {
 	b, e := s.backup(c.scope(), id)
 	if e != nil {
 		return e
@@ -139,7 +139,7 @@ func (s *Sim) deleteBackup(c *call, id string) *apiError {
 		if b == nil || b.Status != "deleting" {
 			return
 		}
-		if s.faults.takeFailure(OpBackupDelete) {
+		if s.faults.TakeFailure(OpBackupDelete) {
 			b.Status = "error_deleting"
 			return
 		}
@@ -151,7 +151,7 @@ func (s *Sim) deleteBackup(c *call, id string) *apiError {
 	return nil
 }
 
-func (s *Sim) restoreBackup(c *call, backupID, volumeID, name string) (*Volume, *Backup, *apiError) {
+func (s *Handler) restoreBackup(c *call, backupID, volumeID, name string) (*Volume, *Backup, *apiError) {
 	b, e := s.backup(c.scope(), backupID)
 	if e != nil {
 		return nil, nil, e
@@ -200,7 +200,7 @@ func (s *Sim) restoreBackup(c *call, backupID, volumeID, name string) (*Volume, 
 	return v, b, nil
 }
 
-func (s *Sim) scheduleRestore(volID string) {
+func (s *Handler) scheduleRestore(volID string) {
 	s.later(OpRestore, s.durs.Restore, func() {
 		v := s.st.Volumes[volID]
 		if v == nil || v.Status != "restoring-backup" {
@@ -210,7 +210,7 @@ func (s *Sim) scheduleRestore(volID string) {
 			b.Status, b.RestoreTo, b.UpdatedAt = "available", "", now()
 		}
 		v.RestoreFrom, v.UpdatedAt = "", now()
-		if s.faults.takeFailure(OpRestore) {
+		if s.faults.TakeFailure(OpRestore) {
 			v.Status = "error_restoring"
 			return
 		}

@@ -17,7 +17,7 @@ import (
 	"golang.org/x/time/rate"
 	"k8s.io/klog/v2"
 
-	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/disk"
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/internal/respond"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/timing"
 )
 
@@ -27,8 +27,6 @@ const (
 	FaceCinder   = "cinder"
 	FaceNova     = "nova"
 	FaceImage    = "image"
-	FaceLunanode = "lunanode"
-	FaceSim      = "sim"
 )
 
 // apiError is an OpenStack fault: {"<kind>": {"code": N, "message": "..."}}.
@@ -66,7 +64,7 @@ func errOverLimit(msg string) *apiError {
 
 // rateLimited is the profile's rate-limit fault: HP Helion's documented
 // body carries no wait hint (seed 004); others say when to retry.
-func (s *Sim) rateLimited(wait time.Duration) *apiError {
+func (s *Handler) rateLimited(wait time.Duration) *apiError {
 	if !s.prof.rateLimitHint {
 		return &apiError{code: 413, kind: "overLimit", msg: "This request was rate-limited."}
 	}
@@ -86,7 +84,7 @@ func errRateLimited(wait time.Duration) *apiError {
 
 // call is one request being served.
 type call struct {
-	s       *Sim
+	s       *Handler
 	w       http.ResponseWriter
 	r       *http.Request
 	face    string
@@ -104,7 +102,7 @@ type call struct {
 func (c *call) persist() { c.gen = c.s.markDirty() }
 
 func (c *call) json(code int, v any) {
-	writeJSON(c.w, code, v)
+	respond.JSON(c.w, code, v)
 }
 
 func (c *call) fail(e *apiError) {
@@ -115,7 +113,7 @@ func (c *call) fail(e *apiError) {
 	for k, v := range e.extra {
 		body[k] = v
 	}
-	writeJSON(c.w, e.code, map[string]any{e.kind: body})
+	respond.JSON(c.w, e.code, map[string]any{e.kind: body})
 }
 
 // decode reads a JSON body into v; a malformed body is a 400 as Cinder says it.
@@ -142,55 +140,11 @@ func (c *call) baseURL() string {
 	return scheme + "://" + c.r.Host
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	if v == nil {
-		w.WriteHeader(code)
-		return
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		klog.ErrorS(err, "cloudsim: encoding response")
-		code, b = 500, []byte(`{"computeFault": {"code": 500, "message": "encoding error"}}`)
-	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(code)
-	_, _ = w.Write(b)
-}
-
-// statusWriter remembers the status code for the stats.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = 200
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	h, ok := w.ResponseWriter.(http.Hijacker)
-	if !ok {
-		return nil, nil, errors.New("hijack not supported")
-	}
-	return h.Hijack()
-}
-
 // heldWriter keeps an answer (status and body) until send, so that the
 // answer to a change leaves only once the change is on disk. Headers go
 // straight to the underlying map: nothing is sent before send.
 type heldWriter struct {
-	sw   *statusWriter
+	sw   http.ResponseWriter
 	code int
 	body bytes.Buffer
 }
@@ -210,7 +164,13 @@ func (w *heldWriter) Write(b []byte) (int, error) {
 	return w.body.Write(b)
 }
 
-func (w *heldWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.sw.Hijack() }
+func (w *heldWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := w.sw.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("hijack not supported")
+	}
+	return h.Hijack()
+}
 
 // discard drops the held answer, to answer something else.
 func (w *heldWriter) discard() {
@@ -231,18 +191,17 @@ type handlerFunc func(c *call)
 
 // handle registers one route of a face. pattern is a net/http pattern with
 // method; it is also the route template counted in the stats.
-func (s *Sim) handle(mux *http.ServeMux, face, pattern string, fn handlerFunc) {
+func (s *Handler) handle(mux *http.ServeMux, face, pattern string, fn handlerFunc) {
 	s.register(mux, face, pattern, face == FaceCinder || face == FaceNova, fn)
 }
 
-// register is handle with explicit authentication (version documents are open).
-func (s *Sim) register(mux *http.ServeMux, face, pattern string, authed bool, fn handlerFunc) {
-	faulty := face != FaceKeystone && face != FaceSim
-	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
-		method := r.Method
-		defer func() { s.stats.record(face, method, pattern, sw.code) }()
-		hw := &heldWriter{sw: sw}
+// register is handle with explicit authentication (version documents are
+// open). The root's wrap counts the call and applies latency and dropped
+// connections; the answer is held until the change it reports is on disk.
+func (s *Handler) register(mux *http.ServeMux, face, pattern string, authed bool, fn handlerFunc) {
+	faulty := face != FaceKeystone
+	mux.HandleFunc(pattern, s.wrap(face, pattern, faulty, func(w http.ResponseWriter, r *http.Request) {
+		hw := &heldWriter{sw: w}
 		c := &call{s: s, w: hw, r: r, face: face}
 		serve(c, faulty, authed, fn)
 		// fn has released s.mu: the write (or a wait for someone
@@ -255,16 +214,13 @@ func (s *Sim) register(mux *http.ServeMux, face, pattern string, authed bool, fn
 			}
 		}
 		hw.send()
-	})
+	}))
 }
 
-// serve passes c through fault injection, authentication and the rate
-// limit, then to fn.
+// serve passes c through authentication and the rate limit, then the
+// injected errors, then to fn.
 func serve(c *call, faulty, authed bool, fn handlerFunc) {
 	s := c.s
-	if faulty && !s.injectPre(c) {
-		return
-	}
 	if authed && (!s.authenticate(c) || !s.rateLimit(c)) {
 		return
 	}
@@ -274,26 +230,9 @@ func serve(c *call, faulty, authed bool, fn handlerFunc) {
 	fn(c)
 }
 
-// injectPre applies latency and dropped connections.
-func (s *Sim) injectPre(c *call) bool {
-	if d := s.faults.latency(); d > 0 {
-		time.Sleep(d)
-	}
-	if s.faults.roll(s.faults.get().DropRatio) {
-		if h, ok := c.w.(http.Hijacker); ok {
-			if conn, _, err := h.Hijack(); err == nil {
-				conn.Close()
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // injectPost answers injected 5xx and 413 bursts.
-func (s *Sim) injectPost(c *call) bool {
-	f := s.faults.get()
-	if s.faults.roll(f.ServerErrorRatio) {
+func (s *Handler) injectPost(c *call) bool {
+	if s.faults.ServerError() {
 		if c.face == FaceNova {
 			c.fail(&apiError{code: 500, kind: "computeFault", msg: "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible."})
 		} else {
@@ -301,8 +240,8 @@ func (s *Sim) injectPost(c *call) bool {
 		}
 		return false
 	}
-	if s.faults.roll(f.OverLimitRatio) {
-		s.stats.rateLimited()
+	if s.faults.OverLimit() {
+		s.stats.RateLimited()
 		c.fail(s.rateLimited(time.Second))
 		return false
 	}
@@ -312,7 +251,7 @@ func (s *Sim) injectPost(c *call) bool {
 // rateLimit enforces the per-project Block Storage API call rate (token
 // bucket, burst 1). Seed 004 states the limit for the Block Storage API and
 // refers attach/detach, which go through Nova, to Compute's own limits.
-func (s *Sim) rateLimit(c *call) bool {
+func (s *Handler) rateLimit(c *call) bool {
 	if s.prof.rateLimit <= 0 || c.project == "" || c.face != FaceCinder {
 		return true
 	}
@@ -326,72 +265,9 @@ func (s *Sim) rateLimit(c *call) bool {
 	res := lim.Reserve()
 	if d := res.Delay(); d > 0 {
 		res.Cancel()
-		s.stats.rateLimited()
+		s.stats.RateLimited()
 		c.fail(s.rateLimited(d))
 		return false
 	}
 	return true
-}
-
-func (s *Sim) routes() error {
-	mux := http.NewServeMux()
-	s.keystoneRoutes(mux)
-	s.cinderRoutes(mux)
-	s.novaRoutes(mux)
-	s.imageRoutes(mux)
-	s.simRoutes(mux)
-	if err := s.mountLunanode(mux); err != nil {
-		return err
-	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		klog.V(1).InfoS("cloudsim: no such route", "method", r.Method, "path", r.URL.Path)
-		s.stats.record("unknown", r.Method, "unknown", 404)
-		writeJSON(w, 404, map[string]any{"itemNotFound": map[string]any{"code": 404, "message": "The resource could not be found."}})
-	})
-	s.handler = mux
-	return nil
-}
-
-func (s *Sim) simRoutes(mux *http.ServeMux) {
-	s.handle(mux, FaceSim, "GET /_sim/faults", func(c *call) { c.json(200, s.faults.get()) })
-	s.handle(mux, FaceSim, "PUT /_sim/faults", func(c *call) {
-		var f Faults
-		if e := c.decode(&f); e != nil {
-			c.fail(e)
-			return
-		}
-		if err := s.SetFaultsChecked(f); err != nil {
-			c.fail(errBadRequest("%v", err))
-			return
-		}
-		c.json(200, s.faults.get())
-	})
-	// A disk pulled out of the guest behind the cloud's back: serial is
-	// what the hypervisor gave it (the volume id; Lunanode: the volume's
-	// identification).
-	s.handle(mux, FaceSim, "POST /_sim/faults/unplug", func(c *call) {
-		var req struct {
-			Serial string `json:"serial"`
-		}
-		if e := c.decode(&req); e != nil {
-			c.fail(e)
-			return
-		}
-		switch err := s.SurpriseUnplug(req.Serial); {
-		case errors.Is(err, disk.ErrNoFaultHost):
-			c.fail(errConflict("%v", err))
-		case errors.Is(err, disk.ErrNotPlugged):
-			c.fail(errNotFound("%v", err))
-		case err != nil:
-			c.fail(errInternal(err.Error()))
-		default:
-			c.json(204, nil)
-		}
-	})
-	s.handle(mux, FaceSim, "GET /_sim/stats", func(c *call) { c.json(200, s.Stats()) })
-	s.handle(mux, FaceSim, "POST /_sim/stats/reset", func(c *call) {
-		s.ResetStats()
-		c.json(204, nil)
-	})
-	s.handle(mux, FaceSim, "GET /_sim/state", func(c *call) { c.json(200, s.State()) })
 }

@@ -13,7 +13,7 @@ const (
 	volumeMaxMicro = "3.70"
 )
 
-func (s *Sim) cinderRoutes(mux *http.ServeMux) {
+func (s *Handler) cinderRoutes(mux *http.ServeMux) {
 	h := func(pattern string, fn handlerFunc) {
 		s.handle(mux, FaceCinder, pattern, s.cinderVersioned(fn))
 	}
@@ -63,7 +63,7 @@ func (s *Sim) cinderRoutes(mux *http.ServeMux) {
 
 // backupAPI serves fn where the profile has a backup API; elsewhere the
 // route does not exist, and answers as any unknown path does.
-func (s *Sim) backupAPI(fn handlerFunc) handlerFunc {
+func (s *Handler) backupAPI(fn handlerFunc) handlerFunc {
 	return func(c *call) {
 		if s.prof.noBackups {
 			c.fail(errNotFound("The resource could not be found."))
@@ -74,7 +74,7 @@ func (s *Sim) backupAPI(fn handlerFunc) handlerFunc {
 }
 
 // cinderVersioned checks the version path element and the microversion header.
-func (s *Sim) cinderVersioned(fn handlerFunc) handlerFunc {
+func (s *Handler) cinderVersioned(fn handlerFunc) handlerFunc {
 	return func(c *call) {
 		switch c.r.PathValue("ver") {
 		case "v1":
@@ -119,7 +119,7 @@ func pick(a ...*string) string {
 	return ""
 }
 
-func (s *Sim) postVolume(c *call) {
+func (s *Handler) postVolume(c *call) {
 	var body struct {
 		Volume *struct {
 			Size               json.RawMessage   `json:"size"`
@@ -182,7 +182,7 @@ func (s *Sim) postVolume(c *call) {
 	c.json(code, map[string]any{"volume": c.volumeView(v, viewChange)})
 }
 
-func (s *Sim) getVolume(c *call) {
+func (s *Handler) getVolume(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, e := s.volume(c.scope(), c.r.PathValue("id"))
@@ -193,7 +193,7 @@ func (s *Sim) getVolume(c *call) {
 	c.json(200, map[string]any{"volume": c.volumeView(v, viewShow)})
 }
 
-func (s *Sim) putVolume(c *call) {
+func (s *Handler) putVolume(c *call) {
 	var body struct {
 		Volume *struct {
 			Name               *string           `json:"name"`
@@ -237,7 +237,7 @@ func (s *Sim) putVolume(c *call) {
 	c.json(200, map[string]any{"volume": c.volumeView(v, viewChange)})
 }
 
-func (s *Sim) delVolume(c *call) {
+func (s *Handler) delVolume(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var cascade jsonBool
@@ -295,7 +295,7 @@ func (c *call) metadataOp(meta *map[string]string) (changed bool, e *apiError) {
 type metadataHandler func(c *call, meta *map[string]string) (bool, *apiError)
 
 // volumeMeta serves handle on the metadata of the volume the path names.
-func (s *Sim) volumeMeta(handle metadataHandler) handlerFunc {
+func (s *Handler) volumeMeta(handle metadataHandler) handlerFunc {
 	return func(c *call) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -309,7 +309,7 @@ func (s *Sim) volumeMeta(handle metadataHandler) handlerFunc {
 }
 
 // snapshotMeta is volumeMeta for snapshots.
-func (s *Sim) snapshotMeta(handle metadataHandler) handlerFunc {
+func (s *Handler) snapshotMeta(handle metadataHandler) handlerFunc {
 	return func(c *call) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -351,7 +351,7 @@ func (b *jsonBool) UnmarshalJSON(d []byte) error {
 	return nil
 }
 
-func (s *Sim) postSnapshot(c *call) {
+func (s *Handler) postSnapshot(c *call) {
 	var body struct {
 		Snapshot *struct {
 			VolumeID           *string           `json:"volume_id"`
@@ -398,7 +398,7 @@ func (s *Sim) postSnapshot(c *call) {
 	c.json(code, map[string]any{"snapshot": c.snapshotView(sn, false)})
 }
 
-func (s *Sim) getSnapshot(c *call) {
+func (s *Handler) getSnapshot(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sn, e := s.snapshot(c.scope(), c.r.PathValue("id"))
@@ -409,7 +409,7 @@ func (s *Sim) getSnapshot(c *call) {
 	c.json(200, map[string]any{"snapshot": c.snapshotView(sn, true)})
 }
 
-func (s *Sim) putSnapshot(c *call) {
+func (s *Handler) putSnapshot(c *call) {
 	var body struct {
 		Snapshot *struct {
 			Name               *string `json:"name"`
@@ -449,7 +449,7 @@ func (s *Sim) putSnapshot(c *call) {
 	c.json(200, map[string]any{"snapshot": c.snapshotView(sn, false)})
 }
 
-func (s *Sim) delSnapshot(c *call) {
+func (s *Handler) delSnapshot(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.deleteSnapshot(c, c.r.PathValue("id"))
@@ -461,7 +461,7 @@ func (s *Sim) delSnapshot(c *call) {
 	c.json(202, nil)
 }
 
-func (s *Sim) postBackup(c *call) {
+func (s *Handler) postBackup(c *call) {
 	var body struct {
 		Backup *struct {
 			VolumeID    string   `json:"volume_id"`
@@ -494,7 +494,7 @@ func (s *Sim) postBackup(c *call) {
 	c.json(202, map[string]any{"backup": c.backupSummary(bk)})
 }
 
-func (s *Sim) getBackup(c *call) {
+func (s *Handler) getBackup(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, e := s.backup(c.scope(), c.r.PathValue("id"))
@@ -505,7 +505,7 @@ func (s *Sim) getBackup(c *call) {
 	c.json(200, map[string]any{"backup": c.backupView(b)})
 }
 
-func (s *Sim) delBackup(c *call) {
+func (s *Handler) delBackup(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.deleteBackup(c, c.r.PathValue("id"))
@@ -517,7 +517,7 @@ func (s *Sim) delBackup(c *call) {
 	c.json(202, nil)
 }
 
-func (s *Sim) restore(c *call) {
+func (s *Handler) restore(c *call) {
 	var body struct {
 		Restore *struct {
 			VolumeID string `json:"volume_id"`
@@ -543,7 +543,7 @@ func (s *Sim) restore(c *call) {
 	c.json(202, map[string]any{"restore": map[string]any{"backup_id": b.ID, "volume_id": v.ID, "volume_name": nullable(v.Name)}})
 }
 
-func (s *Sim) limits(c *call) {
+func (s *Handler) limits(c *call) {
 	s.mu.Lock()
 	u := s.usage(c.project)
 	q := s.quotaOf(c.project)
@@ -570,7 +570,7 @@ func (s *Sim) limits(c *call) {
 	c.json(200, map[string]any{"limits": map[string]any{"rate": []any{}, "absolute": abs}})
 }
 
-func (s *Sim) availabilityZones(c *call) {
+func (s *Handler) availabilityZones(c *call) {
 	out := []any{}
 	for _, z := range s.prof.zones {
 		out = append(out, map[string]any{"zoneName": z, "zoneState": map[string]any{"available": true}})

@@ -8,7 +8,7 @@ import (
 // volumeAction serves POST /volumes/{id}/action. Besides the user actions
 // (os-extend, os-volume_upload_image) it accepts the calls Nova and admins
 // make to Cinder, so tools that drive attach by hand work too.
-func (s *Sim) volumeAction(c *call) {
+func (s *Handler) volumeAction(c *call) {
 	var body map[string]json.RawMessage
 	if e := c.decode(&body); e != nil {
 		c.fail(e)
@@ -64,7 +64,7 @@ func (c *call) isAdmin() bool {
 	return false
 }
 
-func (s *Sim) runAction(c *call, v *Volume, name string, arg json.RawMessage) (int, any, *apiError) {
+func (s *Handler) runAction(c *call, v *Volume, name string, arg json.RawMessage) (int, any, *apiError) {
 	parse := func(dst any) *apiError {
 		if len(arg) == 0 || string(arg) == "null" {
 			return nil

@@ -9,7 +9,7 @@ import (
 // volumes since Queens. An attachment is reserved (no connector yet),
 // attaching (connector given), then attached once completed.
 
-func (s *Sim) attachmentRoutes(h func(string, handlerFunc)) {
+func (s *Handler) attachmentRoutes(h func(string, handlerFunc)) {
 	p := "/volume/{ver}/{project}/attachments"
 	h("GET "+p, s.listCinderAttachments(false))
 	h("GET "+p+"/detail", s.listCinderAttachments(true))
@@ -50,7 +50,7 @@ func (c *call) cinderAttachmentView(v *Volume, a *Attachment, detail bool) map[s
 }
 
 // findCinderAttachment finds an attachment by id in the caller's scope.
-func (s *Sim) findCinderAttachment(c *call, id string) (*Volume, *Attachment, *apiError) {
+func (s *Handler) findCinderAttachment(c *call, id string) (*Volume, *Attachment, *apiError) {
 	for _, v := range s.st.Volumes {
 		if scope := c.scope(); scope != "" && v.ProjectID != scope {
 			continue
@@ -62,7 +62,7 @@ func (s *Sim) findCinderAttachment(c *call, id string) (*Volume, *Attachment, *a
 	return nil, nil, errNotFound("VolumeAttachment %s could not be found.", id)
 }
 
-func (s *Sim) listCinderAttachments(detail bool) handlerFunc {
+func (s *Handler) listCinderAttachments(detail bool) handlerFunc {
 	return func(c *call) {
 		if !c.attachmentsAPI() {
 			return
@@ -104,7 +104,7 @@ func connectorGiven(raw json.RawMessage) (bool, string) {
 	return true, con.Mountpoint
 }
 
-func (s *Sim) createCinderAttachment(c *call) {
+func (s *Handler) createCinderAttachment(c *call) {
 	if !c.attachmentsAPI() {
 		return
 	}
@@ -145,7 +145,7 @@ func (s *Sim) createCinderAttachment(c *call) {
 	c.json(200, map[string]any{"attachment": c.cinderAttachmentView(v, a, true)})
 }
 
-func (s *Sim) updateCinderAttachment(c *call) {
+func (s *Handler) updateCinderAttachment(c *call) {
 	if !c.attachmentsAPI() {
 		return
 	}
@@ -184,7 +184,7 @@ func (s *Sim) updateCinderAttachment(c *call) {
 }
 
 // cinderAttachmentAction is os-complete (3.44): the attachment is in use.
-func (s *Sim) cinderAttachmentAction(c *call) {
+func (s *Handler) cinderAttachmentAction(c *call) {
 	if !c.attachmentsAPI() {
 		return
 	}
@@ -216,7 +216,7 @@ func (s *Sim) cinderAttachmentAction(c *call) {
 
 // cinderAttachment serves GET and DELETE /attachments/{id}; a delete
 // answers with the volume's remaining attachments, as Cinder does.
-func (s *Sim) cinderAttachment(c *call) {
+func (s *Handler) cinderAttachment(c *call) {
 	if !c.attachmentsAPI() {
 		return
 	}

@@ -6,7 +6,7 @@ import (
 )
 
 // Routes on single metadata items and the snapshot and backup actions.
-func (s *Sim) cinderItemRoutes(h, backups func(string, handlerFunc)) {
+func (s *Handler) cinderItemRoutes(h, backups func(string, handlerFunc)) {
 	p := "/volume/{ver}/{project}"
 	h("GET "+p+"/volumes/{id}/metadata/{key}", s.volumeMeta((*call).metadataItem))
 	h("PUT "+p+"/volumes/{id}/metadata/{key}", s.volumeMeta((*call).metadataItem))
@@ -18,7 +18,7 @@ func (s *Sim) cinderItemRoutes(h, backups func(string, handlerFunc)) {
 }
 
 // putBackup updates a backup's name and description (3.9) and metadata (3.43).
-func (s *Sim) putBackup(c *call) {
+func (s *Handler) putBackup(c *call) {
 	if !c.microAtLeast(9) {
 		c.fail(errNotFound("The resource could not be found."))
 		return
@@ -138,7 +138,7 @@ var snapshotStatusMoves = map[string]map[string]bool{
 	"deleting": {"deleting": true, "error_deleting": true},
 }
 
-func (s *Sim) snapshotAction(c *call) {
+func (s *Handler) snapshotAction(c *call) {
 	name, arg, e := c.action()
 	if e != nil {
 		c.fail(e)
@@ -197,7 +197,7 @@ func (s *Sim) snapshotAction(c *call) {
 
 var backupStatuses = map[string]bool{"available": true, "error": true}
 
-func (s *Sim) backupAction(c *call) {
+func (s *Handler) backupAction(c *call) {
 	name, arg, e := c.action()
 	if e != nil {
 		c.fail(e)

@@ -254,7 +254,7 @@ type listing[T any] struct {
 	view     func(c *call, item T, detail bool) any
 }
 
-func (l listing[T]) handler(s *Sim, detail bool) handlerFunc {
+func (l listing[T]) handler(s *Handler, detail bool) handlerFunc {
 	path := l.coll
 	if detail {
 		path += "/detail"

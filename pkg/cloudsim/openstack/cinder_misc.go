@@ -12,7 +12,7 @@ import (
 // Extensions, the volume summary (3.12), user messages (3.3) and backup
 // records (export/import).
 
-func (s *Sim) miscRoutes(h, backups func(string, handlerFunc)) {
+func (s *Handler) miscRoutes(h, backups func(string, handlerFunc)) {
 	p := "/volume/{ver}/{project}"
 	h("GET "+p+"/extensions", s.extensions)
 	h("GET "+p+"/volumes/summary", s.volumeSummaryTotals)
@@ -43,7 +43,7 @@ var extensionList = [][2]string{
 	{"os-availability-zone", "AvailabilityZones"},
 }
 
-func (s *Sim) extensions(c *call) {
+func (s *Handler) extensions(c *call) {
 	out := []any{}
 	for _, e := range extensionList {
 		if e[0] == "backups" && s.prof.noBackups {
@@ -55,7 +55,7 @@ func (s *Sim) extensions(c *call) {
 	c.json(200, map[string]any{"extensions": out})
 }
 
-func (s *Sim) volumeSummaryTotals(c *call) {
+func (s *Handler) volumeSummaryTotals(c *call) {
 	if !c.microAtLeast(12) {
 		c.fail(errNotFound("Volume summary could not be found."))
 		return
@@ -97,7 +97,7 @@ const msgNoValidBackend = "schedule allocate volume:Could not find any available
 
 // backendFits is the scheduler's capabilities filter: a type's extra specs
 // naming a protocol or vendor the backend lacks leave no valid host.
-func (s *Sim) backendFits(typeName string) bool {
+func (s *Handler) backendFits(typeName string) bool {
 	t, _ := s.volumeType(typeName)
 	if t == nil {
 		return true
@@ -112,7 +112,7 @@ func (s *Sim) backendFits(typeName string) bool {
 }
 
 // addMessage records a user message about a volume (under s.mu).
-func (s *Sim) addMessage(v *Volume, text string) {
+func (s *Handler) addMessage(v *Volume, text string) {
 	if s.st.Messages == nil {
 		s.st.Messages = map[string]*Message{}
 	}
@@ -130,7 +130,7 @@ func (c *call) messageView(m *Message) map[string]any {
 	}
 }
 
-func (s *Sim) listMessages(c *call) {
+func (s *Handler) listMessages(c *call) {
 	if !c.microAtLeast(3) {
 		c.fail(errNotFound("The resource could not be found."))
 		return
@@ -147,7 +147,7 @@ func (s *Sim) listMessages(c *call) {
 }
 
 // message serves GET and DELETE /messages/{id}.
-func (s *Sim) message(c *call) {
+func (s *Handler) message(c *call) {
 	if !c.microAtLeast(3) {
 		c.fail(errNotFound("The resource could not be found."))
 		return
@@ -177,7 +177,7 @@ type backupRecord struct {
 	DataID string `json:"data_id"`
 }
 
-func (s *Sim) exportBackup(c *call) {
+func (s *Handler) exportBackup(c *call) {
 	if e := c.adminOnly("backup:export-import"); e != nil {
 		c.fail(e)
 		return
@@ -198,7 +198,7 @@ func (s *Sim) exportBackup(c *call) {
 		"backup_url": base64.StdEncoding.EncodeToString(raw)}})
 }
 
-func (s *Sim) importBackup(c *call) {
+func (s *Handler) importBackup(c *call) {
 	if e := c.adminOnly("backup:export-import"); e != nil {
 		c.fail(e)
 		return

@@ -4,7 +4,7 @@ import "net/http"
 
 // Volume type encryption specs: the type API only (no key manager here).
 
-func (s *Sim) encryptionRoutes(h func(string, handlerFunc)) {
+func (s *Handler) encryptionRoutes(h func(string, handlerFunc)) {
 	p := "/volume/{ver}/{project}/types/{id}/encryption"
 	h("GET "+p, s.encryption)
 	h("POST "+p, s.encryption)
@@ -36,7 +36,7 @@ type encryptionBody struct {
 	} `json:"encryption"`
 }
 
-func (s *Sim) typeInUse(t *VolumeType) bool {
+func (s *Handler) typeInUse(t *VolumeType) bool {
 	for _, v := range s.st.Volumes {
 		if v.VolumeType == t.Name {
 			return true
@@ -46,7 +46,7 @@ func (s *Sim) typeInUse(t *VolumeType) bool {
 }
 
 // encryption serves GET (the spec, or {} if none) and POST (create).
-func (s *Sim) encryption(c *call) {
+func (s *Handler) encryption(c *call) {
 	var body encryptionBody
 	if c.r.Method == http.MethodPost {
 		if e := c.adminOnly("volume_extension:volume_type_encryption:create"); e != nil {
@@ -111,7 +111,7 @@ func (s *Sim) encryption(c *call) {
 
 // encryptionItem: GET one field, PUT (update; {key} is "provider" by
 // convention) and DELETE (remove the spec).
-func (s *Sim) encryptionItem(c *call) {
+func (s *Handler) encryptionItem(c *call) {
 	var body encryptionBody
 	if c.r.Method != http.MethodGet {
 		if e := c.adminOnly("volume_extension:volume_type_encryption:update"); e != nil {

@@ -7,7 +7,7 @@ import (
 
 // Extra specs, type access and encryption of volume types.
 
-func (s *Sim) listExtraSpecs(c *call) {
+func (s *Handler) listExtraSpecs(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, e := s.visibleType(c, c.r.PathValue("id"))
@@ -27,7 +27,7 @@ func stringMap(raw json.RawMessage) (map[string]string, *apiError) {
 	return m, nil
 }
 
-func (s *Sim) createExtraSpecs(c *call) {
+func (s *Handler) createExtraSpecs(c *call) {
 	if e := c.adminOnly("volume_extension:types_extra_specs:create"); e != nil {
 		c.fail(e)
 		return
@@ -63,7 +63,7 @@ func (s *Sim) createExtraSpecs(c *call) {
 }
 
 // extraSpec serves GET, PUT and DELETE .../extra_specs/{key}.
-func (s *Sim) extraSpec(c *call) {
+func (s *Handler) extraSpec(c *call) {
 	key := c.r.PathValue("key")
 	if c.r.Method != http.MethodGet {
 		if e := c.adminOnly("volume_extension:types_extra_specs:update"); e != nil {
@@ -128,7 +128,7 @@ func (s *Sim) extraSpec(c *call) {
 }
 
 // typeAction is addProjectAccess / removeProjectAccess on a private type.
-func (s *Sim) typeAction(c *call) {
+func (s *Handler) typeAction(c *call) {
 	if e := c.adminOnly("volume_extension:volume_type_access:addProjectAccess"); e != nil {
 		c.fail(e)
 		return
@@ -189,7 +189,7 @@ func (s *Sim) typeAction(c *call) {
 	c.json(202, nil)
 }
 
-func (s *Sim) listTypeAccess(c *call) {
+func (s *Handler) listTypeAccess(c *call) {
 	if e := c.adminOnly("volume_extension:volume_type_access"); e != nil {
 		c.fail(e)
 		return

@@ -9,7 +9,7 @@ import (
 // (kept in the state). Admins manage them; private types are seen only by
 // admins and the projects given access.
 
-func (s *Sim) typeRoutes(h func(string, handlerFunc)) {
+func (s *Handler) typeRoutes(h func(string, handlerFunc)) {
 	p := "/volume/{ver}/{project}/types"
 	h("GET "+p, s.listTypes)
 	h("POST "+p, s.createType)
@@ -27,7 +27,7 @@ func (s *Sim) typeRoutes(h func(string, handlerFunc)) {
 }
 
 // allTypes lists the types in force, the profile's first (under s.mu).
-func (s *Sim) allTypes() []*VolumeType {
+func (s *Handler) allTypes() []*VolumeType {
 	var out []*VolumeType
 	seen := map[string]bool{}
 	for i := range s.prof.types {
@@ -52,7 +52,7 @@ func (s *Sim) allTypes() []*VolumeType {
 }
 
 // volumeType finds a type by name or id; "" is the default type.
-func (s *Sim) volumeType(nameOrID string) (*VolumeType, *apiError) {
+func (s *Handler) volumeType(nameOrID string) (*VolumeType, *apiError) {
 	if nameOrID == "" {
 		nameOrID = s.prof.defaultType
 	}
@@ -66,12 +66,12 @@ func (s *Sim) volumeType(nameOrID string) (*VolumeType, *apiError) {
 
 // multiattachType: the type's extra spec multiattach="<is> True" makes
 // its volumes attachable to several servers (Cinder since Queens).
-func (s *Sim) multiattachType(typeName string) bool {
+func (s *Handler) multiattachType(typeName string) bool {
 	t, _ := s.volumeType(typeName)
 	return t != nil && strings.EqualFold(strings.Join(strings.Fields(t.ExtraSpecs["multiattach"]), " "), "<is> true")
 }
 
-func (s *Sim) encrypted(typeName string) bool {
+func (s *Handler) encrypted(typeName string) bool {
 	t, _ := s.volumeType(typeName)
 	return t != nil && t.Encryption != nil
 }
@@ -89,7 +89,7 @@ func (c *call) canSeeType(t *VolumeType) bool {
 }
 
 // visibleType is a type the caller may use, or 404.
-func (s *Sim) visibleType(c *call, id string) (*VolumeType, *apiError) {
+func (s *Handler) visibleType(c *call, id string) (*VolumeType, *apiError) {
 	t, _ := s.volumeType(id)
 	if t == nil || !c.canSeeType(t) {
 		return nil, errNotFound("Volume type %s could not be found.", id)
@@ -98,7 +98,7 @@ func (s *Sim) visibleType(c *call, id string) (*VolumeType, *apiError) {
 }
 
 // editableType returns the state's own copy of a type, to change it.
-func (s *Sim) editableType(t *VolumeType) *VolumeType {
+func (s *Handler) editableType(t *VolumeType) *VolumeType {
 	if o := s.st.Types[t.ID]; o != nil {
 		return o
 	}
@@ -126,7 +126,7 @@ func (c *call) typeView(t *VolumeType, kind viewKind) map[string]any {
 	return m
 }
 
-func (s *Sim) listTypes(c *call) {
+func (s *Handler) listTypes(c *call) {
 	// Cinder lists public types (and the project's private ones) unless an
 	// admin asks for is_public=false (private only) or None (all).
 	want := "public"
@@ -159,7 +159,7 @@ func (c *call) hasTypeAccess(t *VolumeType) bool {
 	return false
 }
 
-func (s *Sim) getType(c *call) {
+func (s *Handler) getType(c *call) {
 	id := c.r.PathValue("id")
 	if id == "default" {
 		id = ""
@@ -184,7 +184,7 @@ type typeBody struct {
 	} `json:"volume_type"`
 }
 
-func (s *Sim) createType(c *call) {
+func (s *Handler) createType(c *call) {
 	if e := c.adminOnly("volume_extension:types_manage"); e != nil {
 		c.fail(e)
 		return
@@ -230,7 +230,7 @@ func (s *Sim) createType(c *call) {
 	c.json(200, map[string]any{"volume_type": m})
 }
 
-func (s *Sim) updateType(c *call) {
+func (s *Handler) updateType(c *call) {
 	if e := c.adminOnly("volume_extension:types_manage"); e != nil {
 		c.fail(e)
 		return
@@ -276,7 +276,7 @@ func (s *Sim) updateType(c *call) {
 	c.json(200, map[string]any{"volume_type": c.typeView(t, viewChange)})
 }
 
-func (s *Sim) deleteType(c *call) {
+func (s *Handler) deleteType(c *call) {
 	if e := c.adminOnly("volume_extension:types_manage"); e != nil {
 		c.fail(e)
 		return

@@ -10,7 +10,7 @@ import (
 // moreVolumeActions serves the volume actions beyond attach, extend and the
 // admin ones: read-only flag, retype, revert to a snapshot (3.40) and the
 // image metadata actions. ok is false for an unknown action.
-func (s *Sim) moreVolumeActions(c *call, v *Volume, name string, arg json.RawMessage) (code int, resp any, e *apiError, ok bool) {
+func (s *Handler) moreVolumeActions(c *call, v *Volume, name string, arg json.RawMessage) (code int, resp any, e *apiError, ok bool) {
 	switch name {
 	case "os-update_readonly_flag":
 		var a struct {
@@ -104,7 +104,7 @@ func (s *Sim) moreVolumeActions(c *call, v *Volume, name string, arg json.RawMes
 
 // revertVolume puts a volume back to its latest snapshot, as Cinder's
 // generic revert does: only the latest, only when the sizes match.
-func (s *Sim) revertVolume(c *call, v *Volume, snapID string) *apiError {
+func (s *Handler) revertVolume(c *call, v *Volume, snapID string) *apiError {
 	sn, e := s.snapshot(c.scope(), snapID)
 	if e != nil {
 		return e

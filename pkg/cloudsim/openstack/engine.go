@@ -23,7 +23,7 @@ const msgDeleteVolume = "Invalid volume: Volume status must be available or erro
 
 type usage struct{ volumes, snapshots, gigabytes, backups, backupGB int }
 
-func (s *Sim) usage(project string) usage {
+func (s *Handler) usage(project string) usage {
 	var u usage
 	for _, v := range s.st.Volumes {
 		if v.ProjectID == project {
@@ -47,7 +47,7 @@ func (s *Sim) usage(project string) usage {
 }
 
 // checkQuota answers 413 the way Cinder's quota engine does.
-func (s *Sim) checkQuota(project string, addVolumes, addSnapshots, addGB int) *apiError {
+func (s *Handler) checkQuota(project string, addVolumes, addSnapshots, addGB int) *apiError {
 	q, u := s.quotaOf(project), s.usage(project)
 	if addVolumes > 0 && q.Volumes >= 0 && u.volumes+addVolumes > q.Volumes {
 		return errOverLimit(fmt.Sprintf("VolumeLimitExceeded: Maximum number of volumes allowed (%d) exceeded for quota 'volumes'.", q.Volumes))
@@ -67,7 +67,7 @@ func (s *Sim) checkQuota(project string, addVolumes, addSnapshots, addGB int) *a
 	return nil
 }
 
-func (s *Sim) checkBackupQuota(project string, addGB int) *apiError {
+func (s *Handler) checkBackupQuota(project string, addGB int) *apiError {
 	q, u := s.quotaOf(project), s.usage(project)
 	if q.Backups >= 0 && u.backups+1 > q.Backups {
 		return errOverLimit(fmt.Sprintf("BackupLimitExceeded: Maximum number of backups allowed (%d) exceeded", q.Backups))
@@ -80,7 +80,7 @@ func (s *Sim) checkBackupQuota(project string, addGB int) *apiError {
 
 // volume, snapshot and backup find a resource of project, or of any project
 // when project is "" (an admin's scope, see call.scope).
-func (s *Sim) volume(project, id string) (*Volume, *apiError) {
+func (s *Handler) volume(project, id string) (*Volume, *apiError) {
 	v := s.st.Volumes[id]
 	if v == nil || (project != "" && v.ProjectID != project) {
 		return nil, errNotFound("Volume %s could not be found.", id)
@@ -88,7 +88,7 @@ func (s *Sim) volume(project, id string) (*Volume, *apiError) {
 	return v, nil
 }
 
-func (s *Sim) snapshot(project, id string) (*Snapshot, *apiError) {
+func (s *Handler) snapshot(project, id string) (*Snapshot, *apiError) {
 	sn := s.st.Snapshots[id]
 	if sn == nil || (project != "" && sn.ProjectID != project) {
 		return nil, errNotFound("Snapshot %s could not be found.", id)
@@ -96,7 +96,7 @@ func (s *Sim) snapshot(project, id string) (*Snapshot, *apiError) {
 	return sn, nil
 }
 
-func (s *Sim) backup(project, id string) (*Backup, *apiError) {
+func (s *Handler) backup(project, id string) (*Backup, *apiError) {
 	b := s.st.Backups[id]
 	if b == nil || (project != "" && b.ProjectID != project) {
 		return nil, errNotFound("Backup %s could not be found.", id)
@@ -104,7 +104,7 @@ func (s *Sim) backup(project, id string) (*Backup, *apiError) {
 	return b, nil
 }
 
-func (s *Sim) validZone(z string) bool {
+func (s *Handler) validZone(z string) bool {
 	for _, x := range s.prof.zones {
 		if x == z {
 			return true
@@ -113,7 +113,7 @@ func (s *Sim) validZone(z string) bool {
 	return false
 }
 
-func (s *Sim) checkSize(size int) *apiError {
+func (s *Handler) checkSize(size int) *apiError {
 	r := s.prof.rules
 	min := r.MinSizeGB
 	if min < 1 {
@@ -142,7 +142,7 @@ type volumeRequest struct {
 	Multiattach bool
 }
 
-func (s *Sim) createVolume(c *call, req volumeRequest) (*Volume, *apiError) {
+func (s *Handler) createVolume(c *call, req volumeRequest) (*Volume, *apiError) {
 	n := 0
 	for _, src := range []string{req.SnapshotID, req.SourceVolID, req.ImageRef, req.BackupID} {
 		if src != "" {
@@ -268,7 +268,7 @@ func (s *Sim) createVolume(c *call, req volumeRequest) (*Volume, *apiError) {
 const msgNoCapacity = "schedule allocate volume:Could not find any available weighted backend. Insufficient free space for volume creation."
 
 // failCreate ends a volume's creation in error with a user message.
-func (s *Sim) failCreate(id string) {
+func (s *Handler) failCreate(id string) {
 	s.later(OpCreate, s.durs.Create, func() {
 		if v := s.st.Volumes[id]; v != nil && v.Status == "creating" {
 			v.Status, v.UpdatedAt = "error", now()
@@ -277,7 +277,7 @@ func (s *Sim) failCreate(id string) {
 	})
 }
 
-func (s *Sim) scheduleVolumeCreate(id string) {
+func (s *Handler) scheduleVolumeCreate(id string) {
 	s.later(OpCreate, s.durs.Create, func() {
 		v := s.st.Volumes[id]
 		if v == nil || v.Status != "creating" {
@@ -287,7 +287,7 @@ func (s *Sim) scheduleVolumeCreate(id string) {
 		case !s.backendFits(v.VolumeType):
 			v.Status = "error"
 			s.addMessage(v, msgNoValidBackend)
-		case s.faults.takeFailure(OpCreate):
+		case s.faults.TakeFailure(OpCreate):
 			v.Status = "error"
 		default:
 			v.Status = "available"
@@ -298,7 +298,7 @@ func (s *Sim) scheduleVolumeCreate(id string) {
 
 // deleteVolume deletes a volume; with cascade its snapshots too, when
 // none of them is busy.
-func (s *Sim) deleteVolume(c *call, id string, cascade bool) *apiError {
+func (s *Handler) deleteVolume(c *call, id string, cascade bool) *apiError {
 	v, e := s.volume(c.scope(), id)
 	if e != nil {
 		return e
@@ -325,7 +325,7 @@ func (s *Sim) deleteVolume(c *call, id string, cascade bool) *apiError {
 	return nil
 }
 
-func (s *Sim) hasSnapshots(volID string) bool {
+func (s *Handler) hasSnapshots(volID string) bool {
 	for _, sn := range s.st.Snapshots {
 		if sn.VolumeID == volID {
 			return true
@@ -334,13 +334,13 @@ func (s *Sim) hasSnapshots(volID string) bool {
 	return false
 }
 
-func (s *Sim) scheduleVolumeDelete(id string) {
+func (s *Handler) scheduleVolumeDelete(id string) {
 	s.later(OpDelete, s.durs.Delete, func() {
 		v := s.st.Volumes[id]
 		if v == nil || v.Status != "deleting" {
 			return
 		}
-		if s.faults.takeFailure(OpDelete) {
+		if s.faults.TakeFailure(OpDelete) {
 			v.Status = "error_deleting"
 			v.UpdatedAt = now()
 			return
@@ -354,7 +354,7 @@ func (s *Sim) scheduleVolumeDelete(id string) {
 	})
 }
 
-func (s *Sim) extendVolume(c *call, v *Volume, newSize int) *apiError {
+func (s *Handler) extendVolume(c *call, v *Volume, newSize int) *apiError {
 	r := s.prof.rules
 	if !r.Extend {
 		return errBadRequest("There is no such action: os-extend")
@@ -381,14 +381,14 @@ func (s *Sim) extendVolume(c *call, v *Volume, newSize int) *apiError {
 	return nil
 }
 
-func (s *Sim) scheduleExtend(id string) {
+func (s *Handler) scheduleExtend(id string) {
 	s.later(OpExtend, s.durs.Extend, func() {
 		v := s.st.Volumes[id]
 		if v == nil || v.Status != "extending" {
 			return
 		}
 		v.UpdatedAt = now()
-		if s.faults.takeFailure(OpExtend) {
+		if s.faults.TakeFailure(OpExtend) {
 			v.Status, v.NewSize = "error_extending", 0
 			return
 		}
@@ -421,7 +421,7 @@ type snapshotRequest struct {
 	Metadata                    map[string]string
 }
 
-func (s *Sim) createSnapshot(c *call, req snapshotRequest) (*Snapshot, *apiError) {
+func (s *Handler) createSnapshot(c *call, req snapshotRequest) (*Snapshot, *apiError) {
 	v, e := s.volume(c.scope(), req.VolumeID)
 	if e != nil {
 		return nil, e
@@ -454,21 +454,21 @@ func (s *Sim) createSnapshot(c *call, req snapshotRequest) (*Snapshot, *apiError
 	return sn, nil
 }
 
-func (s *Sim) scheduleSnapshotCreate(id string) {
+func (s *Handler) scheduleSnapshotCreate(id string) {
 	s.later(OpSnapshot, s.durs.Snapshot, func() {
 		sn := s.st.Snapshots[id]
 		if sn == nil || sn.Status != "creating" {
 			return
 		}
 		sn.Status = "available"
-		if s.faults.takeFailure(OpSnapshot) {
+		if s.faults.TakeFailure(OpSnapshot) {
 			sn.Status = "error"
 		}
 		sn.UpdatedAt = now()
 	})
 }
 
-func (s *Sim) deleteSnapshot(c *call, id string) *apiError {
+func (s *Handler) deleteSnapshot(c *call, id string) *apiError {
 	sn, e := s.snapshot(c.scope(), id)
 	if e != nil {
 		return e
@@ -482,13 +482,13 @@ func (s *Sim) deleteSnapshot(c *call, id string) *apiError {
 	return nil
 }
 
-func (s *Sim) scheduleSnapshotDelete(id string) {
+func (s *Handler) scheduleSnapshotDelete(id string) {
 	s.later(OpSnapshotDelete, s.durs.Delete, func() {
 		sn := s.st.Snapshots[id]
 		if sn == nil || sn.Status != "deleting" {
 			return
 		}
-		if s.faults.takeFailure(OpSnapshotDelete) {
+		if s.faults.TakeFailure(OpSnapshotDelete) {
 			sn.Status = "error_deleting"
 			return
 		}
@@ -499,7 +499,7 @@ func (s *Sim) scheduleSnapshotDelete(id string) {
 	})
 }
 
-func (s *Sim) recover() {
+func (s *Handler) recover() {
 	stale := s.store.Attached()
 	for _, v := range sortedVolumes(s.st.Volumes) {
 		for _, a := range v.Attachments {
@@ -557,7 +557,7 @@ func (s *Sim) recover() {
 	}
 }
 
-func (s *Sim) scheduleUpload(id string) {
+func (s *Handler) scheduleUpload(id string) {
 	s.later("upload", s.durs.Snapshot, func() {
 		v := s.st.Volumes[id]
 		if v == nil || v.Status != "uploading" {

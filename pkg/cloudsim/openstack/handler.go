@@ -1,19 +1,20 @@
-// Package cloudsim is a stateful stand-in for the clouds openblock-csi
-// serves: Keystone v2/v3, Cinder v1/v2/v3 and Nova volume attachments behind
-// devstack-style path prefixes, with the business rules, quotas, rate limits,
-// status machines and error bodies of the real services, and fault injection.
-// Volumes are sparse files; volumes attached to the local server become loop
-// devices (see package disk) a moment after the attachment is reported done,
-// as a guest sees a hot-plugged disk only once udev has made its link.
+// Package openstack is the simulator's OpenStack cloud: Keystone v2/v3,
+// Cinder v1/v2/v3 and Nova volume attachments behind devstack-style path
+// prefixes, with the business rules, quotas, rate limits, status machines
+// and error bodies of the real services. It is one face of the simulator,
+// as package lunanode is another: the root package composes them over one
+// disk store and owns the fault knobs and call counters, which this face
+// consults through Faults and Stats. Volumes are sparse files; volumes
+// attached to the local server become loop devices (see package disk) a
+// moment after the attachment is reported done, as a guest sees a
+// hot-plugged disk only once udev has made its link.
 package openstack
 
 import (
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -22,17 +23,67 @@ import (
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/disk"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/internal/persist"
-	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/lunanode"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/timing"
 )
 
-// Sim is one simulated OpenStack cloud (plus the Lunanode face when built in).
-type Sim struct {
+// Faults is the fault injection this face consults; the knobs belong to
+// the simulator's root, which also applies latency and dropped connections
+// before a call reaches the face.
+type Faults interface {
+	// TakeFailure consumes one forced failure of op (FailNext).
+	TakeFailure(op string) bool
+	// Stuck reports whether op never leaves its transitional state.
+	Stuck(op string) bool
+	// ServerError and OverLimit roll the injected 500 and 413 ratios.
+	ServerError() bool
+	OverLimit() bool
+}
+
+// Stats counts what only the face can tell apart: rate-limit refusals
+// (the root counts every call by route).
+type Stats interface {
+	RateLimited()
+}
+
+// Wrap is the root's per-route plumbing: it counts the call under face
+// and pattern and, when faulty, applies latency and dropped connections.
+type Wrap func(face, pattern string, faulty bool, h http.HandlerFunc) http.HandlerFunc
+
+// Config is the resolved configuration of the OpenStack face.
+type Config struct {
+	Store *disk.Store
+	// Others are the disk stores of more servers on this machine, by
+	// server id: each attach to one is its own loop device.
+	Others map[string]*disk.Store
+	// StateDir keeps state.json.
+	StateDir      string
+	LocalServerID string
+	Region        string
+	TokenTTL      time.Duration
+	// PublicURL is the base URL of catalogs and links ("": each request's Host).
+	PublicURL string
+	// TimeScale multiplies the profile's rate limit.
+	TimeScale      float64
+	Profile        Profile
+	Durations      timing.Profile
+	Servers        []Server
+	Users          []User
+	Projects       []Project
+	AppCredentials []AppCredential
+	// SeedVolumes is how many available volumes the first project holds
+	// from the start, when the state is new (see seed).
+	SeedVolumes int
+	Faults      Faults
+	Stats       Stats
+}
+
+// Handler is one simulated OpenStack cloud.
+type Handler struct {
 	cfg   Config
-	prof  profile
+	prof  Profile
 	durs  timing.Profile
 	store *disk.Store
-	// others are the disk stores of OtherLocal, by server id.
+	// others are the disk stores of the other local servers, by server id.
 	others map[string]*disk.Store
 
 	mu     sync.Mutex // guards st, timers, closed
@@ -49,75 +100,33 @@ type Sim struct {
 	// projects made through Keystone's admin API.
 	projects projectRegistry
 
-	faults *faultState
-	stats  statsRecorder
-
-	handler http.Handler
-	extra   []func() error // closers of mounted faces
-
-	lunanode *lunanode.Handler // the Lunanode face, for State
+	faults Faults
+	stats  Stats
+	wrap   Wrap // the root's per-route plumbing, set by Routes
 
 	// commit writes st to disk outside mu, one write for every change
 	// made since the previous one (see markDirty and call.persist).
 	commit *persist.Committer
 }
 
-// New loads (or creates) the state in cfg.StateDir and returns a simulator.
-// Volumes that were attached to the local server are attached again.
-func New(cfg Config) (*Sim, error) {
-	if cfg.StateDir == "" {
-		return nil, errors.New("cloudsim: StateDir is required")
-	}
-	prof, durs, err := cfg.resolve()
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
-		return nil, err
-	}
-	store, err := disk.NewStore(cfg.StateDir, cfg.ByIDDir)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Guest != nil {
-		store.SetHost(cfg.Guest)
-		if d := cfg.Faults.PlugDelayMS; d != 0 {
-			if err := store.DelayPlugs(time.Duration(d) * time.Millisecond); err != nil {
-				store.Close()
-				return nil, fmt.Errorf("cloudsim: plug_delay_ms: %w", err)
-			}
-		}
-	}
+// NewHandler loads (or creates) the state in cfg.StateDir. Volumes that
+// were attached to the local server are attached again.
+func NewHandler(cfg Config) (*Handler, error) {
 	st, err := loadState(cfg.StateDir)
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
 	if len(st.TokenKey) == 0 {
 		st.TokenKey = make([]byte, 32)
 		if _, err := rand.Read(st.TokenKey); err != nil {
-			store.Close()
 			return nil, err
 		}
 	}
-	others := map[string]*disk.Store{}
-	for _, l := range cfg.OtherLocal {
-		o, err := disk.NewStore(cfg.StateDir, l.ByIDDir)
-		if err != nil {
-			store.Close()
-			for _, o := range others {
-				o.Close()
-			}
-			return nil, err
-		}
-		others[l.ID] = o
-	}
-	s := &Sim{
-		cfg: cfg, prof: prof, durs: durs, store: store, others: others, st: st,
+	s := &Handler{
+		cfg: cfg, prof: cfg.Profile, durs: cfg.Durations, store: cfg.Store, others: cfg.Others, st: st,
 		timers: map[*time.Timer]struct{}{}, limiters: map[string]*rate.Limiter{},
-		faults: newFaultState(cfg.Faults),
+		faults: cfg.Faults, stats: cfg.Stats,
 	}
-	s.stats.reset()
 	s.commit = persist.New(filepath.Join(cfg.StateDir, stateFile), &s.mu, func() ([]byte, error) { return json.Marshal(s.st) })
 	s.mu.Lock()
 	s.recover()
@@ -128,19 +137,17 @@ func New(cfg Config) (*Sim, error) {
 		s.Close()
 		return nil, err
 	}
-	if err := s.routes(); err != nil {
-		s.Close()
-		return nil, err
-	}
 	return s, nil
 }
 
 // SeedPrefix starts the names of the volumes Config.SeedVolumes makes.
 const SeedPrefix = "seed-"
 
-// seed makes Config.SeedVolumes volumes in the default project (s.mu
-// held), once: not again over a state that holds volumes.
-func (s *Sim) seed() {
+// seed makes Config.SeedVolumes volumes in the first project (s.mu held),
+// once: not again over a state that holds volumes. They are made in
+// memory, without images: a project of thousands of volumes for scale
+// tests, without thousands of API calls.
+func (s *Handler) seed() {
 	if s.cfg.SeedVolumes <= 0 || len(s.st.Volumes) > 0 {
 		return
 	}
@@ -157,52 +164,29 @@ func (s *Sim) seed() {
 	}
 }
 
-// Handler serves every face of the simulator.
-func (s *Sim) Handler() http.Handler { return s.handler }
-
-// Stats returns the call counters.
-func (s *Sim) Stats() Stats { return s.stats.snapshot() }
-
-// ResetStats zeroes the call counters.
-func (s *Sim) ResetStats() { s.stats.reset() }
-
-// SetFaults replaces the fault knobs. PlugDelayMS reaches the guest when
-// there is one; see SetFaultsChecked for a refusal when there is not.
-func (s *Sim) SetFaults(f Faults) {
-	s.faults.set(f)
-	_ = s.store.DelayPlugs(time.Duration(f.PlugDelayMS) * time.Millisecond)
+// Routes registers every route of the Keystone, Cinder, Nova and image
+// faces on mux, each through wrap.
+func (s *Handler) Routes(mux *http.ServeMux, wrap Wrap) {
+	s.wrap = wrap
+	s.keystoneRoutes(mux)
+	s.cinderRoutes(mux)
+	s.novaRoutes(mux)
+	s.imageRoutes(mux)
 }
 
-// SetFaultsChecked is SetFaults refusing knobs this simulator cannot
-// honour (a plug delay without a guest), leaving the knobs unchanged.
-func (s *Sim) SetFaultsChecked(f Faults) error {
-	if f.PlugDelayMS != 0 {
-		if err := s.store.DelayPlugs(time.Duration(f.PlugDelayMS) * time.Millisecond); err != nil {
-			return fmt.Errorf("plug_delay_ms: %w", err)
-		}
-	}
-	s.SetFaults(f)
-	return nil
+// State is every volume, snapshot, backup and attachment of all projects.
+type State struct {
+	Volumes     []Volume
+	Snapshots   []Snapshot
+	Backups     []Backup
+	Attachments []AttachmentDump
 }
 
-// SurpriseUnplug pulls the attached disk with this serial out of the guest
-// while the cloud keeps it attached (disk.Store.SurpriseUnplug).
-func (s *Sim) SurpriseUnplug(serial string) error { return s.store.SurpriseUnplug(serial) }
-
-// Faults returns the current fault knobs (FailNext counts decrease as they fire).
-func (s *Sim) Faults() Faults { return s.faults.get() }
-
-// Config returns the resolved configuration (defaults filled in).
-func (s *Sim) Config() Config { return s.cfg }
-
-// Store is the disk store holding the volume images.
-func (s *Sim) Store() *disk.Store { return s.store }
-
-// State dumps every volume, snapshot, backup and attachment of all projects.
-func (s *Sim) State() StateDump {
+// State dumps the face's resources, for leak checks.
+func (s *Handler) State() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var d StateDump
+	var d State
 	for _, v := range sortedVolumes(s.st.Volumes) {
 		c := v.clone()
 		d.Volumes = append(d.Volumes, c)
@@ -218,16 +202,16 @@ func (s *Sim) State() StateDump {
 	for _, b := range sortedBackups(s.st.Backups) {
 		d.Backups = append(d.Backups, *b)
 	}
-	if s.lunanode != nil {
-		ln := s.lunanode.State()
-		d.Lunanode = &ln
-	}
 	return d
 }
 
-// Close stops pending transitions, writes the state, detaches local loop
-// devices and closes mounted faces. State on disk is kept.
-func (s *Sim) Close() error {
+// SetStateWrite replaces how the state file is written, so tests can make
+// writes slow, fail or count them.
+func (s *Handler) SetStateWrite(fn func(path string, data []byte) error) { s.commit.SetWrite(fn) }
+
+// Close stops pending transitions and writes the state. State on disk is
+// kept; the disk stores are the caller's to close.
+func (s *Handler) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -239,22 +223,14 @@ func (s *Sim) Close() error {
 	}
 	s.timers = nil
 	s.mu.Unlock()
-	errs := []error{s.commit.Close()}
-	for _, c := range s.extra {
-		errs = append(errs, c())
-	}
-	for _, o := range s.others {
-		errs = append(errs, o.Close())
-	}
-	errs = append(errs, s.store.Close())
-	return errors.Join(errs...)
+	return s.commit.Close()
 }
 
 // later runs fn under s.mu after d, unless op is configured stuck. fn's
 // changes are persisted, without anyone waiting: a transition lost in a
 // crash runs again from recover.
-func (s *Sim) later(op string, d time.Duration, fn func()) {
-	if s.faults.stuck(op) || s.closed {
+func (s *Handler) later(op string, d time.Duration, fn func()) {
+	if s.faults.Stuck(op) || s.closed {
 		return
 	}
 	var t *time.Timer
@@ -273,7 +249,7 @@ func (s *Sim) later(op string, d time.Duration, fn func()) {
 
 // markDirty records a change to st made under s.mu (held) and returns its
 // generation, for s.commit.Wait.
-func (s *Sim) markDirty() uint64 { return s.commit.MarkDirty() }
+func (s *Handler) markDirty() uint64 { return s.commit.MarkDirty() }
 
 func newID() string {
 	b := make([]byte, 16)

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/internal/respond"
 )
 
 // token is what a token id carries. Token ids are HMAC-signed (with a key kept
@@ -20,7 +22,7 @@ type token struct {
 	Expires   time.Time `json:"e"`
 }
 
-func (s *Sim) issueToken(t token) string {
+func (s *Handler) issueToken(t token) string {
 	payload, _ := json.Marshal(t)
 	mac := hmac.New(sha256.New, s.st.TokenKey)
 	mac.Write(payload)
@@ -28,7 +30,7 @@ func (s *Sim) issueToken(t token) string {
 }
 
 // parseToken returns the token, or nil if it is unknown, forged or expired.
-func (s *Sim) parseToken(id string) *token {
+func (s *Handler) parseToken(id string) *token {
 	id, ok := strings.CutPrefix(id, "sim")
 	if !ok {
 		return nil
@@ -55,7 +57,7 @@ func (s *Sim) parseToken(id string) *token {
 }
 
 func keystoneError(w http.ResponseWriter, code int, title, msg string) {
-	writeJSON(w, code, map[string]any{"error": map[string]any{"code": code, "title": title, "message": msg}})
+	respond.JSON(w, code, map[string]any{"error": map[string]any{"code": code, "title": title, "message": msg}})
 }
 
 func unauthorized(c *call) {
@@ -66,7 +68,7 @@ func unauthorized(c *call) {
 // authenticate checks X-Auth-Token and that the token's project is the one
 // in the URL. Cinder and Nova answer a missing, expired or unknown token the
 // way keystonemiddleware does.
-func (s *Sim) authenticate(c *call) bool {
+func (s *Handler) authenticate(c *call) bool {
 	t := s.parseToken(c.r.Header.Get("X-Auth-Token"))
 	if t == nil || t.ProjectID == "" {
 		unauthorized(c)
@@ -81,7 +83,7 @@ func (s *Sim) authenticate(c *call) bool {
 	return true
 }
 
-func (s *Sim) userByName(name, domainID, domainName string) *User {
+func (s *Handler) userByName(name, domainID, domainName string) *User {
 	for i := range s.cfg.Users {
 		u := &s.cfg.Users[i]
 		if u.Name != name {
@@ -98,7 +100,7 @@ func (s *Sim) userByName(name, domainID, domainName string) *User {
 	return nil
 }
 
-func (s *Sim) userByID(id string) *User {
+func (s *Handler) userByID(id string) *User {
 	for i := range s.cfg.Users {
 		if s.cfg.Users[i].ID == id {
 			return &s.cfg.Users[i]
@@ -107,14 +109,14 @@ func (s *Sim) userByID(id string) *User {
 	return nil
 }
 
-func (s *Sim) domainName(id string) string {
+func (s *Handler) domainName(id string) string {
 	if id == DefaultDomainID {
 		return DefaultDomain
 	}
 	return id
 }
 
-func (s *Sim) project(id string) *Project {
+func (s *Handler) project(id string) *Project {
 	for i := range s.cfg.Projects {
 		if s.cfg.Projects[i].ID == id {
 			return &s.cfg.Projects[i]
@@ -123,7 +125,7 @@ func (s *Sim) project(id string) *Project {
 	return nil
 }
 
-func (s *Sim) projectByName(name, domainID, domainName string) *Project {
+func (s *Handler) projectByName(name, domainID, domainName string) *Project {
 	for i := range s.cfg.Projects {
 		p := &s.cfg.Projects[i]
 		if p.Name != name {
@@ -157,7 +159,7 @@ type service struct {
 // catalog lists the services of a project, devstack style. Each cloud
 // lists the block storage faces its document describes: HP Helion v1
 // only (seed 004), NHN Cloud v2 only (seeds 000, 002), a generic cloud all.
-func (s *Sim) catalog(base, project string) []service {
+func (s *Handler) catalog(base, project string) []service {
 	out := []service{{"identity", "keystone", base + "/identity"}}
 	for _, v := range s.prof.volumeFaces {
 		switch v {
@@ -175,7 +177,7 @@ func (s *Sim) catalog(base, project string) []service {
 		service{"image", "glance", base + "/image"})
 }
 
-func (s *Sim) keystoneRoutes(mux *http.ServeMux) {
+func (s *Handler) keystoneRoutes(mux *http.ServeMux) {
 	s.handle(mux, FaceKeystone, "GET /identity", s.identityVersions)
 	s.handle(mux, FaceKeystone, "GET /identity/{$}", s.identityVersions)
 	s.handle(mux, FaceKeystone, "GET /identity/v3", s.identityV3Version)
@@ -189,7 +191,7 @@ func (s *Sim) keystoneRoutes(mux *http.ServeMux) {
 	s.keystoneAdminRoutes(mux)
 }
 
-func (s *Sim) v3VersionDoc(base string) map[string]any {
+func (s *Handler) v3VersionDoc(base string) map[string]any {
 	return map[string]any{
 		"id": "v3.14", "status": "stable", "updated": "2020-04-07T00:00:00Z",
 		"links":       []any{map[string]any{"rel": "self", "href": base + "/identity/v3/"}},
@@ -197,7 +199,7 @@ func (s *Sim) v3VersionDoc(base string) map[string]any {
 	}
 }
 
-func (s *Sim) v2VersionDoc(base string) map[string]any {
+func (s *Handler) v2VersionDoc(base string) map[string]any {
 	return map[string]any{
 		"id": "v2.0", "status": "deprecated", "updated": "2016-08-04T00:00:00Z",
 		"links":       []any{map[string]any{"rel": "self", "href": base + "/identity/v2.0/"}},
@@ -205,21 +207,21 @@ func (s *Sim) v2VersionDoc(base string) map[string]any {
 	}
 }
 
-func (s *Sim) identityVersions(c *call) {
+func (s *Handler) identityVersions(c *call) {
 	b := c.baseURL()
 	c.json(300, map[string]any{"versions": map[string]any{"values": []any{s.v3VersionDoc(b), s.v2VersionDoc(b)}}})
 }
 
-func (s *Sim) identityV3Version(c *call) {
+func (s *Handler) identityV3Version(c *call) {
 	c.json(200, map[string]any{"version": s.v3VersionDoc(c.baseURL())})
 }
 
-func (s *Sim) identityV2Version(c *call) {
+func (s *Handler) identityV2Version(c *call) {
 	c.json(200, map[string]any{"version": s.v2VersionDoc(c.baseURL())})
 }
 
 // tokensV2 is Keystone v2.0 POST /tokens (password or token, tenantId/tenantName).
-func (s *Sim) tokensV2(c *call) {
+func (s *Handler) tokensV2(c *call) {
 	var req struct {
 		Auth struct {
 			PasswordCredentials *struct {
@@ -327,7 +329,7 @@ func (r *v3Ref) domain() (id, name string) {
 // tokensV3 is Keystone v3 POST /auth/tokens: password (user id or name +
 // domain), application_credential (id+secret), token; scope by project id or
 // name+domain.
-func (s *Sim) tokensV3(c *call) {
+func (s *Handler) tokensV3(c *call) {
 	var req struct {
 		Auth struct {
 			Identity struct {
@@ -452,7 +454,7 @@ func (s *Sim) tokensV3(c *call) {
 	c.json(201, map[string]any{"token": s.v3TokenBody(c, t)})
 }
 
-func (s *Sim) v3TokenBody(c *call, t token) map[string]any {
+func (s *Handler) v3TokenBody(c *call, t token) map[string]any {
 	u := s.userByID(t.UserID)
 	body := map[string]any{
 		"methods":    t.Methods,
@@ -489,7 +491,7 @@ func (s *Sim) v3TokenBody(c *call, t token) map[string]any {
 
 // validateV3 is GET/HEAD /auth/tokens: the caller's token must be valid; the
 // token described is X-Subject-Token.
-func (s *Sim) validateV3(c *call) {
+func (s *Handler) validateV3(c *call) {
 	if s.parseToken(c.r.Header.Get("X-Auth-Token")) == nil {
 		unauthorized(c)
 		return

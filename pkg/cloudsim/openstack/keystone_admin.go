@@ -15,14 +15,14 @@ type projectRegistry struct {
 	byID map[string]Project
 }
 
-func (s *Sim) keystoneAdminRoutes(mux *http.ServeMux) {
+func (s *Handler) keystoneAdminRoutes(mux *http.ServeMux) {
 	s.handle(mux, FaceKeystone, "GET /identity/v3/domains", s.listDomains)
 	s.handle(mux, FaceKeystone, "POST /identity/v3/projects", s.createProject)
 	s.handle(mux, FaceKeystone, "DELETE /identity/v3/projects/{id}", s.deleteProject)
 }
 
 // keystoneAdmin checks the caller's token carries the admin role.
-func (s *Sim) keystoneAdmin(c *call) bool {
+func (s *Handler) keystoneAdmin(c *call) bool {
 	t := s.parseToken(c.r.Header.Get("X-Auth-Token"))
 	if t == nil {
 		unauthorized(c)
@@ -36,7 +36,7 @@ func (s *Sim) keystoneAdmin(c *call) bool {
 	return true
 }
 
-func (s *Sim) listDomains(c *call) {
+func (s *Handler) listDomains(c *call) {
 	if !s.keystoneAdmin(c) {
 		return
 	}
@@ -48,7 +48,7 @@ func (s *Sim) listDomains(c *call) {
 	c.json(200, map[string]any{"domains": out})
 }
 
-func (s *Sim) createProject(c *call) {
+func (s *Handler) createProject(c *call) {
 	if !s.keystoneAdmin(c) {
 		return
 	}
@@ -94,7 +94,7 @@ func (s *Sim) createProject(c *call) {
 		"links": map[string]any{"self": c.baseURL() + "/identity/v3/projects/" + p.ID}}})
 }
 
-func (s *Sim) deleteProject(c *call) {
+func (s *Handler) deleteProject(c *call) {
 	if !s.keystoneAdmin(c) {
 		return
 	}

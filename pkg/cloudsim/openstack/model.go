@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/lunanode"
 )
 
 // Volume is the simulator's record of a Cinder volume.
@@ -179,17 +177,6 @@ func loadState(dir string) (*state, error) {
 		st.Images = map[string]*Image{}
 	}
 	return st, nil
-}
-
-// StateDump is every resource of every project, for leak checks.
-type StateDump struct {
-	Volumes   []Volume   `json:"volumes"`
-	Snapshots []Snapshot `json:"snapshots"`
-	Backups   []Backup   `json:"backups"`
-	// Attachments flattens every volume's attachments.
-	Attachments []AttachmentDump `json:"attachments"`
-	// Lunanode is the Lunanode face's state, when it is mounted.
-	Lunanode *lunanode.State `json:"lunanode,omitempty"`
 }
 
 // AttachmentDump is one attachment with its volume.

@@ -11,7 +11,7 @@ const (
 	computeMaxMicro = "2.90"
 )
 
-func (s *Sim) volumeVersionDocs(base string) []any {
+func (s *Handler) volumeVersionDocs(base string) []any {
 	mt := func(v string) []any {
 		return []any{map[string]any{"base": "application/json", "type": "application/vnd.openstack.volume+json;version=" + v}}
 	}
@@ -25,11 +25,11 @@ func (s *Sim) volumeVersionDocs(base string) []any {
 	}
 }
 
-func (s *Sim) volumeVersions(c *call) {
+func (s *Handler) volumeVersions(c *call) {
 	c.json(300, map[string]any{"versions": s.volumeVersionDocs(c.baseURL())})
 }
 
-func (s *Sim) volumeVersion(c *call) {
+func (s *Handler) volumeVersion(c *call) {
 	want := map[string]string{"v1": "v1.0", "v2": "v2.0", "v3": "v3.0"}[c.r.PathValue("ver")]
 	for _, d := range s.volumeVersionDocs(c.baseURL()) {
 		if d.(map[string]any)["id"] == want {
@@ -40,7 +40,7 @@ func (s *Sim) volumeVersion(c *call) {
 	c.fail(errNotFound("The resource could not be found."))
 }
 
-func (s *Sim) computeVersionDocs(base string) []any {
+func (s *Handler) computeVersionDocs(base string) []any {
 	return []any{
 		map[string]any{"id": "v2.0", "status": "SUPPORTED", "version": "", "min_version": "", "updated": "2011-01-21T11:33:21Z",
 			"links": []any{map[string]any{"href": base + "/compute/v2/", "rel": "self"}}},
@@ -49,7 +49,7 @@ func (s *Sim) computeVersionDocs(base string) []any {
 	}
 }
 
-func (s *Sim) novaRoutes(mux *http.ServeMux) {
+func (s *Handler) novaRoutes(mux *http.ServeMux) {
 	for _, pat := range []string{"GET /compute", "GET /compute/{$}"} {
 		s.register(mux, FaceNova, pat, false, func(c *call) {
 			c.json(300, map[string]any{"versions": s.computeVersionDocs(c.baseURL())})
@@ -81,7 +81,7 @@ func (s *Sim) novaRoutes(mux *http.ServeMux) {
 }
 
 // novaVersioned checks the path version and negotiates the compute microversion.
-func (s *Sim) novaVersioned(fn handlerFunc) handlerFunc {
+func (s *Handler) novaVersioned(fn handlerFunc) handlerFunc {
 	return func(c *call) {
 		ver := c.r.PathValue("ver")
 		if ver != "v2" && ver != "v2.1" {
@@ -145,14 +145,14 @@ func (c *call) serverView(srv *Server, detail bool) map[string]any {
 	return m
 }
 
-func (s *Sim) server(id string) (*Server, *apiError) {
+func (s *Handler) server(id string) (*Server, *apiError) {
 	if srv := s.cfg.server(id); srv != nil {
 		return srv, nil
 	}
 	return nil, errNotFound("Instance %s could not be found.", id)
 }
 
-func (s *Sim) listServers(detail bool) handlerFunc {
+func (s *Handler) listServers(detail bool) handlerFunc {
 	return func(c *call) {
 		name := c.r.URL.Query().Get("name")
 		s.mu.Lock()
@@ -169,7 +169,7 @@ func (s *Sim) listServers(detail bool) handlerFunc {
 	}
 }
 
-func (s *Sim) getServer(c *call) {
+func (s *Handler) getServer(c *call) {
 	srv, e := s.server(c.r.PathValue("server"))
 	if e != nil {
 		c.fail(e)
@@ -214,7 +214,7 @@ func (c *call) attachOptionsView(m map[string]any, a *Attachment) {
 	}
 }
 
-func (s *Sim) listAttachments(c *call) {
+func (s *Handler) listAttachments(c *call) {
 	srv, e := s.server(c.r.PathValue("server"))
 	if e != nil {
 		c.fail(e)
@@ -233,7 +233,7 @@ func (s *Sim) listAttachments(c *call) {
 	c.json(200, map[string]any{"volumeAttachments": out})
 }
 
-func (s *Sim) postAttachment(c *call) {
+func (s *Handler) postAttachment(c *call) {
 	srv, e := s.server(c.r.PathValue("server"))
 	if e != nil {
 		c.fail(e)
@@ -293,7 +293,7 @@ func (s *Sim) postAttachment(c *call) {
 	c.json(200, map[string]any{"volumeAttachment": c.attachCreatedView(s.st.Volumes[req.VolumeID], a)})
 }
 
-func (s *Sim) getAttachment(c *call) {
+func (s *Handler) getAttachment(c *call) {
 	srv, e := s.server(c.r.PathValue("server"))
 	if e != nil {
 		c.fail(e)
@@ -313,7 +313,7 @@ func (s *Sim) getAttachment(c *call) {
 	c.fail(errNotFound("volume_id not found: %s", id))
 }
 
-func (s *Sim) delAttachment(c *call) {
+func (s *Handler) delAttachment(c *call) {
 	srv, e := s.server(c.r.PathValue("server"))
 	if e != nil {
 		c.fail(e)
@@ -332,7 +332,7 @@ func (s *Sim) delAttachment(c *call) {
 
 // imageRoutes is a minimal Glance: version document and the images that
 // os-volume_upload_image created.
-func (s *Sim) imageRoutes(mux *http.ServeMux) {
+func (s *Handler) imageRoutes(mux *http.ServeMux) {
 	for _, pat := range []string{"GET /image", "GET /image/{$}"} {
 		s.register(mux, FaceImage, pat, false, func(c *call) {
 			c.json(300, map[string]any{"versions": []any{map[string]any{"id": "v2.16", "status": "CURRENT",

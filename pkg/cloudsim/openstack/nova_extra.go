@@ -5,7 +5,7 @@ import "net/http"
 // Nova's limits, availability zone detail and flavors: what clients read
 // besides volume attachments.
 
-func (s *Sim) novaExtraRoutes(h func(string, handlerFunc)) {
+func (s *Handler) novaExtraRoutes(h func(string, handlerFunc)) {
 	p := "/compute/{ver}/{project}"
 	h("GET "+p+"/limits", s.novaLimits)
 	h("GET "+p+"/os-availability-zone/detail", s.novaZonesDetail)
@@ -14,7 +14,7 @@ func (s *Sim) novaExtraRoutes(h func(string, handlerFunc)) {
 	h("GET "+p+"/flavors/{id}", s.getFlavor)
 }
 
-func (s *Sim) novaLimits(c *call) {
+func (s *Handler) novaLimits(c *call) {
 	n := len(s.cfg.Servers)
 	abs := map[string]any{
 		"maxImageMeta": 128, "maxServerMeta": 128, "maxTotalCores": 20, "maxTotalInstances": 10,
@@ -34,7 +34,7 @@ func (s *Sim) novaLimits(c *call) {
 	c.json(200, map[string]any{"limits": map[string]any{"rate": []any{}, "absolute": abs}})
 }
 
-func (s *Sim) novaZonesDetail(c *call) {
+func (s *Handler) novaZonesDetail(c *call) {
 	if e := c.adminOnly("os_compute_api:os-availability-zone:detail"); e != nil {
 		c.fail(e)
 		return
@@ -89,7 +89,7 @@ func (c *call) flavorView(f flavor, detail bool) map[string]any {
 	return m
 }
 
-func (s *Sim) listFlavors(detail bool) handlerFunc {
+func (s *Handler) listFlavors(detail bool) handlerFunc {
 	return func(c *call) {
 		out := []any{}
 		for _, f := range flavors {
@@ -99,7 +99,7 @@ func (s *Sim) listFlavors(detail bool) handlerFunc {
 	}
 }
 
-func (s *Sim) getFlavor(c *call) {
+func (s *Handler) getFlavor(c *call) {
 	for _, f := range flavors {
 		if f.id == c.r.PathValue("id") {
 			c.json(200, map[string]any{"flavor": c.flavorView(f, true)})

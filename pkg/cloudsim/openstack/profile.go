@@ -1,12 +1,6 @@
 package openstack
 
-import (
-	"fmt"
-	"time"
-
-	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/disk"
-	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/timing"
-)
+import "fmt"
 
 // Default identities: what a simulator started without configuration accepts.
 const (
@@ -23,12 +17,6 @@ const (
 	AltProject = "alt"
 )
 
-// LocalServer is a server on this machine and where its disk links go.
-type LocalServer struct {
-	ID      string
-	ByIDDir string
-}
-
 // Server is a Nova instance volumes can be attached to.
 type Server struct {
 	ID   string `json:"id"`
@@ -44,14 +32,6 @@ type User struct {
 	DomainID string   `json:"domain_id"`
 	Projects []string `json:"projects"` // project ids; the first is the default project
 	Roles    []string `json:"roles"`
-}
-
-// Account is a user with one project, given by name.
-type Account struct {
-	Name     string
-	Password string
-	Project  string
-	Roles    []string
 }
 
 // Project (tenant).
@@ -127,66 +107,8 @@ type Rules struct {
 	BackupInUse bool `json:"backup_in_use"`
 }
 
-// Config configures a simulator. The zero value is a usable generic cloud.
-type Config struct {
-	// StateDir keeps state.json and the volume images. Required.
-	StateDir string
-	// ByIDDir receives virtio-<serial> links for volumes attached to LocalServerID
-	// (default <StateDir>/by-id).
-	ByIDDir string
-	// LocalServerID names the server that is this machine.
-	LocalServerID string
-	// Guest, when set, is what LocalServerID's disks are: volumes attached
-	// to it (through Nova, Cinder's attachments or Lunanode) are hot-plugged
-	// into this guest instead of becoming loop devices and links.
-	Guest disk.Host
-	// OtherLocal are more servers on this machine, each with the by-id
-	// directory its node reads: two node plugins on one host, as two
-	// servers sharing a multi-attach volume. Each attach is its own loop
-	// device on the volume's image.
-	OtherLocal []LocalServer
-	// Profile: "generic" (default), "nhn" or "helion".
-	Profile string
-	// Timing: "fast" (default) or "realistic"; Durations overrides it.
-	Timing    string
-	Durations *timing.Profile
-	// TimeScale divides every duration and multiplies every rate (default 1).
-	TimeScale float64
-	Region    string
-	// RateLimit is API calls per second per project: 0 uses the profile's
-	// (helion: 1), negative disables it.
-	RateLimit float64
-	// TokenTTL defaults to one hour.
-	TokenTTL time.Duration
-	// PublicURL is the base URL put into catalogs and links; by default it
-	// is derived from each request's Host.
-	PublicURL string
-
-	Servers  []Server
-	Users    []User
-	Projects []Project
-	// Accounts add users (each with its project, created if missing) to
-	// Users and Projects, defaults included: suites such as Tempest need
-	// several tenants of their own.
-	Accounts       []Account
-	AppCredentials []AppCredential
-	VolumeTypes    []VolumeType
-	Zones          []string
-	DefaultZone    string
-	// SeedVolumes is how many available, unattached volumes the default
-	// project holds from the start (named seed-NNNNN, without images),
-	// made in memory when the state is new: a project of thousands of
-	// volumes for scale tests, without thousands of API calls.
-	SeedVolumes int
-	// Quota and Rules replace the profile's when set.
-	Quota *Quota
-	Rules *Rules
-
-	Faults Faults
-}
-
-// profile is the resolved per-cloud behaviour.
-type profile struct {
+// Profile is the resolved per-cloud behaviour (see LookupProfile).
+type Profile struct {
 	name        string
 	zones       []string
 	defaultZone string
@@ -210,40 +132,13 @@ type profile struct {
 	noBackups bool
 }
 
-// ProfileRules returns the rules of a named profile, for tests that want to
-// change one rule.
-func ProfileRules(name string) (Rules, error) {
-	p, err := lookupProfile(name)
-	return p.rules, err
-}
-
-// ProfileVolumeTypes returns the volume types of a named profile, default
-// first, for tests that add a type of their own.
-func ProfileVolumeTypes(name string) ([]VolumeType, error) {
-	p, err := lookupProfile(name)
-	var out []VolumeType
-	for _, t := range p.types {
-		if t.Name == p.defaultType {
-			out = append([]VolumeType{t}, out...)
-		} else {
-			out = append(out, t)
-		}
-	}
-	return out, err
-}
-
-// ProfileQuota returns the quota of a named profile.
-func ProfileQuota(name string) (Quota, error) {
-	p, err := lookupProfile(name)
-	return p.quota, err
-}
-
 var generousQuota = Quota{Volumes: 1000, Snapshots: 1000, Gigabytes: 100000, Backups: 1000, BackupGigabytes: 100000}
 
-func lookupProfile(name string) (profile, error) {
+// LookupProfile returns a named profile: "" or generic, nhn, helion.
+func LookupProfile(name string) (Profile, error) {
 	switch name {
 	case "", "generic":
-		return profile{
+		return Profile{
 			name:  "generic",
 			zones: []string{"nova"}, defaultZone: "nova",
 			types: []VolumeType{
@@ -258,7 +153,7 @@ func lookupProfile(name string) (profile, error) {
 			volumeFaces: []int{1, 2, 3}, rateLimitHint: true, firstDevice: "/dev/vdb",
 		}, nil
 	case "nhn":
-		return profile{
+		return Profile{
 			name:  "nhn",
 			zones: []string{"kr-pub-a", "kr-pub-b"}, defaultZone: "kr-pub-a",
 			types: []VolumeType{
@@ -274,7 +169,7 @@ func lookupProfile(name string) (profile, error) {
 			noBackups: true,
 		}, nil
 	case "helion":
-		return profile{
+		return Profile{
 			name:  "helion",
 			zones: []string{"az1", "az2", "az3"}, defaultZone: "az2",
 			types: []VolumeType{
@@ -291,116 +186,70 @@ func lookupProfile(name string) (profile, error) {
 			volumeFaces: []int{1}, firstDevice: "/dev/vdc", limitsMaxOnly: true,
 		}, nil
 	}
-	return profile{}, fmt.Errorf("unknown profile %q (want generic, nhn or helion)", name)
+	return Profile{}, fmt.Errorf("unknown profile %q (want generic, nhn or helion)", name)
 }
 
-// resolve applies the Config's overrides to the named profile and fills defaults.
-func (c *Config) resolve() (profile, timing.Profile, error) {
-	p, err := lookupProfile(c.Profile)
-	if err != nil {
-		return p, timing.Profile{}, err
+// Overrides replace parts of a profile: a configuration's own zones,
+// volume types, quota, rules and rate limit.
+type Overrides struct {
+	Zones       []string
+	DefaultZone string
+	VolumeTypes []VolumeType
+	Quota       *Quota
+	Rules       *Rules
+	// RateLimit: 0 keeps the profile's, negative disables it.
+	RateLimit float64
+}
+
+// Override applies o to p.
+func (p *Profile) Override(o Overrides) {
+	if len(o.Zones) > 0 {
+		p.zones = o.Zones
+		p.defaultZone = o.Zones[0]
 	}
-	if len(c.Zones) > 0 {
-		p.zones = c.Zones
-		p.defaultZone = c.Zones[0]
+	if o.DefaultZone != "" {
+		p.defaultZone = o.DefaultZone
 	}
-	if c.DefaultZone != "" {
-		p.defaultZone = c.DefaultZone
+	if len(o.VolumeTypes) > 0 {
+		p.types = o.VolumeTypes
+		p.defaultType = o.VolumeTypes[0].Name
 	}
-	if len(c.VolumeTypes) > 0 {
-		p.types = c.VolumeTypes
-		p.defaultType = c.VolumeTypes[0].Name
+	if o.Quota != nil {
+		p.quota = *o.Quota
 	}
-	if c.Quota != nil {
-		p.quota = *c.Quota
-	}
-	if c.Rules != nil {
-		p.rules = *c.Rules
+	if o.Rules != nil {
+		p.rules = *o.Rules
 	}
 	switch {
-	case c.RateLimit > 0:
-		p.rateLimit = c.RateLimit
-	case c.RateLimit < 0:
+	case o.RateLimit > 0:
+		p.rateLimit = o.RateLimit
+	case o.RateLimit < 0:
 		p.rateLimit = 0
 	}
-	c.Profile = p.name
-	if c.Timing == "" {
-		c.Timing = "fast"
-	}
-	tp, err := timing.Named(c.Timing)
-	if err != nil {
-		return p, tp, err
-	}
-	if c.Durations != nil {
-		tp = *c.Durations
-	}
-	if c.TimeScale <= 0 {
-		c.TimeScale = 1
-	}
-	tp = tp.Scaled(c.TimeScale)
-	if c.Region == "" {
-		c.Region = DefaultRegion
-	}
-	if c.TokenTTL <= 0 {
-		c.TokenTTL = time.Hour
-	}
-	if len(c.Projects) == 0 {
-		c.Projects = []Project{
-			{ID: DefaultProject, Name: DefaultProject, DomainID: DefaultDomainID},
-			{ID: AltProject, Name: AltProject, DomainID: DefaultDomainID},
+}
+
+// Name is the profile's name: generic, nhn or helion.
+func (p Profile) Name() string { return p.name }
+
+// Zones are the availability zones; DefaultZone the one volumes get unasked.
+func (p Profile) Zones() []string     { return p.zones }
+func (p Profile) DefaultZone() string { return p.defaultZone }
+
+// Rules and Quota are the profile's business rules and default quota.
+func (p Profile) Rules() Rules { return p.rules }
+func (p Profile) Quota() Quota { return p.quota }
+
+// VolumeTypes are the profile's volume types, default first.
+func (p Profile) VolumeTypes() []VolumeType {
+	var out []VolumeType
+	for _, t := range p.types {
+		if t.Name == p.defaultType {
+			out = append([]VolumeType{t}, out...)
+		} else {
+			out = append(out, t)
 		}
 	}
-	if len(c.Users) == 0 {
-		c.Users = []User{
-			{ID: DefaultUser, Name: DefaultUser, Password: DefaultPassword, DomainID: DefaultDomainID,
-				Projects: []string{DefaultProject, AltProject}, Roles: []string{"admin", "member", "reader"}},
-			{ID: AltUser, Name: AltUser, Password: DefaultPassword, DomainID: DefaultDomainID,
-				Projects: []string{AltProject}, Roles: []string{"member", "reader"}},
-		}
-	}
-	for _, a := range c.Accounts {
-		if c.project(a.Project) == nil {
-			c.Projects = append(c.Projects, Project{ID: a.Project, Name: a.Project, DomainID: DefaultDomainID})
-		}
-		roles := a.Roles
-		if len(roles) == 0 {
-			roles = []string{"member", "reader"}
-		}
-		c.Users = append(c.Users, User{ID: a.Name, Name: a.Name, Password: a.Password, DomainID: DefaultDomainID,
-			Projects: []string{a.Project}, Roles: roles})
-	}
-	if len(c.AppCredentials) == 0 {
-		c.AppCredentials = []AppCredential{{ID: DefaultAppCredID, Name: "demo", Secret: DefaultPassword,
-			UserID: DefaultUser, ProjectID: DefaultProject}}
-	}
-	if len(c.Servers) == 0 {
-		// One server per zone; the one in the default zone has DefaultServerID.
-		c.Servers = append(c.Servers, Server{ID: DefaultServerID, Name: "server-1", Zone: p.defaultZone})
-		n := 2
-		for _, z := range p.zones {
-			if z != p.defaultZone {
-				c.Servers = append(c.Servers, Server{ID: fmt.Sprintf("5f0c3c1e-7a2b-4d1e-9c3a-%012d", n), Name: fmt.Sprintf("server-%d", n), Zone: z})
-				n++
-			}
-		}
-	}
-	for i := range c.Servers {
-		if c.Servers[i].Zone == "" {
-			c.Servers[i].Zone = p.defaultZone
-		}
-		if c.Servers[i].Name == "" {
-			c.Servers[i].Name = c.Servers[i].ID
-		}
-	}
-	if c.LocalServerID != "" && c.server(c.LocalServerID) == nil {
-		c.Servers = append(c.Servers, Server{ID: c.LocalServerID, Name: "local", Zone: p.defaultZone})
-	}
-	for _, l := range c.OtherLocal {
-		if c.server(l.ID) == nil {
-			c.Servers = append(c.Servers, Server{ID: l.ID, Name: l.ID, Zone: p.defaultZone})
-		}
-	}
-	return p, tp, nil
+	return out
 }
 
 func (c *Config) project(id string) *Project {

@@ -12,7 +12,7 @@ import (
 
 var quotaKeys = []string{"volumes", "snapshots", "gigabytes", "backups", "backup_gigabytes", "per_volume_gigabytes", "groups"}
 
-func (s *Sim) quotaRoutes(h func(string, handlerFunc)) {
+func (s *Handler) quotaRoutes(h func(string, handlerFunc)) {
 	p := "/volume/{ver}/{project}"
 	h("GET "+p+"/os-quota-sets/{target}", s.showQuota)
 	h("GET "+p+"/os-quota-sets/{target}/defaults", s.showQuotaDefaults)
@@ -23,7 +23,7 @@ func (s *Sim) quotaRoutes(h func(string, handlerFunc)) {
 }
 
 // quotaDefaults is the default class (under s.mu).
-func (s *Sim) quotaDefaults() map[string]int {
+func (s *Handler) quotaDefaults() map[string]int {
 	q := s.prof.quota
 	m := map[string]int{"volumes": q.Volumes, "snapshots": q.Snapshots, "gigabytes": q.Gigabytes,
 		"backups": q.Backups, "backup_gigabytes": q.BackupGigabytes, "per_volume_gigabytes": -1, "groups": 10}
@@ -39,7 +39,7 @@ func (s *Sim) quotaDefaults() map[string]int {
 }
 
 // quotaMap is a project's quota: the defaults with its own values.
-func (s *Sim) quotaMap(project string) map[string]int {
+func (s *Handler) quotaMap(project string) map[string]int {
 	m := s.quotaDefaults()
 	for k, v := range s.st.Quotas[project] {
 		m[k] = v
@@ -48,7 +48,7 @@ func (s *Sim) quotaMap(project string) map[string]int {
 }
 
 // quotaOf is the limits the quota checks enforce.
-func (s *Sim) quotaOf(project string) Quota {
+func (s *Handler) quotaOf(project string) Quota {
 	m := s.quotaMap(project)
 	return Quota{Volumes: m["volumes"], Snapshots: m["snapshots"], Gigabytes: m["gigabytes"], Backups: m["backups"],
 		BackupGigabytes: m["backup_gigabytes"], VolumesAndSnapshots: s.prof.quota.VolumesAndSnapshots}
@@ -73,7 +73,7 @@ func (c *call) quotaTarget() (string, *apiError) {
 	return t, nil
 }
 
-func (s *Sim) showQuota(c *call) {
+func (s *Handler) showQuota(c *call) {
 	target, e := c.quotaTarget()
 	if e != nil {
 		c.fail(e)
@@ -106,14 +106,14 @@ func (s *Sim) showQuota(c *call) {
 	c.json(200, map[string]any{"quota_set": out})
 }
 
-func (s *Sim) showQuotaDefaults(c *call) {
+func (s *Handler) showQuotaDefaults(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c.json(200, map[string]any{"quota_set": quotaBody(c.r.PathValue("target"), s.quotaDefaults())})
 }
 
 // quotaUpdate reads {"<wrapper>": {"key": int, ...}} and checks the keys.
-func (s *Sim) quotaUpdate(c *call, wrapper string, known map[string]int) (map[string]int, *apiError) {
+func (s *Handler) quotaUpdate(c *call, wrapper string, known map[string]int) (map[string]int, *apiError) {
 	var body map[string]map[string]json.RawMessage
 	if e := c.decode(&body); e != nil {
 		return nil, e
@@ -147,7 +147,7 @@ func (s *Sim) quotaUpdate(c *call, wrapper string, known map[string]int) (map[st
 	return out, nil
 }
 
-func (s *Sim) updateQuota(c *call) {
+func (s *Handler) updateQuota(c *call) {
 	if e := c.adminOnly("volume_extension:quotas:update"); e != nil {
 		c.fail(e)
 		return
@@ -181,7 +181,7 @@ func (s *Sim) updateQuota(c *call) {
 	c.json(200, map[string]any{"quota_set": quotaBody("", s.quotaMap(target))})
 }
 
-func (s *Sim) deleteQuota(c *call) {
+func (s *Handler) deleteQuota(c *call) {
 	if e := c.adminOnly("volume_extension:quotas:delete"); e != nil {
 		c.fail(e)
 		return
@@ -193,7 +193,7 @@ func (s *Sim) deleteQuota(c *call) {
 	c.json(200, nil)
 }
 
-func (s *Sim) showQuotaClass(c *call) {
+func (s *Handler) showQuotaClass(c *call) {
 	if e := c.adminOnly("volume_extension:quota_classes"); e != nil {
 		c.fail(e)
 		return
@@ -203,7 +203,7 @@ func (s *Sim) showQuotaClass(c *call) {
 	c.json(200, map[string]any{"quota_class_set": quotaBody(c.r.PathValue("class"), s.quotaDefaults())})
 }
 
-func (s *Sim) updateQuotaClass(c *call) {
+func (s *Handler) updateQuotaClass(c *call) {
 	if e := c.adminOnly("volume_extension:quota_classes"); e != nil {
 		c.fail(e)
 		return
@@ -230,7 +230,7 @@ func (s *Sim) updateQuotaClass(c *call) {
 }
 
 // perVolumeLimit refuses a volume larger than per_volume_gigabytes.
-func (s *Sim) perVolumeLimit(project string, size int) *apiError {
+func (s *Handler) perVolumeLimit(project string, size int) *apiError {
 	if max := s.quotaMap(project)["per_volume_gigabytes"]; max >= 0 && size > max {
 		return errOverLimit(fmt.Sprintf("VolumeSizeExceedsLimit: Requested volume size %dG is larger than maximum allowed limit %dG.", size, max))
 	}
