@@ -64,181 +64,60 @@ func (c *call) isAdmin() bool {
 	return false
 }
 
+// action is one named action of POST /volumes/{id}/action and its raw
+// argument.
+type action struct {
+	name string
+	arg  json.RawMessage
+}
+
+// parse decodes the argument into dst; an absent or null one leaves dst.
+func (a action) parse(dst any) *apiError { return parseArg(a.name, a.arg, dst) }
+
+// adminOnly refuses a non-admin the admin actions, with Cinder's policy name.
+func (a action) adminOnly(c *call) *apiError {
+	return c.adminOnly("volume_extension:volume_admin_actions:" + strings.TrimPrefix(a.name, "os-"))
+}
+
+// volumeActionFunc serves one volume action on v (under s.mu): the status
+// code and body of the answer, or the fault.
+type volumeActionFunc func(s *Handler, c *call, v *Volume, a action) (int, any, *apiError)
+
+// volumeActions are the volume actions by name: the user's
+// (cinder_volume_actions.go) and those Nova and admins drive an attachment
+// with (cinder_attach_actions.go).
+var volumeActions = map[string]volumeActionFunc{
+	"os-extend":               (*Handler).actExtend,
+	"os-volume_upload_image":  (*Handler).actUploadImage,
+	"os-set_bootable":         (*Handler).actSetBootable,
+	"os-update_readonly_flag": (*Handler).actReadonly,
+	"os-retype":               (*Handler).actRetype,
+	"revert":                  (*Handler).actRevert,
+	"os-set_image_metadata":   (*Handler).actSetImageMetadata,
+	"os-unset_image_metadata": (*Handler).actUnsetImageMetadata,
+	"os-show_image_metadata":  (*Handler).actShowImageMetadata,
+
+	"os-reserve":               (*Handler).actReserve,
+	"os-unreserve":             (*Handler).actUnreserve,
+	"os-attach":                (*Handler).actAttach,
+	"os-begin_detaching":       (*Handler).actBeginDetaching,
+	"os-roll_detaching":        (*Handler).actRollDetaching,
+	"os-detach":                (*Handler).actDetach,
+	"os-initialize_connection": (*Handler).actInitializeConnection,
+	"os-terminate_connection":  (*Handler).actTerminateConnection,
+	"os-reset_status":          (*Handler).actResetStatus,
+	"os-force_delete":          (*Handler).actForceDelete,
+}
+
 func (s *Handler) runAction(c *call, v *Volume, name string, arg json.RawMessage) (int, any, *apiError) {
-	parse := func(dst any) *apiError {
-		if len(arg) == 0 || string(arg) == "null" {
-			return nil
-		}
-		if err := json.Unmarshal(arg, dst); err != nil {
-			return errBadRequest("Invalid input received: %s: %v", name, err)
-		}
-		return nil
-	}
-	adminOnly := func() *apiError {
-		if !c.isAdmin() {
-			return errForbidden("Policy doesn't allow volume_extension:volume_admin_actions:%s to be performed.", strings.TrimPrefix(name, "os-"))
-		}
-		return nil
-	}
 	v.UpdatedAt = now()
-	switch name {
-	case "os-extend":
-		var a struct {
-			NewSize json.Number `json:"new_size"`
-		}
-		if e := parse(&a); e != nil {
-			return 0, nil, e
-		}
-		n, err := a.NewSize.Int64()
-		if err != nil {
-			return 0, nil, errBadRequest("Invalid input received: New size for extend must be specified as an integer.")
-		}
-		return 202, nil, s.extendVolume(c, v, int(n))
-
-	case "os-volume_upload_image":
-		var a struct {
-			ImageName       string   `json:"image_name"`
-			Force           jsonBool `json:"force"`
-			DiskFormat      string   `json:"disk_format"`
-			ContainerFormat string   `json:"container_format"`
-		}
-		if e := parse(&a); e != nil {
-			return 0, nil, e
-		}
-		if !(v.Status == "available" || (v.Status == "in-use" && bool(a.Force))) {
-			return 0, nil, errBadRequest("Invalid volume: Volume %s status must be available or in-use, but current status is: %s.", v.ID, v.Status)
-		}
-		if a.DiskFormat == "" {
-			a.DiskFormat = "raw"
-		}
-		if a.ContainerFormat == "" {
-			a.ContainerFormat = "bare"
-		}
-		img := &Image{ID: newID(), Name: a.ImageName, ProjectID: c.project, VolumeID: v.ID, Size: v.Size, CreatedAt: now()}
-		s.st.Images[img.ID] = img
-		v.PrevStatus, v.Status = v.Status, "uploading"
-		s.scheduleUpload(v.ID)
-		t, _ := s.volumeType(v.VolumeType)
-		var vt any
-		if t != nil {
-			vt = map[string]any{"id": t.ID, "name": t.Name, "is_public": true, "deleted": false, "description": nullable(t.Description)}
-		}
-		return 202, map[string]any{"os-volume_upload_image": map[string]any{
-			"id": v.ID, "status": "uploading", "image_id": img.ID, "image_name": img.Name,
-			"disk_format": a.DiskFormat, "container_format": a.ContainerFormat, "size": v.Size,
-			"updated_at": ts(v.UpdatedAt), "display_description": nullable(v.Description), "volume_type": vt,
-		}}, nil
-
-	case "os-reserve":
-		if v.Status != "available" {
-			return 0, nil, errBadRequest("Invalid volume: Volume status must be available to reserve, but the status is %s.", v.Status)
-		}
-		v.Status = "attaching"
-		return 202, nil, nil
-
-	case "os-unreserve":
-		if v.Status == "attaching" {
-			v.Status = restingStatus(v)
-		}
-		return 202, nil, nil
-
-	case "os-attach":
-		var a struct {
-			InstanceUUID string `json:"instance_uuid"`
-			Mountpoint   string `json:"mountpoint"`
-			HostName     string `json:"host_name"`
-		}
-		if e := parse(&a); e != nil {
-			return 0, nil, e
-		}
-		if v.Status != "available" && v.Status != "attaching" && !(v.Status == "in-use" && v.Multiattach) {
-			return 0, nil, errBadRequest("Invalid volume: Volume status must be available or attaching to attach, but the status is %s.", v.Status)
-		}
-		att := &Attachment{ID: newID(), ServerID: a.InstanceUUID, Device: a.Mountpoint, HostName: a.HostName, Status: "attached", AttachedAt: now()}
-		v.Attachments = append(v.Attachments, att)
-		s.attachLocal(v, a.InstanceUUID)
-		v.Status = "in-use"
-		return 202, nil, nil
-
-	case "os-begin_detaching":
-		if v.Status != "in-use" {
-			return 0, nil, errBadRequest("Invalid volume: Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.")
-		}
-		v.Status = "detaching"
-		return 202, nil, nil
-
-	case "os-roll_detaching":
-		if v.Status == "detaching" {
-			v.Status = restingStatus(v)
-		}
-		return 202, nil, nil
-
-	case "os-detach":
-		var a struct {
-			AttachmentID string `json:"attachment_id"`
-		}
-		if e := parse(&a); e != nil {
-			return 0, nil, e
-		}
-		for _, att := range append([]*Attachment(nil), v.Attachments...) {
-			if a.AttachmentID == "" || att.ID == a.AttachmentID {
-				s.finishDetach(v, att)
-			}
-		}
-		v.Status = restingStatus(v)
-		return 202, nil, nil
-
-	case "os-initialize_connection":
-		data := map[string]any{"device_path": s.store.Path("volumes", v.ID), "volume_id": v.ID, "access_mode": "rw"}
-		return 200, map[string]any{"connection_info": map[string]any{"driver_volume_type": "local", "data": data}}, nil
-
-	case "os-terminate_connection":
-		return 202, nil, nil
-
-	case "os-set_bootable":
-		var a struct {
-			Bootable jsonBool `json:"bootable"`
-		}
-		if e := parse(&a); e != nil {
-			return 0, nil, e
-		}
-		v.Bootable = bool(a.Bootable)
-		return 200, nil, nil
-
-	case "os-reset_status":
-		if e := adminOnly(); e != nil {
-			return 0, nil, e
-		}
-		var a struct {
-			Status       string `json:"status"`
-			AttachStatus string `json:"attach_status"`
-		}
-		if e := parse(&a); e != nil {
-			return 0, nil, e
-		}
-		if a.AttachStatus == "detached" {
-			for _, att := range append([]*Attachment(nil), v.Attachments...) {
-				s.finishDetach(v, att)
-			}
-		}
-		if a.Status != "" {
-			v.Status = a.Status
-		}
-		return 202, nil, nil
-
-	case "os-force_delete":
-		if e := adminOnly(); e != nil {
-			return 0, nil, e
-		}
-		for _, att := range append([]*Attachment(nil), v.Attachments...) {
-			s.finishDetach(v, att)
-		}
-		v.Status = "deleting"
-		s.scheduleVolumeDelete(v.ID)
-		return 202, nil, nil
+	fn := volumeActions[name]
+	if fn == nil {
+		return 0, nil, errNoSuchAction(name)
 	}
-	if code, resp, e, ok := s.moreVolumeActions(c, v, name, arg); ok {
-		return code, resp, e
-	}
-	return 0, nil, errBadRequest("There is no such action: %s", name)
+	return fn(s, c, v, action{name: name, arg: arg})
+}
+
+func errNoSuchAction(name string) *apiError {
+	return errBadRequest("There is no such action: %s", name)
 }
