@@ -29,6 +29,12 @@ func startSim(t *testing.T, cfg cloudsim.Config) string {
 	return base
 }
 
+// opsConf is the config of the run's user, ops, with a fixed attach limit.
+func opsConf(password, extra string) simtest.CloudConfig {
+	return simtest.CloudConfig{User: "ops", Password: password, Region: cloudsim.DefaultRegion,
+		BlockStorage: "attach-limit = 25\n" + extra}
+}
+
 func cloudConf(t *testing.T, content string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "cloud.conf")
@@ -36,18 +42,7 @@ func cloudConf(t *testing.T, content string) string {
 	return p
 }
 
-func v3Conf(base, password, extra string) string {
-	return fmt.Sprintf(`[Global]
-auth-url = %s/identity/v3
-username = ops
-password = "%s"
-tenant-name = demo
-domain-name = Default
-region = RegionOne
-[BlockStorage]
-attach-limit = 25
-%s`, base, password, extra)
-}
+func v3Conf(base, password, extra string) string { return opsConf(password, extra).INI(base) }
 
 func TestControllerAllPassKeystoneV3(t *testing.T) {
 	base := startSim(t, cloudsim.Config{})
@@ -128,15 +123,8 @@ func TestControllerWrongPassword(t *testing.T) {
 // NHN Cloud: Keystone v2.0 with tenant-id, Cinder v2.
 func TestControllerKeystoneV2NHN(t *testing.T) {
 	base := startSim(t, cloudsim.Config{Profile: "nhn"})
-	file := cloudConf(t, fmt.Sprintf(`[Global]
-auth-url = %s/identity/v2.0
-username = ops
-password = %s
-tenant-id = demo
-[BlockStorage]
-profile = nhn
-attach-limit = 25
-`, base, goodPassword))
+	file := cloudConf(t, simtest.CloudConfig{KeystoneV2: true, User: "ops", Password: goodPassword, Profile: "nhn",
+		BlockStorage: "attach-limit = 25\n"}.INI(base))
 	out, lines, ok := run(t, Options{CloudConfig: file})
 	if !ok {
 		t.Error("ok = false, want true")
@@ -212,13 +200,7 @@ func TestControllerBadConfig(t *testing.T) {
 }
 
 func lunanodeConf(base, key string) string {
-	return fmt.Sprintf(`[BlockStorage]
-backend = lunanode
-[Lunanode]
-api-id = %s
-api-key = %s
-api-url = %s/lunanode/api/
-`, simln.DefaultAPIID, key, base)
+	return simtest.CloudConfig{Lunanode: true, APIKey: key}.INI(base)
 }
 
 func TestControllerLunanode(t *testing.T) {

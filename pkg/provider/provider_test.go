@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/openstack"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
-	simlunanode "github.com/openblock-csi/openblock-csi/pkg/cloudsim/lunanode"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/simtest"
 )
 
@@ -24,10 +22,8 @@ func TestWrongCredentialsFailAtStart(t *testing.T) {
 	const wrongPW = "wrong-Pw-7Hq2"
 	wrongKey := strings.Repeat("Wk", 64)
 	configs := map[string]string{
-		"cinder": fmt.Sprintf("[Global]\nauth-url = %s/identity/v3\nusername = %s\npassword = %s\ntenant-name = %s\ndomain-name = %s\n",
-			base, cloudsim.DefaultUser, wrongPW, cloudsim.DefaultProject, cloudsim.DefaultDomain),
-		"lunanode": fmt.Sprintf("[BlockStorage]\nbackend = lunanode\n[Lunanode]\napi-id = %s\napi-key = %s\napi-url = %s/lunanode/api/\n",
-			simlunanode.DefaultAPIID, wrongKey, base),
+		"cinder":   simtest.CloudConfig{Password: wrongPW}.INI(base),
+		"lunanode": simtest.CloudConfig{Lunanode: true, APIKey: wrongKey}.INI(base),
 	}
 	for name, ini := range configs {
 		t.Run(name, func(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
-	simlunanode "github.com/openblock-csi/openblock-csi/pkg/cloudsim/lunanode"
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/simtest"
 )
 
 // Backend is one cloud the driver serves, as the simulator plays it.
@@ -114,28 +114,9 @@ func (b Backend) SimConfig(stateDir, byIDDir string) cloudsim.Config {
 // at baseURL.
 func (b Backend) CloudConfig(baseURL string) string {
 	if b.Lunanode {
-		return fmt.Sprintf(`[BlockStorage]
-backend = lunanode
-
-[Lunanode]
-api-id = %s
-api-key = %s
-api-url = %s/lunanode/api/
-`, simlunanode.DefaultAPIID, simlunanode.DefaultAPIKey, baseURL)
+		return simtest.CloudConfig{Lunanode: true}.INI(baseURL)
 	}
-	return fmt.Sprintf(`[Global]
-auth-url = %s/identity/v3
-username = %s
-password = %s
-tenant-name = %s
-domain-name = %s
-region = %s
-
-[BlockStorage]
-profile = %s
-api-version = %d
-`, baseURL, cloudsim.DefaultUser, cloudsim.DefaultPassword, cloudsim.DefaultProject,
-		cloudsim.DefaultDomain, cloudsim.DefaultRegion, b.Profile, b.APIVersion)
+	return simtest.CloudConfig{Region: cloudsim.DefaultRegion, Profile: b.Profile, APIVersion: b.APIVersion}.INI(baseURL)
 }
 
 // WriteCloudConfig writes CloudConfig(baseURL) to dir/cloud.conf (0600).

@@ -19,6 +19,7 @@ import (
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
 	simlunanode "github.com/openblock-csi/openblock-csi/pkg/cloudsim/lunanode"
+	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/simtest"
 	"github.com/openblock-csi/openblock-csi/pkg/csicap"
 	"github.com/openblock-csi/openblock-csi/pkg/node/nodetest"
 	"github.com/openblock-csi/openblock-csi/test/harness"
@@ -63,20 +64,19 @@ func setups(v *vault) []setup {
 	}
 	return []setup{
 		{name: "keystone-v3-password", backend: "cinder-v3", config: func(base string, wrong bool) string {
-			return fmt.Sprintf("[Global]\nauth-url = %s/identity/v3\nusername = %s\npassword = \"%s\"\ntenant-name = demo\ndomain-name = Default\nregion = RegionOne\n\n[BlockStorage]\nprofile = generic\napi-version = 3\n",
-				base, hygUser, pick(wrong, pw, wrongPW))
+			return simtest.CloudConfig{User: hygUser, Password: pick(wrong, pw, wrongPW), Region: cloudsim.DefaultRegion,
+				Profile: "generic", APIVersion: 3}.INI(base)
 		}},
 		{name: "keystone-v2-password", backend: "cinder-v2", config: func(base string, wrong bool) string {
-			return fmt.Sprintf("[Global]\nauth-url = %s/identity/v2.0\nusername = %s\npassword = %s\ntenant-id = demo\nregion = RegionOne\n\n[BlockStorage]\nprofile = nhn\n",
-				base, hygUser, pick(wrong, pw, wrongPW))
+			return simtest.CloudConfig{KeystoneV2: true, User: hygUser, Password: pick(wrong, pw, wrongPW), Region: cloudsim.DefaultRegion,
+				Profile: "nhn"}.INI(base)
 		}},
 		{name: "application-credential", backend: "cinder-v3", config: func(base string, wrong bool) string {
-			return fmt.Sprintf("[Global]\nauth-url = %s/identity/v3\napplication-credential-id = %s\napplication-credential-secret = %s\nregion = RegionOne\n\n[BlockStorage]\nprofile = generic\napi-version = 3\n",
-				base, hygAppCred, pick(wrong, appSecret, wrongApp))
+			return simtest.CloudConfig{AppCredentialID: hygAppCred, AppCredentialSecret: pick(wrong, appSecret, wrongApp),
+				Region: cloudsim.DefaultRegion, Profile: "generic", APIVersion: 3}.INI(base)
 		}},
 		{name: "lunanode-api-key", backend: "lunanode", config: func(base string, wrong bool) string {
-			return fmt.Sprintf("[BlockStorage]\nbackend = lunanode\n\n[Lunanode]\napi-id = %s\napi-key = %s\napi-url = %s/lunanode/api/\n",
-				hygAPIID, pick(wrong, key, wrongKey), base)
+			return simtest.CloudConfig{Lunanode: true, APIID: hygAPIID, APIKey: pick(wrong, key, wrongKey)}.INI(base)
 		}},
 	}
 }

@@ -60,12 +60,7 @@ func startWith(t *testing.T, simCfg cloudsim.Config, api int, hostOpts ...func(*
 	simCfg.LocalServerID, simCfg.ByIDDir = nodeID, byID
 	profile := simCfg.Profile
 	sim, base := simtest.Start(t, simCfg)
-	conf := filepath.Join(tmp, "cloud.conf")
-	ini := fmt.Sprintf("[Global]\nauth-url = %s/identity/v3\nusername = %s\npassword = %s\ntenant-name = %s\ndomain-name = %s\n\n[BlockStorage]\nprofile = %s\napi-version = %d\n",
-		base, cloudsim.DefaultUser, cloudsim.DefaultPassword, cloudsim.DefaultProject, cloudsim.DefaultDomain, profile, api)
-	if err := os.WriteFile(conf, []byte(ini), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	conf := simtest.CloudConfig{Profile: profile, APIVersion: api}.Write(t, tmp, base)
 	cc, err := cloudconfig.Load(conf)
 	if err != nil {
 		t.Fatal(err)

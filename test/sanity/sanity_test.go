@@ -33,7 +33,6 @@ import (
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
-	simlunanode "github.com/openblock-csi/openblock-csi/pkg/cloudsim/lunanode"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/simtest"
 	"github.com/openblock-csi/openblock-csi/pkg/driver"
 	"github.com/openblock-csi/openblock-csi/pkg/node"
@@ -307,45 +306,24 @@ func TestSanityBackend(t *testing.T) {
 // pointed at the simulator, and loads it.
 func cloudConfig(t *testing.T, b backend, base, dir string) *cloudconfig.Config {
 	t.Helper()
-	var ini string
+	var conf simtest.CloudConfig
 	switch b.kind {
 	case "cinder":
-		ini = fmt.Sprintf(`[Global]
-auth-url = %s/identity/v3
-username = %s
-password = %s
-tenant-name = %s
-domain-name = %s
-region = %s
-
-[BlockStorage]
-profile = %s
-api-version = %d
-`, base, cloudsim.DefaultUser, cloudsim.DefaultPassword, cloudsim.DefaultProject, cloudsim.DefaultDomain, cloudsim.DefaultRegion, b.profile, b.api)
+		conf = simtest.CloudConfig{Region: cloudsim.DefaultRegion, Profile: b.profile, APIVersion: b.api}
 		if b.timeScale > 0 {
 			// The simulator's clock runs timeScale times faster, so the
 			// profile's documented 1 call/s would be wrong by that
 			// factor; as an operator who does not know the cloud's limit,
 			// the rate limit is left for the driver to learn from the
 			// cloud's 413s (which, as HP Helion's, name no wait).
-			ini += "rate-limit = 0\n"
+			conf.BlockStorage = "rate-limit = 0\n"
 		}
 	case "lunanode":
-		ini = fmt.Sprintf(`[BlockStorage]
-backend = lunanode
-
-[Lunanode]
-api-id = %s
-api-key = %s
-api-url = %s/lunanode/api/
-`, simlunanode.DefaultAPIID, simlunanode.DefaultAPIKey, base)
+		conf = simtest.CloudConfig{Lunanode: true}
 	default:
 		t.Fatalf("backend kind %q has no cloud config here yet", b.kind)
 	}
-	path := filepath.Join(dir, "cloud.conf")
-	if err := os.WriteFile(path, []byte(ini), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := conf.Write(t, dir, base)
 	cc, err := cloudconfig.Load(path)
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package openstack_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -23,68 +22,41 @@ import (
 type backend struct {
 	name    string
 	sim     cloudsim.Config
-	config  string // %[1]s is the simulator's base URL
+	config  simtest.CloudConfig
 	version string
 }
 
 var backends = []backend{
 	{
 		name: "cinder-v3", version: "cinder-v3",
-		sim: cloudsim.Config{Profile: "generic"},
-		config: `[Global]
-auth-url = %[1]s/identity/v3
-username = admin
-password = secret
-tenant-name = demo
-domain-name = Default
-`,
+		sim:    cloudsim.Config{Profile: "generic"},
+		config: simtest.CloudConfig{},
 	},
 	{
 		name: "cinder-v2", version: "cinder-v2",
 		sim: cloudsim.Config{Profile: "generic"},
-		config: `[Global]
-auth-url = %[1]s/identity/v3
-application-credential-id = demo-app-cred
-application-credential-secret = secret
-[BlockStorage]
-api-version = 2
-`,
+		config: simtest.CloudConfig{AppCredentialID: cloudsim.DefaultAppCredID, AppCredentialSecret: cloudsim.DefaultPassword,
+			APIVersion: 2},
 	},
 	{
 		// NHN Cloud: Keystone v2.0 with tenantId, Cinder v2, Nova /v2.
 		name: "nhn", version: "cinder-v2",
-		sim: cloudsim.Config{Profile: "nhn"},
-		config: `[Global]
-auth-url = %[1]s/identity/v2.0
-username = admin
-password = secret
-tenant-id = demo
-[BlockStorage]
-profile = nhn
-`,
+		sim:    cloudsim.Config{Profile: "nhn"},
+		config: simtest.CloudConfig{KeystoneV2: true, Profile: "nhn"},
 	},
 	{
 		// HP Helion: Cinder v1, 1 call/s. The simulator runs 50x faster
 		// (TimeScale) and the client's limiter follows it.
 		name: "helion", version: "cinder-v1",
-		sim: cloudsim.Config{Profile: "helion", TimeScale: 50},
-		config: `[Global]
-auth-url = %[1]s/identity/v3
-username = admin
-password = secret
-tenant-name = demo
-domain-name = Default
-[BlockStorage]
-profile = helion
-rate-limit = 50
-`,
+		sim:    cloudsim.Config{Profile: "helion", TimeScale: 50},
+		config: simtest.CloudConfig{Profile: "helion", BlockStorage: "rate-limit = 50\n"},
 	},
 }
 
 func startCloud(t *testing.T, b backend) (*openstack.Cloud, *cloudsim.Sim) {
 	t.Helper()
 	sim, base := simtest.Start(t, b.sim)
-	cfg, err := cloudconfig.Parse([]byte(fmt.Sprintf(b.config, base)))
+	cfg, err := cloudconfig.Parse([]byte(b.config.INI(base)))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -149,7 +121,7 @@ func TestHelionRateLimitRespected(t *testing.T) {
 // transport's default wait applies, and every call still succeeds.
 func TestHelionOverLimitWaitedOut(t *testing.T) {
 	b := backends[3]
-	b.config += "rate-limit = 0\n"
+	b.config.BlockStorage += "rate-limit = 0\n"
 	b.sim.TimeScale = 4 // 4 calls/s
 	c, sim := startCloud(t, b)
 	sim.ResetStats()
