@@ -167,6 +167,14 @@ func (c *Config) resolve() (openstack.Profile, timing.Profile, error) {
 	if c.TokenTTL <= 0 {
 		c.TokenTTL = time.Hour
 	}
+	c.identities()
+	c.servers(p)
+	return p, tp, nil
+}
+
+// identities fills in the default users, projects and application
+// credential, and turns Accounts into users with projects of their own.
+func (c *Config) identities() {
 	if len(c.Projects) == 0 {
 		c.Projects = []Project{
 			{ID: DefaultProject, Name: DefaultProject, DomainID: DefaultDomainID},
@@ -196,6 +204,12 @@ func (c *Config) resolve() (openstack.Profile, timing.Profile, error) {
 		c.AppCredentials = []AppCredential{{ID: DefaultAppCredID, Name: "demo", Secret: DefaultPassword,
 			UserID: DefaultUser, ProjectID: DefaultProject}}
 	}
+}
+
+// servers fills in one server per zone (the default zone's has
+// DefaultServerID), each server's zone and name, and the servers on this
+// machine (LocalServerID, OtherLocal).
+func (c *Config) servers(p openstack.Profile) {
 	if len(c.Servers) == 0 {
 		// One server per zone; the one in the default zone has DefaultServerID.
 		c.Servers = append(c.Servers, Server{ID: DefaultServerID, Name: "server-1", Zone: p.DefaultZone()})
@@ -215,6 +229,7 @@ func (c *Config) resolve() (openstack.Profile, timing.Profile, error) {
 			c.Servers[i].Name = c.Servers[i].ID
 		}
 	}
+	// The servers on this machine exist whatever the list says.
 	if c.LocalServerID != "" && c.server(c.LocalServerID) == nil {
 		c.Servers = append(c.Servers, Server{ID: c.LocalServerID, Name: "local", Zone: p.DefaultZone()})
 	}
@@ -223,7 +238,6 @@ func (c *Config) resolve() (openstack.Profile, timing.Profile, error) {
 			c.Servers = append(c.Servers, Server{ID: l.ID, Name: l.ID, Zone: p.DefaultZone()})
 		}
 	}
-	return p, tp, nil
 }
 
 func (c *Config) project(id string) *Project {

@@ -221,44 +221,42 @@ func (s *Handler) identityV2Version(c *call) {
 }
 
 // tokensV2 is Keystone v2.0 POST /tokens (password or token, tenantId/tenantName).
+// v2Auth is the auth object of a Keystone v2.0 token request.
+type v2Auth struct {
+	PasswordCredentials *struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	} `json:"passwordCredentials"`
+	Token *struct {
+		ID string `json:"id"`
+	} `json:"token"`
+	TenantID   string `json:"tenantId"`
+	TenantName string `json:"tenantName"`
+}
+
+// ksFault is a Keystone error answer.
+type ksFault struct {
+	code       int
+	title, msg string
+}
+
+var ksDenied = &ksFault{401, "Unauthorized", "The request you have made requires authentication."}
+
+func ksBadRequest(msg string) *ksFault { return &ksFault{400, "Bad Request", msg} }
+
+func (f *ksFault) write(w http.ResponseWriter) { keystoneError(w, f.code, f.title, f.msg) }
+
 func (s *Handler) tokensV2(c *call) {
 	var req struct {
-		Auth struct {
-			PasswordCredentials *struct {
-				Username string `json:"username"`
-				Password string `json:"password"`
-			} `json:"passwordCredentials"`
-			Token *struct {
-				ID string `json:"id"`
-			} `json:"token"`
-			TenantID   string `json:"tenantId"`
-			TenantName string `json:"tenantName"`
-		} `json:"auth"`
+		Auth v2Auth `json:"auth"`
 	}
 	if err := json.NewDecoder(c.r.Body).Decode(&req); err != nil {
-		keystoneError(c.w, 400, "Bad Request", "Expecting to find auth in request body.")
+		ksBadRequest("Expecting to find auth in request body.").write(c.w)
 		return
 	}
-	var u *User
-	var methods []string
-	switch {
-	case req.Auth.PasswordCredentials != nil:
-		u = s.userByName(req.Auth.PasswordCredentials.Username, DefaultDomainID, "")
-		if u == nil || !hmac.Equal([]byte(u.Password), []byte(req.Auth.PasswordCredentials.Password)) {
-			keystoneError(c.w, 401, "Unauthorized", "The request you have made requires authentication.")
-			return
-		}
-		methods = []string{"password"}
-	case req.Auth.Token != nil:
-		t := s.parseToken(req.Auth.Token.ID)
-		if t == nil {
-			keystoneError(c.w, 401, "Unauthorized", "The request you have made requires authentication.")
-			return
-		}
-		u = s.userByID(t.UserID)
-		methods = []string{"token"}
-	default:
-		keystoneError(c.w, 400, "Bad Request", "Expecting to find passwordCredentials or token in auth.")
+	u, methods, f := s.v2Identity(req.Auth)
+	if f != nil {
+		f.write(c.w)
 		return
 	}
 	var proj *Project
@@ -269,17 +267,42 @@ func (s *Handler) tokensV2(c *call) {
 		proj = s.projectByName(req.Auth.TenantName, DefaultDomainID, "")
 	}
 	if (req.Auth.TenantID != "" || req.Auth.TenantName != "") && (u == nil || proj == nil || !userHasProject(u, proj.ID)) {
-		keystoneError(c.w, 401, "Unauthorized", "The request you have made requires authentication.")
+		ksDenied.write(c.w)
 		return
 	}
 	if u == nil {
-		keystoneError(c.w, 401, "Unauthorized", "The request you have made requires authentication.")
+		ksDenied.write(c.w)
 		return
 	}
 	t := token{UserID: u.ID, Methods: methods, Issued: time.Now().UTC(), Expires: time.Now().UTC().Add(s.cfg.TokenTTL)}
 	if proj != nil {
 		t.ProjectID = proj.ID
 	}
+	c.json(200, map[string]any{"access": s.v2Access(c, u, proj, t)})
+}
+
+// v2Identity is the user a v2.0 request proves to be, by password or token.
+func (s *Handler) v2Identity(a v2Auth) (*User, []string, *ksFault) {
+	switch {
+	case a.PasswordCredentials != nil:
+		u := s.userByName(a.PasswordCredentials.Username, DefaultDomainID, "")
+		if u == nil || !hmac.Equal([]byte(u.Password), []byte(a.PasswordCredentials.Password)) {
+			return nil, nil, ksDenied
+		}
+		return u, []string{"password"}, nil
+	case a.Token != nil:
+		t := s.parseToken(a.Token.ID)
+		if t == nil {
+			return nil, nil, ksDenied
+		}
+		return s.userByID(t.UserID), []string{"token"}, nil
+	}
+	return nil, nil, ksBadRequest("Expecting to find passwordCredentials or token in auth.")
+}
+
+// v2Access is the access object of a v2.0 token answer: the token, the
+// catalog of its project (if scoped) and the user.
+func (s *Handler) v2Access(c *call, u *User, proj *Project, t token) map[string]any {
 	tok := map[string]any{
 		"id": s.issueToken(t), "issued_at": t.Issued.Format(time.RFC3339),
 		"expires": t.Expires.Format(time.RFC3339), "audit_ids": []string{newID()[:22]},
@@ -302,12 +325,12 @@ func (s *Handler) tokensV2(c *call) {
 	for _, r := range u.Roles {
 		roles = append(roles, map[string]any{"name": r})
 	}
-	c.json(200, map[string]any{"access": map[string]any{
+	return map[string]any{
 		"token":          tok,
 		"serviceCatalog": cat,
 		"user":           map[string]any{"id": u.ID, "name": u.Name, "username": u.Name, "roles": roles, "roles_links": []any{}},
 		"metadata":       map[string]any{"is_admin": 0, "roles": []any{}},
-	}})
+	}
 }
 
 type v3Ref struct {
@@ -326,49 +349,68 @@ func (r *v3Ref) domain() (id, name string) {
 	return r.Domain.ID, r.Domain.Name
 }
 
+// v3Identity is the identity object of a Keystone v3 token request.
+type v3Identity struct {
+	Methods  []string `json:"methods"`
+	Password *struct {
+		User struct {
+			v3Ref
+			Password string `json:"password"`
+		} `json:"user"`
+	} `json:"password"`
+	AppCred *struct {
+		ID     string `json:"id"`
+		Name   string `json:"name"`
+		Secret string `json:"secret"`
+		User   *v3Ref `json:"user"`
+	} `json:"application_credential"`
+	Token *struct {
+		ID string `json:"id"`
+	} `json:"token"`
+}
+
 // tokensV3 is Keystone v3 POST /auth/tokens: password (user id or name +
 // domain), application_credential (id+secret), token; scope by project id or
 // name+domain.
 func (s *Handler) tokensV3(c *call) {
 	var req struct {
 		Auth struct {
-			Identity struct {
-				Methods  []string `json:"methods"`
-				Password *struct {
-					User struct {
-						v3Ref
-						Password string `json:"password"`
-					} `json:"user"`
-				} `json:"password"`
-				AppCred *struct {
-					ID     string `json:"id"`
-					Name   string `json:"name"`
-					Secret string `json:"secret"`
-					User   *v3Ref `json:"user"`
-				} `json:"application_credential"`
-				Token *struct {
-					ID string `json:"id"`
-				} `json:"token"`
-			} `json:"identity"`
-			Scope json.RawMessage `json:"scope"`
+			Identity v3Identity      `json:"identity"`
+			Scope    json.RawMessage `json:"scope"`
 		} `json:"auth"`
 	}
 	if err := json.NewDecoder(c.r.Body).Decode(&req); err != nil || len(req.Auth.Identity.Methods) == 0 {
-		keystoneError(c.w, 400, "Bad Request", "Expecting to find identity in auth.")
+		ksBadRequest("Expecting to find identity in auth.").write(c.w)
 		return
 	}
-	deny := func() {
-		keystoneError(c.w, 401, "Unauthorized", "The request you have made requires authentication.")
-	}
 	id := req.Auth.Identity
-	var u *User
-	var proj *Project
-	fixedProject := false
+	u, proj, fixedProject, f := s.v3Identify(id)
+	if f == nil && u == nil {
+		f = ksDenied
+	}
+	if f == nil && !fixedProject {
+		proj, f = s.v3Scope(req.Auth.Scope, u)
+	}
+	if f != nil {
+		f.write(c.w)
+		return
+	}
+	t := token{UserID: u.ID, Methods: id.Methods[:1], Issued: time.Now().UTC(), Expires: time.Now().UTC().Add(s.cfg.TokenTTL)}
+	if proj != nil {
+		t.ProjectID = proj.ID
+	}
+	tokID := s.issueToken(t)
+	c.w.Header().Set("X-Subject-Token", tokID)
+	c.json(201, map[string]any{"token": s.v3TokenBody(c, t)})
+}
+
+// v3Identify is the user a v3 request proves to be by its first method;
+// an application credential also fixes the project (fixed).
+func (s *Handler) v3Identify(id v3Identity) (u *User, proj *Project, fixed bool, f *ksFault) {
 	switch id.Methods[0] {
 	case "password":
 		if id.Password == nil {
-			keystoneError(c.w, 400, "Bad Request", "Expecting to find password in identity.")
-			return
+			return nil, nil, false, ksBadRequest("Expecting to find password in identity.")
 		}
 		pu := id.Password.User
 		if pu.ID != "" {
@@ -376,20 +418,18 @@ func (s *Handler) tokensV3(c *call) {
 		} else {
 			did, dname := pu.domain()
 			if did == "" && dname == "" {
-				keystoneError(c.w, 400, "Bad Request", "Expecting to find domain in user.")
-				return
+				return nil, nil, false, ksBadRequest("Expecting to find domain in user.")
 			}
 			u = s.userByName(pu.Name, did, dname)
 		}
 		if u == nil || !hmac.Equal([]byte(u.Password), []byte(pu.Password)) {
-			deny()
-			return
+			return nil, nil, false, ksDenied
 		}
+		return u, nil, false, nil
 	case "application_credential":
 		ac := id.AppCred
 		if ac == nil {
-			keystoneError(c.w, 400, "Bad Request", "Expecting to find application_credential in identity.")
-			return
+			return nil, nil, false, ksBadRequest("Expecting to find application_credential in identity.")
 		}
 		var found *AppCredential
 		for i := range s.cfg.AppCredentials {
@@ -399,59 +439,51 @@ func (s *Handler) tokensV3(c *call) {
 			}
 		}
 		if found == nil || !hmac.Equal([]byte(found.Secret), []byte(ac.Secret)) {
-			deny()
-			return
+			return nil, nil, false, ksDenied
 		}
-		u, proj, fixedProject = s.userByID(found.UserID), s.project(found.ProjectID), true
+		return s.userByID(found.UserID), s.project(found.ProjectID), true, nil
 	case "token":
 		if id.Token == nil {
-			deny()
-			return
+			return nil, nil, false, ksDenied
 		}
 		t := s.parseToken(id.Token.ID)
 		if t == nil {
-			deny()
-			return
+			return nil, nil, false, ksDenied
 		}
-		u = s.userByID(t.UserID)
-	default:
-		deny()
-		return
+		return s.userByID(t.UserID), nil, false, nil
 	}
-	if u == nil {
-		deny()
-		return
-	}
-	if len(req.Auth.Scope) > 0 && string(req.Auth.Scope) != "null" && !fixedProject {
-		var scope struct {
-			Project *v3Ref `json:"project"`
+	return nil, nil, false, ksDenied
+}
+
+// v3Scope is the project a request scopes its token to: the one it names
+// (which u must have), or without a scope u's default project.
+func (s *Handler) v3Scope(raw json.RawMessage, u *User) (*Project, *ksFault) {
+	if len(raw) == 0 || string(raw) == "null" {
+		if len(u.Projects) > 0 {
+			return s.project(u.Projects[0]), nil // the user's default project
 		}
-		if json.Unmarshal(req.Auth.Scope, &scope) != nil {
-			keystoneError(c.w, 400, "Bad Request", "Malformed scope.")
-			return
-		}
-		if scope.Project != nil {
-			if scope.Project.ID != "" {
-				proj = s.project(scope.Project.ID)
-			} else {
-				did, dname := scope.Project.domain()
-				proj = s.projectByName(scope.Project.Name, did, dname)
-			}
-			if proj == nil || !userHasProject(u, proj.ID) {
-				deny()
-				return
-			}
-		}
-	} else if !fixedProject && len(u.Projects) > 0 {
-		proj = s.project(u.Projects[0]) // the user's default project
+		return nil, nil
 	}
-	t := token{UserID: u.ID, Methods: id.Methods[:1], Issued: time.Now().UTC(), Expires: time.Now().UTC().Add(s.cfg.TokenTTL)}
-	if proj != nil {
-		t.ProjectID = proj.ID
+	var scope struct {
+		Project *v3Ref `json:"project"`
 	}
-	tokID := s.issueToken(t)
-	c.w.Header().Set("X-Subject-Token", tokID)
-	c.json(201, map[string]any{"token": s.v3TokenBody(c, t)})
+	if json.Unmarshal(raw, &scope) != nil {
+		return nil, ksBadRequest("Malformed scope.")
+	}
+	if scope.Project == nil {
+		return nil, nil
+	}
+	var proj *Project
+	if scope.Project.ID != "" {
+		proj = s.project(scope.Project.ID)
+	} else {
+		did, dname := scope.Project.domain()
+		proj = s.projectByName(scope.Project.Name, did, dname)
+	}
+	if proj == nil || !userHasProject(u, proj.ID) {
+		return nil, ksDenied
+	}
+	return proj, nil
 }
 
 func (s *Handler) v3TokenBody(c *call, t token) map[string]any {
