@@ -20,20 +20,21 @@ import (
 // (volume only); and a version the catalog lacks is refused, naming it.
 func TestAPIVersionAutoPerProfile(t *testing.T) {
 	for _, tc := range []struct {
-		profile string
-		auth    string // [Global] lines; %[1]s is the simulator's base URL
-		want    int
-		absent  []int
+		profile    string
+		keystoneV2 bool // NHN Cloud signs in with Keystone v2.0
+		want       int
+		absent     []int
 	}{
-		{"generic", "auth-url = %[1]s/identity/v3\nusername = admin\npassword = secret\ntenant-name = demo\ndomain-name = Default\n", 3, nil},
-		{"nhn", "auth-url = %[1]s/identity/v2.0\nusername = admin\npassword = secret\ntenant-id = demo\n", 2, []int{1, 3}},
-		{"helion", "auth-url = %[1]s/identity/v3\nusername = admin\npassword = secret\ntenant-name = demo\ndomain-name = Default\n", 1, []int{2, 3}},
+		{"generic", false, 3, nil},
+		{"nhn", true, 2, []int{1, 3}},
+		{"helion", false, 1, []int{2, 3}},
 	} {
 		t.Run(tc.profile, func(t *testing.T) {
 			t.Parallel()
 			_, base := simtest.Start(t, cloudsim.Config{Profile: tc.profile, RateLimit: -1})
 			connect := func(version string) (*openstack.Cloud, error) {
-				cfg, err := cloudconfig.Parse([]byte(fmt.Sprintf("[Global]\n"+tc.auth+"[BlockStorage]\nprofile = %[2]s\napi-version = %[3]s\n", base, tc.profile, version)))
+				ini := simtest.CloudConfig{KeystoneV2: tc.keystoneV2, Profile: tc.profile, BlockStorage: "api-version = " + version + "\n"}.INI(base)
+				cfg, err := cloudconfig.Parse([]byte(ini))
 				if err != nil {
 					t.Fatalf("config: %v", err)
 				}
