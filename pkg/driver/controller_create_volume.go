@@ -226,10 +226,7 @@ func (c *Controller) requireEncrypted(ctx context.Context, vol *cloud.Volume, p 
 		return nil
 	}
 	msg := fmt.Sprintf("volume %s (%s) of type %q is not encrypted, and the StorageClass asks for %s: \"true\"; name an encrypted volume type", vol.Name, vol.ID, vol.VolumeType, ParamEncrypted)
-	if err := c.cloud.DeleteVolume(context.WithoutCancel(ctx), vol.ID); err != nil && !cloud.IsNotFound(err) {
-		return failed(err, "%s; deleting it failed, delete it by hand", msg)
-	}
-	return invalid("%s; it was deleted", msg)
+	return c.refuseCreated(ctx, vol, msg)
 }
 
 // requireMultiattach: a volume asked for with a multi-node access mode
@@ -242,10 +239,7 @@ func (c *Controller) requireMultiattach(ctx context.Context, vol *cloud.Volume, 
 		return nil
 	}
 	msg := fmt.Sprintf("volume %s (%s) of type %q cannot be attached to several nodes, and access mode %s needs that; name a multi-attach volume type (extra spec multiattach=\"<is> True\")", vol.Name, vol.ID, vol.VolumeType, mode)
-	if err := c.cloud.DeleteVolume(context.WithoutCancel(ctx), vol.ID); err != nil && !cloud.IsNotFound(err) {
-		return failed(err, "%s; deleting it failed, delete it by hand", msg)
-	}
-	return invalid("%s; it was deleted", msg)
+	return c.refuseCreated(ctx, vol, msg)
 }
 
 func (c *Controller) csiVolume(v *cloud.Volume, p volumeParams, cs *csi.VolumeContentSource) *csi.Volume {
@@ -273,4 +267,17 @@ func describe(md map[string]string) string {
 		return fmt.Sprintf("Kubernetes volume for PVC %s/%s", ns, pvc)
 	}
 	return "Kubernetes volume"
+}
+
+// refuseCreated deletes a volume the cloud made but the request cannot
+// use, and waits until it is gone: the refusal leaves nothing behind, not
+// even a volume still deleting that a listing or a retry by name would see.
+func (c *Controller) refuseCreated(ctx context.Context, vol *cloud.Volume, msg string) error {
+	if err := c.cloud.DeleteVolume(context.WithoutCancel(ctx), vol.ID); err != nil && !cloud.IsNotFound(err) {
+		return failed(err, "%s; deleting it failed, delete it by hand", msg)
+	}
+	if err := c.waiter.WaitVolumeGone(ctx, vol.ID); err != nil {
+		return failed(err, "%s; its deletion did not finish, check it is gone", msg)
+	}
+	return invalid("%s; it was deleted", msg)
 }
