@@ -73,7 +73,7 @@ fuzz:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@$(GO) vet ./...
-	@$(GO) run ./hack/sizes pkg/driver pkg/node pkg/cloud
+	@$(GO) run ./hack/sizes pkg/driver pkg/node pkg/cloud pkg/cloudsim
 	@$(GO) run ./hack/layering
 	@./hack/helm-lint.sh
 

@@ -129,26 +129,9 @@ func Start(ctx context.Context, cfg Config) (vm *VM, err error) {
 	if err != nil {
 		return vm, err
 	}
-	netdev := "user,id=net0,restrict=on"
-	for _, p := range cfg.Forward {
-		hp, err := freePort()
-		if err != nil {
-			return vm, err
-		}
-		vm.ports[p] = hp
-		netdev += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:%d", hp, p)
-	}
-	args := []string{
-		"-accel", "tcg", "-cpu", "max", "-M", "pc", "-m", strconv.Itoa(cfg.MemoryMB), "-smp", "1",
-		"-display", "none", "-nodefaults", "-no-reboot",
-		"-kernel", filepath.Join(cfg.Dir, "vmlinuz"), "-initrd", initrd,
-		"-append", "console=ttyS0 panic=-1 rdinit=/init",
-		"-chardev", "socket,id=ser0,path=" + vm.path("serial.sock") + ",server=on,wait=off,logfile=" + vm.path("serial.log"),
-		"-serial", "chardev:ser0",
-		"-qmp", "unix:" + vm.path("qmp.sock") + ",server=on,wait=off",
-		"-pidfile", vm.path("qemu.pid"),
-		"-netdev", netdev, "-device", "virtio-net-pci,netdev=net0",
-		"-device", "virtio-scsi-pci,id=scsi0",
+	args, err := vm.qemuArgs(initrd)
+	if err != nil {
+		return vm, err
 	}
 	vm.cmd = exec.Command("qemu-system-x86_64", args...)
 	var stderr bytes.Buffer
@@ -159,17 +142,53 @@ func Start(ctx context.Context, cfg Config) (vm *VM, err error) {
 		return vm, fmt.Errorf("guest: start qemu: %w", err)
 	}
 	go func() { _ = vm.cmd.Wait(); close(vm.exited) }()
+	return vm, vm.waitReady(ctx, &stderr)
+}
 
+// qemuArgs is the command line: TCG (KVM cannot run a stock guest kernel
+// here), the serial console and QMP on unix sockets, user-mode networking
+// restricted to the forwarded ports on the host's loopback, and a
+// virtio-scsi controller for scsi-hd disks.
+func (vm *VM) qemuArgs(initrd string) ([]string, error) {
+	cfg := vm.cfg
+	netdev := "user,id=net0,restrict=on"
+	for _, p := range cfg.Forward {
+		hp, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		vm.ports[p] = hp
+		netdev += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:%d", hp, p)
+	}
+	return []string{
+		"-accel", "tcg", "-cpu", "max", "-M", "pc", "-m", strconv.Itoa(cfg.MemoryMB), "-smp", "1",
+		"-display", "none", "-nodefaults", "-no-reboot",
+		"-kernel", filepath.Join(cfg.Dir, "vmlinuz"), "-initrd", initrd,
+		"-append", "console=ttyS0 panic=-1 rdinit=/init",
+		"-chardev", "socket,id=ser0,path=" + vm.path("serial.sock") + ",server=on,wait=off,logfile=" + vm.path("serial.log"),
+		"-serial", "chardev:ser0",
+		"-qmp", "unix:" + vm.path("qmp.sock") + ",server=on,wait=off",
+		"-pidfile", vm.path("qemu.pid"),
+		"-netdev", netdev, "-device", "virtio-net-pci,netdev=net0",
+		"-device", "virtio-scsi-pci,id=scsi0",
+	}, nil
+}
+
+// waitReady waits, within the boot timeout, for QMP, the guest's ready
+// mark on its console and every port that must answer.
+func (vm *VM) waitReady(ctx context.Context, stderr *bytes.Buffer) error {
+	cfg := vm.cfg
 	bctx, cancel := context.WithTimeout(ctx, cfg.BootTimeout)
 	defer cancel()
 	if err := vm.waitFor(bctx, func() bool { _, err := os.Stat(vm.path("qmp.sock")); return err == nil }); err != nil {
-		return vm, fmt.Errorf("guest: qemu did not come up: %w: %s", err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("guest: qemu did not come up: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
+	var err error
 	if vm.qmp, err = dialQMP(bctx, vm.path("qmp.sock")); err != nil {
-		return vm, fmt.Errorf("guest: qmp: %w", err)
+		return fmt.Errorf("guest: qmp: %w", err)
 	}
 	if err := vm.waitFor(bctx, func() bool { return bytes.Contains(vm.Console(), []byte(readyMark)) }); err != nil {
-		return vm, fmt.Errorf("guest: not ready after %s: %w; console ends:\n%s", cfg.BootTimeout, err, vm.consoleTail(20))
+		return fmt.Errorf("guest: not ready after %s: %w; console ends:\n%s", cfg.BootTimeout, err, vm.consoleTail(20))
 	}
 	ready := cfg.Ready
 	if ready == nil {
@@ -178,10 +197,10 @@ func Start(ctx context.Context, cfg Config) (vm *VM, err error) {
 	for _, gp := range ready {
 		addr := vm.Addr(gp)
 		if err := vm.waitFor(bctx, func() bool { return probe(addr) }); err != nil {
-			return vm, fmt.Errorf("guest: nothing answers on %s: %w; console ends:\n%s", addr, err, vm.consoleTail(20))
+			return fmt.Errorf("guest: nothing answers on %s: %w; console ends:\n%s", addr, err, vm.consoleTail(20))
 		}
 	}
-	return vm, nil
+	return nil
 }
 
 func (vm *VM) path(name string) string { return filepath.Join(vm.cfg.RunDir, name) }
