@@ -111,6 +111,12 @@ func (e *env) startDriver(ctx context.Context, binary, name, mode, waiter string
 	if err != nil {
 		return nil, fmt.Errorf("start driver %s: %w%s", name, err, tail(logPath, 15))
 	}
+	return e.adopt(ctx, name, logPath, p)
+}
+
+// adopt keeps a started CSI process among the env's drivers (stopped with
+// it) and waits until it answers Probe.
+func (e *env) adopt(ctx context.Context, name, logPath string, p *harness.DriverProcess) (*driverProc, error) {
 	d := &driverProc{
 		name: name, proc: p, log: logPath,
 		ident: csi.NewIdentityClient(p.Conn), ctrl: csi.NewControllerClient(p.Conn), node: csi.NewNodeClient(p.Conn),

@@ -192,20 +192,7 @@ func (e *env) startPeer(ctx context.Context, binary string) (*driverProc, error)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w%s", name, err, tail(logPath, 15))
 	}
-	d := &driverProc{
-		name: name, proc: p, log: logPath,
-		ident: csi.NewIdentityClient(p.Conn), ctrl: csi.NewControllerClient(p.Conn), node: csi.NewNodeClient(p.Conn),
-	}
-	e.drivers = append(e.drivers, d)
-	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := harness.WaitReady(pctx, func(ctx context.Context) error {
-		_, err := d.ident.Probe(ctx, &csi.ProbeRequest{})
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("%s never answered Probe: %w%s", name, err, tail(logPath, 15))
-	}
-	return d, nil
+	return e.adopt(ctx, name, logPath, p)
 }
 
 // setZoneKey moves a request's topology segments under key.
