@@ -2,10 +2,10 @@ package cloudconfig
 
 import (
 	"fmt"
-	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/openblock-csi/openblock-csi/internal/endpointversion"
 )
 
 // Redacted returns a copy of c whose secrets (password,
@@ -119,19 +119,6 @@ func (l Lunanode) String() string {
 // GoString keeps %#v from printing the api key.
 func (l Lunanode) GoString() string { return l.String() }
 
-var versionRe = regexp.MustCompile(`/v([0-9])(\.[0-9]+)?(/|$)`)
-
 // APIVersionOfURL returns N for a URL whose path holds /vN (0 if none):
 // how an endpoint URL names its API version.
-func APIVersionOfURL(s string) int {
-	u, err := url.Parse(s)
-	if err != nil {
-		return 0
-	}
-	m := versionRe.FindStringSubmatch(u.Path)
-	if m == nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n
-}
+func APIVersionOfURL(s string) int { return endpointversion.Of(s) }

@@ -1,10 +1,7 @@
 package openstack
 
 import (
-	"net/url"
-	"regexp"
-	"strconv"
-
+	"github.com/openblock-csi/openblock-csi/internal/endpointversion"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 )
 
@@ -66,23 +63,9 @@ type Config struct {
 // not of a connected Cloud.
 func SerialLength(cfg Config) int { return cfg.Capabilities.SerialLength }
 
-var versionRe = regexp.MustCompile(`/v([0-9])(\.[0-9]+)?(/|$)`)
-
-// versionFromURL returns N for a URL whose path holds /vN (0 if none): how
-// an endpoint URL names its API version. The cloud config's validation
-// applies the same rule (pkg/provider tests that the two agree).
-func versionFromURL(s string) int {
-	u, err := url.Parse(s)
-	if err != nil {
-		return 0
-	}
-	m := versionRe.FindStringSubmatch(u.Path)
-	if m == nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n
-}
+// versionFromURL is how an endpoint URL names its API version (0 if it
+// names none), by the same rule the cloud config's validation applies.
+func versionFromURL(s string) int { return endpointversion.Of(s) }
 
 // VersionFromURL is how an endpoint URL names its API version, exported
 // so the cloud config's validation can be checked against it.
