@@ -9,10 +9,12 @@ log="$(mktemp /tmp/openblock-guest-test.XXXXXX.log)"
 GUEST_TEST=1 OPENBLOCK_CSI_BINARY="${PWD}/bin/openblock-csi" GUEST_SETS="${GUEST_SETS:-}" \
 	go test -count=1 -timeout 30m ./test/guest -run '^TestGuest$' -v >"${log}" 2>&1
 rc=$?
-grep -E "^guest [^ ]+( timing)?: " "${log}"
+grep -E "^guest [^ ]+( timing| csi-sanity)?: " "${log}"
 left=""
 pgrep -a qemu-system >/dev/null && left+=" qemu:$(pgrep -d, qemu-system)"
-ls -d /tmp/guest-* 2>/dev/null | grep -q . && left+=" rundirs:$(ls -d /tmp/guest-* | tr '\n' ' ')"
+# The guests' run directories (os.MkdirTemp "guest-"), not any file so named.
+rundirs="$(find "${TMPDIR:-/tmp}" -maxdepth 1 -type d -name 'guest-[0-9]*' 2>/dev/null | tr '\n' ' ')"
+[ -n "${rundirs}" ] && left+=" rundirs:${rundirs}"
 losetup -a 2>/dev/null | grep -q guest && left+=" loops"
 if [ -n "${left}" ]; then echo "guest-test: left behind:${left}"; rc=1; fi
 if [ "${rc}" != 0 ]; then

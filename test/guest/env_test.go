@@ -31,6 +31,8 @@ type env struct {
 	sim  *harness.Sim
 	ctrl csi.ControllerClient
 	node csi.NodeClient
+	// ctrlEndpoint is the controller's socket, for a csi-sanity child.
+	ctrlEndpoint string
 	// timings collects AttachTimings' figures.
 	timings timings
 }
@@ -70,6 +72,7 @@ func newEnv(t *testing.T, b harness.Backend, bus guest.Bus) *env {
 	}
 	t.Cleanup(func() { _ = p.Stop() })
 	e.ctrl = csi.NewControllerClient(p.Conn)
+	e.ctrlEndpoint = p.Endpoint
 	conn, err := grpc.NewClient("passthrough:///"+vm.Addr(guesttest.CSIPort), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)

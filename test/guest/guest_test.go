@@ -2,8 +2,9 @@
 // TCG) whose disks the simulated cloud hot-plugs: found by udev under
 // /dev/disk/by-id, grown online, unplugged behind the cloud's back. `make
 // guest-test` runs it and prints one line per backend and bus,
-// "guest BACKEND/BUS: N passed, N failed, N skipped", and one of figures,
-// "guest BACKEND/BUS timing: ...".
+// "guest BACKEND/BUS: N passed, N failed, N skipped", one of csi-sanity's
+// node specs run in the guest, "guest BACKEND/BUS csi-sanity: ...", and one
+// of figures, "guest BACKEND/BUS timing: ...".
 package guest_test
 
 import (
@@ -35,6 +36,7 @@ type gcase struct {
 
 var cases = []gcase{
 	{name: "Lifecycle", run: caseLifecycle},
+	{name: "CSISanityNodeSpecs", run: caseSanityNodeSpecs},
 	{name: "ByIDAbsentIsNotYetThere", run: caseByIDAbsent},
 	{name: "BlankFormattedFilesystemKept", run: caseBlankFormattedKept},
 	{name: "OnlineExpandExt4", online: true, run: onlineExpand("ext4")},

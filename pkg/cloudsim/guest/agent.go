@@ -25,16 +25,33 @@ type RunResult struct {
 	Error  string `json:"error,omitempty"`
 }
 
+// Agent is the guest's agent at its host address: what another process
+// (a csi-sanity child) needs to run commands in a guest it did not boot.
+type Agent string
+
+// Agent is this guest's agent.
+func (vm *VM) Agent() Agent { return Agent(vm.Addr(AgentPort)) }
+
 // Run runs a command in the guest through the agent and returns its
 // standard output; a non-zero exit is an error carrying its stderr.
 func (vm *VM) Run(ctx context.Context, argv ...string) (string, error) {
-	return vm.RunStdin(ctx, nil, argv...)
+	return vm.Agent().RunStdin(ctx, nil, argv...)
 }
 
 // RunStdin is Run with data on the command's standard input.
 func (vm *VM) RunStdin(ctx context.Context, stdin []byte, argv ...string) (string, error) {
+	return vm.Agent().RunStdin(ctx, stdin, argv...)
+}
+
+// Run runs a command in the guest; see VM.Run.
+func (a Agent) Run(ctx context.Context, argv ...string) (string, error) {
+	return a.RunStdin(ctx, nil, argv...)
+}
+
+// RunStdin is Run with data on the command's standard input.
+func (a Agent) RunStdin(ctx context.Context, stdin []byte, argv ...string) (string, error) {
 	body, _ := json.Marshal(RunRequest{Argv: argv, Stdin: stdin})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+vm.Addr(AgentPort)+"/run", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+string(a)+"/run", bytes.NewReader(body))
 	if err != nil {
 		return "", err
 	}
