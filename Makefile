@@ -13,6 +13,8 @@ TOOLS_BIN ?= $(HOME)/.cache/openblock-csi/bin
 # format image files would skip for want of tools that are installed.
 export PATH := $(TOOLS_BIN):$(PATH):/usr/local/sbin:/usr/sbin:/sbin
 SOAK_MINUTES ?= 2
+# SOAK_SEED reruns a soak's random choices (0: from the clock; printed either way).
+SOAK_SEED ?= 0
 FUZZTIME ?= 30s
 
 .PHONY: all build test demo sanity bench bench-scale bench-peer soak fuzz lint tools clean e2e image tempest guest-test
@@ -65,7 +67,7 @@ bench-peer: build
 	$(GO) run ./test/bench --driver $(BIN)/openblock-csi --peer "$$peer" --backend cinder-v3 --volumes 30 --volumes-per-node 10
 
 soak: build
-	OPENBLOCK_CSI_BINARY=$(CURDIR)/$(BIN)/openblock-csi $(GO) test -count=1 -timeout $$(( $(SOAK_MINUTES) * 2 + 10 ))m ./test/soak -run TestSoak -soak.minutes=$(SOAK_MINUTES) -v
+	OPENBLOCK_CSI_BINARY=$(CURDIR)/$(BIN)/openblock-csi $(GO) test -count=1 -timeout $$(( $(SOAK_MINUTES) * 2 + 10 ))m ./test/soak -run TestSoak -soak.minutes=$(SOAK_MINUTES) -soak.seed=$(SOAK_SEED) -v
 
 fuzz:
 	./hack/fuzz.sh $(FUZZTIME)
