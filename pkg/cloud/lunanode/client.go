@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/httppool"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/ratelearn"
 )
 
@@ -105,7 +106,7 @@ func New(cfg Config) (*Cloud, error) {
 		c.url += "/"
 	}
 	if c.http == nil {
-		c.http = &http.Client{Timeout: 60 * time.Second}
+		c.http = &http.Client{Timeout: 60 * time.Second, Transport: httppool.NewTransport()}
 	}
 	if len(c.regions) == 0 {
 		c.regions = slices.Clone(DefaultRegions)

@@ -8,19 +8,18 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
 	gopenstack "github.com/gophercloud/gophercloud/v2/openstack"
 	tokens3 "github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
 	"github.com/gophercloud/gophercloud/v2/openstack/utils"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/httppool"
 )
 
 // baseTransport is the plain HTTP transport with the config's TLS settings.
 func baseTransport(g Config) (http.RoundTripper, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	// A hung API must not hold a caller without a deadline forever.
-	tr.ResponseHeaderTimeout = 2 * time.Minute
+	tr := httppool.NewTransport()
 	if g.CAFile == "" && !g.TLSInsecure {
 		return tr, nil
 	}
