@@ -263,6 +263,13 @@ type ListOptions struct {
 	VolumeID string
 	Marker   string
 	Limit    int
+	// Keep, when set, says which items the caller wants, by id and name:
+	// a provider may leave the others out of Items (a poll of a project
+	// of thousands of volumes wants the few it waits for, not all of
+	// them converted and in memory) or return them anyway, so callers
+	// still filter. It does not change paging: NextMarker follows the
+	// page as the cloud returned it, even when Items is empty.
+	Keep func(id, name string) bool
 }
 
 // Page is one page of a listing; NextMarker is empty on the last page.

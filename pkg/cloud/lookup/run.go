@@ -22,15 +22,15 @@ func (nm *namer[T]) run() {
 		if batch == nil {
 			return
 		}
-		opts := cloud.ListOptions{}
-		if len(batch) == 1 {
-			opts.Name = batch[0].name
-		}
-		ctx, cancel := context.WithTimeout(nm.n.ctx, callTimeout)
 		wanted := make(map[string]bool, len(batch))
 		for _, r := range batch {
 			wanted[r.name] = true
 		}
+		opts := cloud.ListOptions{Keep: func(_, name string) bool { return wanted[name] }}
+		if len(batch) == 1 {
+			opts.Name = batch[0].name
+		}
+		ctx, cancel := context.WithTimeout(nm.n.ctx, callTimeout)
 		items, calls, err := waiter.ListKeep(ctx, nm.ops.list, opts, nm.n.opts.PageLimit, func(it *T) bool { return wanted[nm.ops.name(it)] })
 		cancel()
 		nm.n.opts.Observe(waiter.Event{Kind: nm.ops.kind + "-name", Waiters: len(batch), Calls: calls, Err: err})

@@ -74,35 +74,32 @@ func (c *cinder) getVolume(ctx context.Context, id string) (*cloud.Volume, error
 	return toVolume(v), nil
 }
 
-// listVolumes asks for one page of the detail listing and decodes it
-// once, into the volumes and the next link. gophercloud's pager decodes a
-// page four times over (generic map, emptiness, next link, volumes): in
-// a project of thousands of volumes, which the waiter and the name
-// lookups list page by page, that was most of the controller's CPU and
-// memory.
+// listVolumes asks for one page of the detail listing and decodes it as
+// it arrives (getList), converting only the volumes o.Keep wants.
+// gophercloud's pager decoded a page four times over (generic map,
+// emptiness, next link, volumes); in a project of thousands of volumes,
+// which the waiter and the name lookups list page by page, that was most
+// of the controller's CPU and memory.
 func (c *cinder) listVolumes(ctx context.Context, o cloud.ListOptions) (cloud.Page[cloud.Volume], error) {
 	q, err := volumes.ListOpts{Name: o.Name, Limit: o.Limit, Marker: o.Marker}.ToVolumeListQuery()
 	if err != nil {
 		return cloud.Page[cloud.Volume]{}, err
 	}
-	var body struct {
-		Volumes []volumes.Volume   `json:"volumes"`
-		Links   []gophercloud.Link `json:"volumes_links"`
-	}
-	if _, err := c.sc.Get(ctx, c.sc.ServiceURL("volumes", "detail")+q, &body, nil); err != nil {
+	var page cloud.Page[cloud.Volume]
+	last := ""
+	links, n, err := getList(ctx, c.sc, c.sc.ServiceURL("volumes", "detail")+q, "volumes", func(v *listedVolume) {
+		last = v.ID
+		// Some clouds match names by substring; the port promises exact.
+		if (o.Name == "" || v.Name == o.Name) && (o.Keep == nil || o.Keep(v.ID, v.Name)) {
+			page.Items = append(page.Items, *toVolume(v.volume()))
+		}
+	})
+	if err != nil {
 		return cloud.Page[cloud.Volume]{}, err
 	}
-	var page cloud.Page[cloud.Volume]
-	vs := body.Volumes
-	for i := range vs {
-		// Some clouds match names by substring; the port promises exact.
-		if o.Name == "" || vs[i].Name == o.Name {
-			page.Items = append(page.Items, *toVolume(&vs[i]))
-		}
-	}
-	next, _ := gophercloud.ExtractNextURL(body.Links)
-	if n := len(vs); n > 0 && (next != "" || (o.Limit > 0 && n >= o.Limit)) {
-		page.NextMarker = vs[n-1].ID
+	next, _ := gophercloud.ExtractNextURL(links)
+	if n > 0 && (next != "" || (o.Limit > 0 && n >= o.Limit)) {
+		page.NextMarker = last
 	}
 	return page, nil
 }

@@ -23,7 +23,9 @@ func ListAll[T any](ctx context.Context, list func(context.Context, cloud.ListOp
 
 // ListKeep is ListAll keeping only the items keep accepts (all when keep
 // is nil): a poll over a project of thousands of volumes needs the few it
-// waits for, not all of them in memory at once.
+// waits for, not all of them in memory at once. opts.Keep, when set, lets
+// the provider drop the others before converting them; a page may then
+// come back empty with more to follow.
 func ListKeep[T any](ctx context.Context, list func(context.Context, cloud.ListOptions) (cloud.Page[T], error), opts cloud.ListOptions, limit int, keep func(*T) bool) ([]T, int, error) {
 	var items []T
 	calls, restarts := 0, 0
@@ -45,7 +47,7 @@ func ListKeep[T any](ctx context.Context, list func(context.Context, cloud.ListO
 				items = append(items, page.Items[i])
 			}
 		}
-		if page.NextMarker == "" || page.NextMarker == opts.Marker || len(page.Items) == 0 {
+		if page.NextMarker == "" || page.NextMarker == opts.Marker || (len(page.Items) == 0 && opts.Keep == nil) {
 			break
 		}
 		opts.Marker = page.NextMarker

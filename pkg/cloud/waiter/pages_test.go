@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/fake"
@@ -56,5 +58,61 @@ func TestListingWhoseMarkerIsDeletedStartsOver(t *testing.T) {
 	// 1 page, a refused one, then 3 pages of the 7 left.
 	if calls != 5 {
 		t.Errorf("%d calls, want 5", calls)
+	}
+}
+
+// keepingCloud honours ListOptions.Keep as the OpenStack adapter does:
+// the page is cut as the cloud cut it, then only the wanted volumes are
+// returned, so pages before the wanted ones come back empty.
+type keepingCloud struct {
+	*fake.Cloud
+	asked atomic.Int64 // listings that carried Keep
+}
+
+func (k *keepingCloud) ListVolumes(ctx context.Context, o cloud.ListOptions) (cloud.Page[cloud.Volume], error) {
+	p, err := k.Cloud.ListVolumes(ctx, o)
+	if err != nil || o.Keep == nil {
+		return p, err
+	}
+	k.asked.Add(1)
+	kept := p.Items[:0:0]
+	for _, v := range p.Items {
+		if o.Keep(v.ID, v.Name) {
+			kept = append(kept, v)
+		}
+	}
+	p.Items = kept
+	return p, nil
+}
+
+// A poll tells the provider which volumes it waits for, and walks on past
+// pages that held none of them: the waits on the last page are answered,
+// not failed as vanished.
+func TestPollPassesOverPagesWithoutItsVolumes(t *testing.T) {
+	c := &keepingCloud{Cloud: fake.New(fake.Config{MaxPage: 3, Delay: 30 * time.Millisecond})}
+	var ids []string
+	for i := range 9 {
+		ids = append(ids, newVolume(t, c.Cloud, fmt.Sprintf("v%d", i)).ID)
+	}
+	opts := fastOpts(waiter.Batched)
+	opts.PageLimit = 3
+	w := waiter.New(c, opts)
+	defer w.Close()
+	// Three waits at once on the last page: more than one page's worth of
+	// Gets, so the waiter lists.
+	errs := make(chan error, 3)
+	for _, id := range ids[6:] {
+		go func() {
+			_, err := w.WaitVolume(context.Background(), id, waiter.VolumeReady(cloud.StatusAvailable))
+			errs <- err
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Errorf("wait: %v", err)
+		}
+	}
+	if c.asked.Load() == 0 {
+		t.Error("no listing told the provider which volumes it wanted")
 	}
 }

@@ -374,7 +374,8 @@ func (p *poller[T]) fetch(due, all []*waitReq[T]) (found map[string]*T, answered
 	for _, r := range all {
 		waited[r.id] = true
 	}
-	items, calls, err := ListKeep(ctx, p.ops.list, cloud.ListOptions{}, p.w.opts.PageLimit, func(it *T) bool { return waited[p.ops.id(it)] })
+	keep := cloud.ListOptions{Keep: func(id, _ string) bool { return waited[id] }}
+	items, calls, err := ListKeep(ctx, p.ops.list, keep, p.w.opts.PageLimit, func(it *T) bool { return waited[p.ops.id(it)] })
 	if err != nil {
 		return nil, nil, calls, err
 	}
