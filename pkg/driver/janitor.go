@@ -188,30 +188,28 @@ func (c *Controller) sweepLoop(ctx context.Context) {
 
 // sweep lists the project's volumes, snapshots and backups once: failed
 // ones of this driver are removed, ones of this driver still being
-// created are watched (their creator may be a killed controller).
+// created are watched (their creator may be a killed controller). Each
+// walk keeps only what it acts on: a project of ten thousand volumes is
+// read a page at a time, never held whole.
 func (c *Controller) sweep(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	if c.caps.Snapshots {
-		snaps, _, err := collect(ctx, c.cloud.ListSnapshots, cloud.ListOptions{}, 0)
+		snaps, _, err := waiter.ListKeep(ctx, c.cloud.ListSnapshots, cloud.ListOptions{}, listPageLimit, ownSnapshot)
 		if err != nil {
 			return err
 		}
 		for i := range snaps {
-			if s := &snaps[i]; ownSnapshot(s) {
-				c.tend(ctx, c.snapshotKind(), s.ID, s.Status)
-			}
+			c.tend(ctx, c.snapshotKind(), snaps[i].ID, snaps[i].Status)
 		}
 	}
 	if c.caps.Backups {
-		backups, _, err := collect(ctx, c.cloud.ListBackups, cloud.ListOptions{}, 0)
+		backups, _, err := waiter.ListKeep(ctx, c.cloud.ListBackups, cloud.ListOptions{}, listPageLimit, ownBackup)
 		if err != nil {
 			return err
 		}
 		for i := range backups {
-			if b := &backups[i]; ownBackup(b) {
-				c.tend(ctx, c.backupKind(), b.ID, b.Status)
-			}
+			c.tend(ctx, c.backupKind(), backups[i].ID, backups[i].Status)
 		}
 	}
 	if c.caps.ListVolumesPerItem {
@@ -219,7 +217,9 @@ func (c *Controller) sweep(ctx context.Context) error {
 		// metadata to know our volumes by anyway.
 		return nil
 	}
-	vols, _, err := collect(ctx, c.cloud.ListVolumes, cloud.ListOptions{}, 0)
+	vols, _, err := waiter.ListKeep(ctx, c.cloud.ListVolumes, cloud.ListOptions{}, listPageLimit, func(v *cloud.Volume) bool {
+		return failedVolume(v) || (ownVolume(v) && v.Status == cloud.StatusCreating) || unfinishedRestore(v)
+	})
 	if err != nil {
 		return err
 	}
