@@ -16,6 +16,7 @@ import (
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"k8s.io/klog/v2"
 
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/callpool"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/lookup"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudconfig"
@@ -111,10 +112,12 @@ func run(ctx context.Context, o options) error {
 		if cc == nil {
 			return errors.New("the controller needs --cloud-config")
 		}
-		c, err := provider.New(ctx, cc, provider.Options{UserAgent: "openblock-csi/" + version, Observer: rec})
+		pc, err := provider.New(ctx, cc, provider.Options{UserAgent: "openblock-csi/" + version, Observer: rec})
 		if err != nil {
 			return fmt.Errorf("cloud: %w", err)
 		}
+		// API calls run off the requests' goroutines: see package callpool.
+		c := callpool.Wrap(pc, callpool.DefaultLimit)
 		cfg.Cloud = c
 		cfg.ZoneMap, cfg.IgnoreVolumeAZ = cc.BlockStorage.ZoneMap, cc.BlockStorage.IgnoreVolumeAZ
 		w := waiter.New(c, waiter.Options{Mode: waiterMode, Observer: rec.ObserveBatch})
