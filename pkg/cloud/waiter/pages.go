@@ -27,8 +27,34 @@ func ListAll[T any](ctx context.Context, list func(context.Context, cloud.ListOp
 // the provider drop the others before converting them; a page may then
 // come back empty with more to follow.
 func ListKeep[T any](ctx context.Context, list func(context.Context, cloud.ListOptions) (cloud.Page[T], error), opts cloud.ListOptions, limit int, keep func(*T) bool) ([]T, int, error) {
-	var items []T
-	calls, restarts := 0, 0
+	items, calls, _, err := walk(ctx, list, opts, limit, keep, nil)
+	return items, calls, err
+}
+
+// ListWanted walks a listing for the items whose ids are in want and
+// stops once it has seen every one of them: only a wanted item that is
+// missing needs the walk to the end, where its absence is the answer.
+// Listed newest first, as Cinder lists by default, the volumes a burst
+// of requests waits for are on the first page of a project of
+// thousands, not spread over all of its pages. complete says whether the
+// walk reached the end.
+func ListWanted[T any](ctx context.Context, list func(context.Context, cloud.ListOptions) (cloud.Page[T], error), limit int, want map[string]bool, id func(*T) string) (items []T, calls int, complete bool, err error) {
+	opts := cloud.ListOptions{Keep: func(id, _ string) bool { return want[id] }}
+	keep := func(it *T) bool { return want[id(it)] }
+	seenAll := func(items []T) bool {
+		seen := make(map[string]bool, len(want))
+		for i := range items {
+			seen[id(&items[i])] = true
+		}
+		return len(seen) == len(want)
+	}
+	return walk(ctx, list, opts, limit, keep, seenAll)
+}
+
+// walk is ListKeep stopping early, after a page, when stop (if set)
+// says the items kept so far are enough; complete is false then.
+func walk[T any](ctx context.Context, list func(context.Context, cloud.ListOptions) (cloud.Page[T], error), opts cloud.ListOptions, limit int, keep func(*T) bool, stop func([]T) bool) (items []T, calls int, complete bool, err error) {
+	restarts := 0
 	opts.Limit = limit
 	first := opts.Marker
 	for range maxListPages {
@@ -40,7 +66,7 @@ func ListKeep[T any](ctx context.Context, list func(context.Context, cloud.ListO
 			continue
 		}
 		if err != nil {
-			return nil, calls, err
+			return nil, calls, false, err
 		}
 		for i := range page.Items {
 			if keep == nil || keep(&page.Items[i]) {
@@ -48,9 +74,12 @@ func ListKeep[T any](ctx context.Context, list func(context.Context, cloud.ListO
 			}
 		}
 		if page.NextMarker == "" || page.NextMarker == opts.Marker || (len(page.Items) == 0 && opts.Keep == nil) {
-			break
+			return items, calls, true, nil
+		}
+		if stop != nil && stop(items) {
+			return items, calls, false, nil
 		}
 		opts.Marker = page.NextMarker
 	}
-	return items, calls, nil
+	return items, calls, true, nil
 }

@@ -116,3 +116,29 @@ func TestPollPassesOverPagesWithoutItsVolumes(t *testing.T) {
 		t.Error("no listing told the provider which volumes it wanted")
 	}
 }
+
+// A walk for wanted volumes ends at the page where it has seen them all;
+// one that misses one walks to the end, where the absence is the answer.
+func TestListWantedStopsOnceItHasSeenThemAll(t *testing.T) {
+	c := fake.New(fake.Config{MaxPage: 3})
+	var ids []string
+	for i := range 9 {
+		ids = append(ids, newVolume(t, c, fmt.Sprintf("v%d", i)).ID)
+	}
+	id := func(v *cloud.Volume) string { return v.ID }
+	// The fake lists oldest first: the first two are on page one.
+	items, calls, complete, err := waiter.ListWanted(context.Background(), c.ListVolumes, 3, map[string]bool{ids[0]: true, ids[1]: true}, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 2 || calls != 1 || complete {
+		t.Errorf("found %d in %d calls (complete %v), want 2 in 1 call, stopped early", len(items), calls, complete)
+	}
+	items, calls, complete, err = waiter.ListWanted(context.Background(), c.ListVolumes, 3, map[string]bool{ids[0]: true, "gone": true}, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 1 || calls != 3 || !complete {
+		t.Errorf("found %d in %d calls (complete %v), want 1 in 3 calls, to the end", len(items), calls, complete)
+	}
+}

@@ -64,9 +64,9 @@ type poller[T any] struct {
 	// took holds, per operation, how long recent waits took (p.mu).
 	took map[Op]*settleTimes
 
-	// pages is how many calls the latest full listing took (run's
-	// goroutine only): fewer waits due than that are checked with a Get
-	// each.
+	// pages is how many calls the latest listing walked to the end took
+	// (run's goroutine only): fewer waits due than that are checked with
+	// a Get each.
 	pages int
 }
 
@@ -360,7 +360,8 @@ func (s *settleTimes) estimate() (time.Duration, bool) {
 
 // fetch checks the due waits: a Get each when they are fewer than the
 // pages a listing takes (or where listing costs a call per item), else
-// one listing, which answers every wait in all. found maps id to
+// one listing, which answers every wait in all (and ends once it has
+// seen every volume waited for). found maps id to
 // resource (absent = gone); answered says which waits the calls speak
 // for.
 func (p *poller[T]) fetch(due, all []*waitReq[T]) (found map[string]*T, answered func(*waitReq[T]) bool, calls int, err error) {
@@ -374,12 +375,13 @@ func (p *poller[T]) fetch(due, all []*waitReq[T]) (found map[string]*T, answered
 	for _, r := range all {
 		waited[r.id] = true
 	}
-	keep := cloud.ListOptions{Keep: func(id, _ string) bool { return waited[id] }}
-	items, calls, err := ListKeep(ctx, p.ops.list, keep, p.w.opts.PageLimit, func(it *T) bool { return waited[p.ops.id(it)] })
+	items, calls, complete, err := ListWanted(ctx, p.ops.list, p.w.opts.PageLimit, waited, p.ops.id)
 	if err != nil {
 		return nil, nil, calls, err
 	}
-	p.pages = calls
+	if complete {
+		p.pages = calls
+	}
 	for i := range items {
 		found[p.ops.id(&items[i])] = &items[i]
 	}
