@@ -201,15 +201,17 @@ func sameSource(v *cloud.Volume, s source) bool {
 // waitCreated waits for a new volume to become usable; a volume that ends
 // in an error state is deleted, so a failed create leaks nothing.
 func (c *Controller) waitCreated(ctx context.Context, vol *cloud.Volume, src source) (*cloud.Volume, error) {
-	ready := waiter.VolumeReady(cloud.StatusAvailable, cloud.StatusInUse)
-	op := waiter.OpCreate
-	if src != (source{}) {
-		op = waiter.OpRestore // copying data in takes longer than an empty create
-	}
-	got, err := c.waiter.WaitVolumeOp(ctx, op, vol.ID, ready)
-	if err == nil && src.backupID != "" && got.SourceBackupID == "" && got.Metadata[MetaRestored] == "" {
-		// The provider made an empty volume; restore the backup into it.
-		got, err = c.restoreInto(ctx, got, src.backupID)
+	var got *cloud.Volume
+	var err error
+	if src.backupID != "" && vol.SourceBackupID == "" {
+		// The provider made an empty volume; the backup is restored into it.
+		got, err = c.restoreInto(ctx, vol, src)
+	} else {
+		op := waiter.OpCreate
+		if src != (source{}) {
+			op = waiter.OpRestore // copying data in takes longer than an empty create
+		}
+		got, err = c.waiter.WaitVolumeOp(ctx, op, vol.ID, waiter.VolumeReady(cloud.StatusAvailable, cloud.StatusInUse))
 	}
 	if err == nil {
 		return got, nil

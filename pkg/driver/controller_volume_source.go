@@ -10,24 +10,62 @@ import (
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 )
 
-// MetaRestored marks a volume into which the driver restored a backup
-// itself (clouds without native create-from-backup).
+// MetaRestored marks a volume into which the driver restores a backup
+// itself (clouds without native create-from-backup). It is written as soon
+// as the cloud has accepted the restore, which moves the volume to
+// restoring-backup before it answers: so the mark on an available volume
+// means the restore finished, and on a restoring one that it is under
+// way. A retry (the CO's deadline passed, the controller was killed) thus
+// picks up the restore an earlier attempt started instead of starting it
+// again; a restore outlasting one attempt would otherwise never finish.
 const MetaRestored = "block.csi.openblock.io/restored-backup"
 
-func (c *Controller) restoreInto(ctx context.Context, vol *cloud.Volume, backupID string) (*cloud.Volume, error) {
-	if err := c.cloud.RestoreBackup(ctx, backupID, vol.ID); err != nil {
-		return nil, err
+// restoreInto brings vol, an empty volume made for src's backup (maybe by
+// an earlier attempt), to available with the backup's data in it. Each
+// step already done is skipped, so a retry costs only what is left.
+func (c *Controller) restoreInto(ctx context.Context, vol *cloud.Volume, src source) (*cloud.Volume, error) {
+	switch {
+	case vol.Metadata[MetaRestored] == src.backupID:
+		// Started by an earlier attempt; done if available.
+	case vol.Status == cloud.StatusRestoring:
+		// An earlier attempt started the restore but did not live to mark
+		// it: only the driver restores into its own volumes.
+		if err := c.markRestored(ctx, vol, src); err != nil {
+			return nil, err
+		}
+	default:
+		if vol.Status != cloud.StatusAvailable {
+			// The empty create is quick: checked as a create, not a restore.
+			got, err := c.waiter.WaitVolumeOp(ctx, waiter.OpCreate, vol.ID, waiter.VolumeReady(cloud.StatusAvailable))
+			if err != nil {
+				return nil, err
+			}
+			vol = got
+		}
+		if err := c.cloud.RestoreBackup(ctx, src.backupID, vol.ID); err != nil {
+			return nil, err
+		}
+		if err := c.markRestored(ctx, vol, src); err != nil {
+			return nil, err
+		}
+		vol.Status = cloud.StatusRestoring
 	}
-	got, err := c.waiter.WaitVolumeOp(ctx, waiter.OpRestore, vol.ID, func(v *cloud.Volume) (bool, error) {
-		return v.Status == cloud.StatusAvailable, nil
-	})
-	if err != nil {
-		return nil, err
+	// In use: restored and handed out already (this is a retry whose
+	// answer was lost).
+	ready := waiter.VolumeReady(cloud.StatusAvailable, cloud.StatusInUse)
+	if ok, _ := ready(vol); ok {
+		return vol, nil
 	}
-	if err := c.cloud.SetVolumeMetadata(ctx, vol.ID, map[string]string{MetaRestored: backupID}); err != nil {
-		return nil, err
-	}
-	return got, nil
+	return c.waiter.WaitVolumeOp(ctx, waiter.OpRestore, vol.ID, ready)
+}
+
+// markRestored writes MetaRestored on a volume being restored, and again
+// the request name and source: Cinder's restore copies the backed-up
+// volume's metadata over the target's, which would otherwise carry the
+// source volume's name and so no longer be known as this request's.
+func (c *Controller) markRestored(ctx context.Context, vol *cloud.Volume, src source) error {
+	md := map[string]string{MetaRestored: src.backupID, MetaRequestName: vol.Name, MetaSource: src.String()}
+	return c.cloud.SetVolumeMetadata(ctx, vol.ID, md)
 }
 
 // parseSource reads a content source from the request alone: ids the

@@ -39,14 +39,20 @@ type slowEnv struct {
 
 func newSlowEnv(t *testing.T) *slowEnv {
 	t.Helper()
+	durs := timing.Fast
+	durs.Create, durs.Snapshot, durs.Backup = 5*time.Second, 5*time.Second, 5*time.Second
+	return newSlowEnvWith(t, durs)
+}
+
+// newSlowEnvWith is newSlowEnv with the simulator's operations taking durs.
+func newSlowEnvWith(t *testing.T, durs timing.Profile) *slowEnv {
+	t.Helper()
 	b, err := harness.Lookup("cinder-v1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &slowEnv{t: t, bin: harness.MustSharedDriver(t), work: t.TempDir()}
 	sc := b.SimConfig(filepath.Join(e.work, "sim"), filepath.Join(e.work, "by-id"))
-	durs := timing.Fast
-	durs.Create, durs.Snapshot, durs.Backup = 5*time.Second, 5*time.Second, 5*time.Second
 	sc.Durations = &durs
 	if e.sim, err = harness.StartSim(sc); err != nil {
 		t.Fatal(err)
