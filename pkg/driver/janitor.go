@@ -33,6 +33,10 @@ const (
 	DefaultSweepInterval = 10 * time.Minute
 )
 
+// holdUnfinishedFor bounds how long the sweep holds a request name while
+// it removes that name's unfinished restore (a variable for tests).
+var holdUnfinishedFor = 10 * time.Second
+
 // kind is one resource kind as the janitor handles it.
 type kind struct {
 	name string
@@ -318,6 +322,11 @@ func (c *Controller) removeUnfinished(ctx context.Context, v *cloud.Volume) {
 		return
 	}
 	defer release()
+	// Bounded: the sweep's own deadline is minutes, and at 1 call/s a
+	// delete can wait that long for rate-limit slots, all the while
+	// answering the CO's retries for the name Aborted.
+	ctx, cancel := context.WithTimeout(ctx, holdUnfinishedFor)
+	defer cancel()
 	if err := c.cloud.DeleteVolume(ctx, v.ID); err != nil && !cloud.IsNotFound(err) {
 		klog.FromContext(ctx).V(2).Info("Could not remove a volume whose restore never finished; trying at the next sweep", "id", v.ID, "err", err)
 		return

@@ -199,3 +199,49 @@ func TestSweepRemovesUnfinishedRestores(t *testing.T) {
 		t.Fatalf("removed what it must not: restored kept %v, in-flight kept %v", exists(restored), exists(busy))
 	}
 }
+
+// stuckDelete is a cloud whose DeleteVolume hangs until its context ends,
+// as one queued behind a 1 call/s limit does.
+type stuckDelete struct {
+	cloud.Cloud
+	started chan struct{}
+}
+
+func (s *stuckDelete) DeleteVolume(ctx context.Context, id string) error {
+	close(s.started)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// The sweep holds a name while it removes that name's unfinished restore;
+// a delete stuck behind the rate limit must not keep the CO's retries for
+// the name answered Aborted for the sweep's whole deadline.
+func TestSweepReleasesNameOfStuckRemoval(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := ctxT(t)
+	v, err := e.cloud.CreateVolume(ctx, cloud.CreateVolumeRequest{Name: "stuck", SizeGiB: 1,
+		Metadata: map[string]string{MetaRequestName: "stuck", MetaSource: "backup:6f1c7a4e-0000-0000-0000-000000000001"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c.waiter.WaitVolume(ctx, v.ID, waiter.VolumeReady(cloud.StatusAvailable)); err != nil {
+		t.Fatal(err)
+	}
+	defer func(d time.Duration) { holdUnfinishedFor = d }(holdUnfinishedFor)
+	holdUnfinishedFor = 200 * time.Millisecond
+	stuck := &stuckDelete{Cloud: e.cloud, started: make(chan struct{})}
+	e.c.cloud = stuck
+	swept := make(chan error, 1)
+	go func() { swept <- e.c.sweep(ctx) }()
+	<-stuck.started
+	eventually(t, "the name released while the removal is stuck", func() bool {
+		if !e.c.inFlight.Insert("volume-name/stuck") {
+			return false
+		}
+		e.c.inFlight.Delete("volume-name/stuck")
+		return true
+	})
+	if err := <-swept; err != nil {
+		t.Fatal(err)
+	}
+}
