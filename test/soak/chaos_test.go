@@ -157,8 +157,16 @@ func (c *chaos) step() {
 		if f.FailNext == nil {
 			f.FailNext = map[string]int{}
 		}
-		f.FailNext[ops[c.rnd.IntN(len(ops))]]++
-		c.failAdded++
+		// At most one armed per kind: the next such operation fails. Armed
+		// at this pace with no cap, failures piled up on a cloud that runs
+		// few operations a minute (HP Helion at 1 call/s): every snapshot
+		// and every restore failed for minutes on end (13 snapshots of one
+		// request in a row), which is no cloud's failure rate but the
+		// soak's clock.
+		if op := ops[c.rnd.IntN(len(ops))]; f.FailNext[op] == 0 {
+			f.FailNext[op] = 1
+			c.failAdded++
+		}
 	}
 	c.sim.SetFaults(f)
 	ic := injectConfig{lost: 0.03}

@@ -151,9 +151,9 @@ func soakBackend(t *testing.T, b harness.Backend, bin string, seed int64, sched 
 	}
 	fmt.Printf("soak %s: %d gRPC calls, %d retried; errors by code: %s; %d lifecycles failed, %d cut short by the clock\n",
 		b.Name, r.calls, r.retries, codeSummary(r.codes), r.gaveUp, r.cutShort)
-	fmt.Printf("soak %s: faults: simulator 500=%d 413=%d dropped=%d, lunanode 5xx=%d 429=%d, answers lost after the cloud acted=%d, error states=%d; %s\n",
+	fmt.Printf("soak %s: faults: simulator 500=%d 413=%d dropped=%d, lunanode 5xx=%d 429=%d, answers lost after the cloud acted=%d, error states=%d (of %d armed); %s\n",
 		b.Name, st.ByStatus["500"], st.ByStatus["413"], st.ByStatus["dropped"],
-		e.inj.served5xx.Load(), e.inj.served429.Load(), e.inj.lost.Load(), ch.failFired, nodeNote)
+		e.inj.served5xx.Load(), e.inj.served429.Load(), e.inj.lost.Load(), ch.failFired, ch.failAdded, nodeNote)
 	for _, l := range left {
 		t.Logf("%s: LEAKED %s", b.Name, l)
 	}
