@@ -62,21 +62,26 @@ func (c *Controller) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshot
 		}
 		snap = nil
 	}
-	if snap == nil {
-		snap, err = c.cloud.CreateSnapshot(ctx, cloud.CreateSnapshotRequest{
-			Name: name, VolumeID: volID, Metadata: md, Description: snapshotDescription,
-			Force: c.caps.SnapshotAttached == cloud.SnapshotAttachedForce,
-		})
-		if err != nil {
-			return nil, c.snapshotCreateError(ctx, err, name, volID)
+	for try := 1; ; try++ {
+		if snap == nil {
+			snap, err = c.cloud.CreateSnapshot(ctx, cloud.CreateSnapshotRequest{
+				Name: name, VolumeID: volID, Metadata: md, Description: snapshotDescription,
+				Force: c.caps.SnapshotAttached == cloud.SnapshotAttachedForce,
+			})
+			if err != nil {
+				return nil, c.snapshotCreateError(ctx, err, name, volID)
+			}
+			klog.FromContext(ctx).V(2).Info("Snapshot created", "id", snap.ID)
 		}
-		klog.FromContext(ctx).V(2).Info("Snapshot created", "id", snap.ID)
+		ready, err := c.waiter.WaitSnapshot(ctx, snap.ID, waiter.SnapshotReady)
+		if err == nil {
+			return &csi.CreateSnapshotResponse{Snapshot: csiSnapshot(ready)}, nil
+		}
+		if !c.dropFailed(ctx, c.snapshotKind(), snap.ID, try, err) {
+			return nil, c.notReady(ctx, err, c.snapshotKind(), name, snap.ID)
+		}
+		snap = nil
 	}
-	ready, err := c.waiter.WaitSnapshot(ctx, snap.ID, waiter.SnapshotReady)
-	if err != nil {
-		return nil, c.notReady(ctx, err, c.snapshotKind(), name, snap.ID)
-	}
-	return &csi.CreateSnapshotResponse{Snapshot: csiSnapshot(ready)}, nil
 }
 
 func (c *Controller) createBackup(ctx context.Context, name, volID string, md map[string]string) (*csi.CreateSnapshotResponse, error) {
@@ -93,23 +98,28 @@ func (c *Controller) createBackup(ctx context.Context, name, volID string, md ma
 		}
 		b = nil
 	}
-	if b == nil {
-		b, err = c.cloud.CreateBackup(ctx, cloud.CreateBackupRequest{
-			Name: name, VolumeID: volID, Metadata: md, Description: backupDescription,
-			// A backup of an attached volume is crash-consistent, as a
-			// forced snapshot is; clouds that refuse it say so.
-			Force: true,
-		})
-		if err != nil {
-			return nil, c.snapshotCreateError(ctx, err, name, volID)
+	for try := 1; ; try++ {
+		if b == nil {
+			b, err = c.cloud.CreateBackup(ctx, cloud.CreateBackupRequest{
+				Name: name, VolumeID: volID, Metadata: md, Description: backupDescription,
+				// A backup of an attached volume is crash-consistent, as a
+				// forced snapshot is; clouds that refuse it say so.
+				Force: true,
+			})
+			if err != nil {
+				return nil, c.snapshotCreateError(ctx, err, name, volID)
+			}
+			klog.FromContext(ctx).V(2).Info("Backup created", "id", b.ID)
 		}
-		klog.FromContext(ctx).V(2).Info("Backup created", "id", b.ID)
+		ready, err := c.waiter.WaitBackup(ctx, b.ID, waiter.BackupReady)
+		if err == nil {
+			return &csi.CreateSnapshotResponse{Snapshot: csiBackup(ready)}, nil
+		}
+		if !c.dropFailed(ctx, c.backupKind(), b.ID, try, err) {
+			return nil, c.notReady(ctx, err, c.backupKind(), name, b.ID)
+		}
+		b = nil
 	}
-	ready, err := c.waiter.WaitBackup(ctx, b.ID, waiter.BackupReady)
-	if err != nil {
-		return nil, c.notReady(ctx, err, c.backupKind(), name, b.ID)
-	}
-	return &csi.CreateSnapshotResponse{Snapshot: csiBackup(ready)}, nil
 }
 
 // snapshotCreateError explains a refused snapshot or backup, above all the

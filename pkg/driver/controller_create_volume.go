@@ -62,14 +62,21 @@ func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequ
 	if err != nil {
 		return nil, err
 	}
-	if vol == nil {
-		if vol, err = c.newVolume(ctx, name, req.GetCapacityRange(), src, params, zone); err != nil {
-			return nil, err
+	for try := 1; ; try++ {
+		if vol == nil {
+			if vol, err = c.newVolume(ctx, name, req.GetCapacityRange(), src, params, zone); err != nil {
+				return nil, err
+			}
 		}
-	}
-	vol, err = c.waitCreated(ctx, vol, src)
-	if err != nil {
-		return nil, err
+		got, err := c.waitCreated(ctx, vol, src)
+		if err == nil {
+			vol = got
+			break
+		}
+		if !c.dropFailed(ctx, c.volumeKind(), vol.ID, try, err) {
+			return nil, c.notReady(ctx, err, c.volumeKind(), vol.Name, vol.ID)
+		}
+		vol = nil
 	}
 	if err := c.requireEncrypted(ctx, vol, params); err != nil {
 		return nil, err
@@ -198,25 +205,19 @@ func sameSource(v *cloud.Volume, s source) bool {
 	return same(v.SourceSnapshotID, s.snapshotID) && same(v.SourceVolumeID, s.volumeID) && same(v.SourceBackupID, s.backupID)
 }
 
-// waitCreated waits for a new volume to become usable; a volume that ends
-// in an error state is deleted, so a failed create leaks nothing.
+// waitCreated waits for a new volume to become usable. Its error is the
+// cloud's (cloud.ErrFailed: the volume ended in an error state), for the
+// caller to remake the volume or hand it to the janitor.
 func (c *Controller) waitCreated(ctx context.Context, vol *cloud.Volume, src source) (*cloud.Volume, error) {
-	var got *cloud.Volume
-	var err error
 	if src.backupID != "" && vol.SourceBackupID == "" {
 		// The provider made an empty volume; the backup is restored into it.
-		got, err = c.restoreInto(ctx, vol, src)
-	} else {
-		op := waiter.OpCreate
-		if src != (source{}) {
-			op = waiter.OpRestore // copying data in takes longer than an empty create
-		}
-		got, err = c.waiter.WaitVolumeOp(ctx, op, vol.ID, waiter.VolumeReady(cloud.StatusAvailable, cloud.StatusInUse))
+		return c.restoreInto(ctx, vol, src)
 	}
-	if err == nil {
-		return got, nil
+	op := waiter.OpCreate
+	if src != (source{}) {
+		op = waiter.OpRestore // copying data in takes longer than an empty create
 	}
-	return nil, c.notReady(ctx, err, c.volumeKind(), vol.Name, vol.ID)
+	return c.waiter.WaitVolumeOp(ctx, op, vol.ID, waiter.VolumeReady(cloud.StatusAvailable, cloud.StatusInUse))
 }
 
 // requireEncrypted: a StorageClass that asks for encryption gets an

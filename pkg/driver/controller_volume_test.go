@@ -169,9 +169,28 @@ func TestCreateVolumeNodeZoneWinsOverAvailabilityParameter(t *testing.T) {
 	}
 }
 
+// A volume the cloud fails while the request waits is deleted and made
+// again within the same request: the CO's next attempt would pay a lookup
+// and a second delete for it first.
+func TestCreateVolumeErrorStateRemadeWithinRequest(t *testing.T) {
+	e := newEnv(t, nil)
+	e.cloud.FailNextCreates(maxRemakes)
+	resp, err := e.c.CreateVolume(ctxT(t), createReq("unlucky", 1))
+	if err != nil {
+		t.Fatalf("CreateVolume after %d failed creates: %v", maxRemakes, err)
+	}
+	id := resp.GetVolume().GetVolumeId()
+	if v, err := e.cloud.GetVolume(ctxT(t), id); err != nil || v.Status != cloud.StatusAvailable {
+		t.Fatalf("answered volume %s: %+v, %v; want it available", id, v, err)
+	}
+	if n := e.cloud.VolumeCount(); n != 1 {
+		t.Fatalf("%d volumes in the cloud, want only the answered one (the failed ones deleted)", n)
+	}
+}
+
 func TestCreateVolumeErrorStateLeavesNoVolume(t *testing.T) {
 	e := newEnv(t, nil)
-	e.cloud.FailNextCreates(1)
+	e.cloud.FailNextCreates(maxRemakes + 1)
 	_, err := e.c.CreateVolume(ctxT(t), createReq("doomed", 1))
 	wantCode(t, err, codes.Internal)
 	deadline := time.Now().Add(2 * time.Second)

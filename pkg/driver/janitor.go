@@ -297,6 +297,29 @@ func (c *Controller) clearFailed(ctx context.Context, k kind, name, id string, s
 	return nil
 }
 
+// maxRemakes bounds how often one request makes a resource again after
+// the cloud failed it.
+const maxRemakes = 3
+
+// dropFailed deletes a resource the cloud failed while this request waited
+// for it, so that the request makes a fresh one at once. Left to the CO's
+// next attempt, the failure would cost a backoff, a lookup by name and a
+// second delete of the same resource (the janitor's, then the retry's):
+// on a 1 call/s cloud, seconds a request does not have. False when err is
+// not such a failure, the request has remade it often enough, or the
+// delete did not go through; the caller then answers with notReady, which
+// hands the resource to the janitor.
+func (c *Controller) dropFailed(ctx context.Context, k kind, id string, try int, err error) bool {
+	if !errors.Is(err, cloud.ErrFailed) || try > maxRemakes || ctx.Err() != nil {
+		return false
+	}
+	if derr := k.del(ctx, id); derr != nil && !cloud.IsNotFound(derr) {
+		return false
+	}
+	klog.FromContext(ctx).Info("Deleted a resource the cloud failed; making it again", "kind", k.name, "id", id, "err", err)
+	return true
+}
+
 // notReady explains a wait for a new resource that ended without it
 // ready, and hands the resource to the janitor: removed at once if it
 // failed, watched if the request ran out of time first.

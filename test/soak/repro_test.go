@@ -123,7 +123,9 @@ func TestReproSimFailedBackupStrandsVolume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim.SetFaults(cloudsim.Faults{FailNext: map[string]int{cloudsim.OpBackup: 1}})
+	// More failures than the driver remakes a failed backup within one
+	// request (3 times), so the request fails.
+	sim.SetFaults(cloudsim.Faults{FailNext: map[string]int{cloudsim.OpBackup: 4}})
 	if _, err := cc.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "repro-backup", SourceVolumeId: vol.Volume.VolumeId,
 		Parameters: map[string]string{"type": "backup"}}); err == nil {
 		t.Fatal("the backup was to fail")
