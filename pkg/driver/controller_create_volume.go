@@ -62,6 +62,9 @@ func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequ
 	if err != nil {
 		return nil, err
 	}
+	// Only a volume still being made is made again if the cloud fails it;
+	// one made already (a retry whose answer was lost) may hold data.
+	remakable := vol == nil || stillMaking(vol, src)
 	for try := 1; ; try++ {
 		if vol == nil {
 			if vol, err = c.newVolume(ctx, name, req.GetCapacityRange(), src, params, zone); err != nil {
@@ -73,7 +76,7 @@ func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequ
 			vol = got
 			break
 		}
-		if !c.dropFailed(ctx, c.volumeKind(), vol.ID, try, err) {
+		if !remakable || !c.dropFailed(ctx, c.volumeKind(), vol.ID, try, err) {
 			return nil, c.notReady(ctx, err, c.volumeKind(), vol.Name, vol.ID)
 		}
 		vol = nil
@@ -203,6 +206,18 @@ func sameSource(v *cloud.Volume, s source) bool {
 		return reported == want || (reported != "" && strings.HasSuffix(want, "/"+reported))
 	}
 	return same(v.SourceSnapshotID, s.snapshotID) && same(v.SourceVolumeID, s.volumeID) && same(v.SourceBackupID, s.backupID)
+}
+
+// stillMaking: vol, found under the request's name, is still being made
+// (created, or an empty volume for src's backup not yet restored into).
+func stillMaking(vol *cloud.Volume, src source) bool {
+	switch {
+	case vol.Status == cloud.StatusCreating, vol.Status == cloud.StatusRestoring:
+		return true
+	case src.backupID != "" && vol.SourceBackupID == "":
+		return vol.Metadata[MetaRestored] != src.backupID && vol.Status == cloud.StatusAvailable
+	}
+	return false
 }
 
 // waitCreated waits for a new volume to become usable. Its error is the
