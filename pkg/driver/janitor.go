@@ -222,7 +222,7 @@ func (c *Controller) sweep(ctx context.Context) error {
 		return nil
 	}
 	vols, _, err := waiter.ListKeep(ctx, c.cloud.ListVolumes, cloud.ListOptions{}, listPageLimit, func(v *cloud.Volume) bool {
-		return failedVolume(v) || (ownVolume(v) && v.Status == cloud.StatusCreating) || unfinishedRestore(v)
+		return failedVolume(v) || failedRestore(v) || (ownVolume(v) && v.Status == cloud.StatusCreating) || unfinishedRestore(v)
 	})
 	if err != nil {
 		return err
@@ -230,7 +230,7 @@ func (c *Controller) sweep(ctx context.Context) error {
 	for i := range vols {
 		v := &vols[i]
 		switch {
-		case failedVolume(v):
+		case failedVolume(v), failedRestore(v):
 			c.tend(ctx, c.volumeKind(), v.ID, v.Status)
 		case ownVolume(v) && v.Status == cloud.StatusCreating:
 			c.tend(ctx, c.volumeKind(), v.ID, v.Status)

@@ -187,6 +187,16 @@ func TestSweepRemovesUnfinishedRestores(t *testing.T) {
 	abandoned := mk("abandoned", map[string]string{MetaSource: src})
 	restored := mk("restored", map[string]string{MetaSource: src, MetaRestored: "6f1c7a4e-0000-0000-0000-000000000001"})
 	busy := mk("busy", map[string]string{MetaSource: src})
+	// The restore failed; its CreateVolume gave up or died. The restore
+	// copied the backed-up volume's request name over this one's.
+	failedRestore := mk("failed-restore", map[string]string{MetaSource: src})
+	if err := e.cloud.SetVolumeMetadata(ctx, failedRestore, map[string]string{MetaRequestName: "the-backed-up-volume"}); err != nil {
+		t.Fatal(err)
+	}
+	e.cloud.SetVolumeStatus(failedRestore, cloud.StatusError, "error_restoring")
+	// Not made for a restore: error_extending may hold data.
+	extending := mk("failed-extend", map[string]string{})
+	e.cloud.SetVolumeStatus(extending, cloud.StatusError, "error_extending")
 	e.c.inFlight.Insert("volume-name/busy")
 	defer e.c.inFlight.Delete("volume-name/busy")
 
@@ -194,9 +204,9 @@ func TestSweepRemovesUnfinishedRestores(t *testing.T) {
 		t.Fatal(err)
 	}
 	exists := func(id string) bool { _, err := e.cloud.GetVolume(ctx, id); return err == nil }
-	eventually(t, "abandoned restore removed", func() bool { return !exists(abandoned) })
-	if !exists(restored) || !exists(busy) {
-		t.Fatalf("removed what it must not: restored kept %v, in-flight kept %v", exists(restored), exists(busy))
+	eventually(t, "abandoned and failed restores removed", func() bool { return !exists(abandoned) && !exists(failedRestore) })
+	if !exists(restored) || !exists(busy) || !exists(extending) {
+		t.Fatalf("removed what it must not: restored kept %v, in-flight kept %v, error_extending kept %v", exists(restored), exists(busy), exists(extending))
 	}
 }
 

@@ -46,3 +46,16 @@ func unfinishedRestore(v *cloud.Volume) bool {
 	return ownVolume(v) && v.Status == cloud.StatusAvailable && len(v.Attachments) == 0 &&
 		strings.HasPrefix(v.Metadata[MetaSource], "backup:") && v.SourceBackupID == "" && v.Metadata[MetaRestored] == ""
 }
+
+// failedRestore: a volume this driver created empty to restore a backup
+// into whose restore failed (Cinder: error_restoring). CreateVolume never
+// answers it (it answers only an available one), so it holds nothing
+// anyone uses; with the CreateVolume given up or its controller killed,
+// only the sweep removes it. The request name may be gone from it: the
+// restore copies the backed-up volume's metadata over the target's, and
+// a failed one leaves it so. The source key (this driver's own, naming a
+// backup the cloud did not restore natively) marks it instead.
+func failedRestore(v *cloud.Volume) bool {
+	return v.Name != "" && v.Status.IsError() && strings.EqualFold(v.RawStatus, "error_restoring") && len(v.Attachments) == 0 &&
+		strings.HasPrefix(v.Metadata[MetaSource], "backup:") && v.SourceBackupID == ""
+}
