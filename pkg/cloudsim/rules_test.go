@@ -498,7 +498,8 @@ func TestBackupRestore(t *testing.T) {
 }
 
 // A volume created from a backup (3.47) gets the source volume's metadata
-// back, as a restore does, on top of its own.
+// back, as a restore does: once the data is in, in place of its own
+// (Cinder's backup driver: volume_metadata_update with delete=True).
 func TestVolumeFromBackupCarriesMetadata(t *testing.T) {
 	_, c := start(t, cloudsim.Config{})
 	id := c.createVolume(map[string]any{"size": 1, "metadata": map[string]string{"purpose": "source", "app": "db"}})
@@ -509,8 +510,36 @@ func TestVolumeFromBackupCarriesMetadata(t *testing.T) {
 	c.headers = map[string]string{"OpenStack-API-Version": "volume 3.47"}
 	nv := c.createVolume(map[string]any{"backup_id": bid, "metadata": map[string]string{"purpose": "copy", "owner": "me"}})
 	v := c.waitVolume(nv, "available")
-	if m := obj(v, "metadata"); v["backup_id"] != bid || m["app"] != "db" || m["purpose"] != "source" || m["owner"] != "me" {
+	if m := obj(v, "metadata"); v["backup_id"] != bid || m["app"] != "db" || m["purpose"] != "source" || m["owner"] != nil {
 		t.Fatalf("volume from backup: %v", v)
+	}
+}
+
+// os-restore into an existing volume keeps the target's metadata, keys
+// written while it restores included, until the data is in; then the
+// backed-up volume's replaces it. Name and description stay the target's.
+func TestRestoreReplacesMetadataAtTheEnd(t *testing.T) {
+	_, c := start(t, cloudsim.Config{Timing: "realistic", TimeScale: 4})
+	src := c.createVolume(map[string]any{"size": 1, "metadata": map[string]string{"purpose": "source"}})
+	c.waitVolume(src, "available")
+	r := c.cinder("POST", "/backups", map[string]any{"backup": map[string]any{"volume_id": src}})
+	bid := str(obj(r.body, "backup"), "id")
+	c.waitBackup(bid, "available")
+	target := c.createVolume(map[string]any{"size": 1, "name": "target", "metadata": map[string]string{"owner": "me"}})
+	c.waitVolume(target, "available")
+	if r := c.cinder("POST", "/backups/"+bid+"/restore", map[string]any{"restore": map[string]any{"volume_id": target}}); r.code != 202 {
+		t.Fatalf("restore: %d %s", r.code, r.raw)
+	}
+	if r := c.cinder("POST", "/volumes/"+target+"/metadata", map[string]any{"metadata": map[string]string{"mark": "during"}}); r.code != 200 {
+		t.Fatalf("metadata while restoring: %d %s", r.code, r.raw)
+	}
+	v := obj(c.cinder("GET", "/volumes/"+target, nil).body, "volume")
+	if m := obj(v, "metadata"); v["status"] != "restoring-backup" || m["owner"] != "me" || m["mark"] != "during" || m["purpose"] != nil {
+		t.Fatalf("while restoring: %v", v)
+	}
+	v = c.waitVolume(target, "available")
+	if m := obj(v, "metadata"); len(m) != 1 || m["purpose"] != "source" || v["name"] != "target" {
+		t.Fatalf("restored: %v", v)
 	}
 }
 

@@ -81,6 +81,11 @@ func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequ
 		}
 		vol = nil
 	}
+	if src.backupID != "" {
+		if err := c.reclaimRestored(ctx, vol, src); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.requireEncrypted(ctx, vol, params); err != nil {
 		return nil, err
 	}
@@ -178,8 +183,10 @@ func (c *Controller) existingVolume(ctx context.Context, name string, cr *csi.Ca
 	}
 	// The source is compared where the cloud keeps a record of it: our
 	// metadata key, else the source fields it reports. A cloud that keeps
-	// neither (Lunanode has no metadata) cannot contradict the request.
-	if have := vol.Metadata[MetaSource]; have != "" {
+	// neither (Lunanode has no metadata) cannot contradict the request, nor
+	// can metadata a restore put in place of ours (restoreReplacedMetadata):
+	// it describes the backed-up volume.
+	if have := vol.Metadata[MetaSource]; have != "" && !restoreReplacedMetadata(vol) {
 		if have != src.String() {
 			return nil, alreadyExists("volume %s exists with source %q, not %q", name, have, src.String())
 		}
@@ -215,7 +222,7 @@ func stillMaking(vol *cloud.Volume, src source) bool {
 	case vol.Status == cloud.StatusCreating, vol.Status == cloud.StatusRestoring:
 		return true
 	case src.backupID != "" && vol.SourceBackupID == "":
-		return vol.Metadata[MetaRestored] != src.backupID && vol.Status == cloud.StatusAvailable
+		return vol.Status == cloud.StatusAvailable && vol.Metadata[MetaRestored] != src.backupID && !restoreReplacedMetadata(vol)
 	}
 	return false
 }

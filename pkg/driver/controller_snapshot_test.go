@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 )
 
 func TestCreateSnapshotIdempotentAndConflicts(t *testing.T) {
@@ -180,4 +181,46 @@ func TestListSnapshotsAcrossSnapshotsAndBackups(t *testing.T) {
 	}
 	_, err = e.c.ListSnapshots(ctxT(t), &csi.ListSnapshotsRequest{StartingToken: "garbage"})
 	wantCode(t, err, codes.Aborted)
+}
+
+// A restore into the driver's empty volume ends by giving the volume the
+// backed-up volume's metadata in place of the driver's (Cinder's backup
+// driver). A controller killed after that, before it put its own back,
+// leaves a volume that names another request: the CO's retry must take
+// it as restored (not restore again, not AlreadyExists) and reclaim it.
+func TestCreateFromBackupAfterRestoreReplacedMetadata(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := ctxT(t)
+	src := e.mustCreate(t, "src", 1)
+	bk, err := e.c.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "bk", SourceVolumeId: src.GetVolumeId(), Parameters: map[string]string{"type": "backup"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	backupID := strings.TrimPrefix(bk.GetSnapshot().GetSnapshotId(), BackupPrefix)
+	// The earlier attempt's volume, as the restore left it.
+	left, err := e.cloud.CreateVolume(ctx, cloud.CreateVolumeRequest{Name: "restored", SizeGiB: 1,
+		Metadata: map[string]string{MetaRequestName: "src", MetaSource: "snapshot:the-backed-up-volumes-own"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c.waiter.WaitVolume(ctx, left.ID, waiter.VolumeReady(cloud.StatusAvailable)); err != nil {
+		t.Fatal(err)
+	}
+	e.cloud.ResetCalls()
+	req := createReq("restored", 1)
+	req.VolumeContentSource = &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Snapshot{Snapshot: &csi.VolumeContentSource_SnapshotSource{SnapshotId: bk.GetSnapshot().GetSnapshotId()}}}
+	got, err := e.c.CreateVolume(ctx, req)
+	if err != nil {
+		t.Fatalf("retry of the create: %v", err)
+	}
+	if got.GetVolume().GetVolumeId() != left.ID || e.cloud.Calls("RestoreBackup") != 0 || e.cloud.Calls("CreateVolume") != 0 {
+		t.Fatalf("retry answered %s (left %s) after %d restores and %d creates", got.GetVolume().GetVolumeId(), left.ID, e.cloud.Calls("RestoreBackup"), e.cloud.Calls("CreateVolume"))
+	}
+	v, err := e.cloud.GetVolume(ctx, left.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Metadata[MetaRequestName] != "restored" || v.Metadata[MetaRestored] != backupID || v.Metadata[MetaSource] != "backup:"+backupID {
+		t.Fatalf("metadata after the retry: %v", v.Metadata)
+	}
 }

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"maps"
 	"strings"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
@@ -10,29 +11,31 @@ import (
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
 )
 
-// MetaRestored marks a volume into which the driver restores a backup
-// itself (clouds without native create-from-backup). It is written as soon
-// as the cloud has accepted the restore, which moves the volume to
-// restoring-backup before it answers: so the mark on an available volume
-// means the restore finished, and on a restoring one that it is under
-// way. A retry (the CO's deadline passed, the controller was killed) thus
-// picks up the restore an earlier attempt started instead of starting it
-// again; a restore outlasting one attempt would otherwise never finish.
+// MetaRestored records on a volume the backup the driver restored into it
+// (clouds without native create-from-backup), written with the request
+// name and source once the restore is done.
 const MetaRestored = "block.csi.openblock.io/restored-backup"
+
+// restoreReplacedMetadata: vol's metadata is no longer what the driver
+// wrote at create, request name first. Cinder's restore ends by giving the
+// volume the backed-up volume's metadata in place of its own (the backup
+// driver's put_metadata; name and description stay), so on a volume made
+// for a backup this says the restore has run to its end.
+func restoreReplacedMetadata(vol *cloud.Volume) bool {
+	return vol.Metadata[MetaRequestName] != vol.Name
+}
 
 // restoreInto brings vol, an empty volume made for src's backup (maybe by
 // an earlier attempt), to available with the backup's data in it. Each
-// step already done is skipped, so a retry costs only what is left.
+// step already done is skipped, so a retry (the CO's deadline passed, the
+// controller was killed) costs only what is left; a restore outlasting
+// one attempt is picked up, not started again.
 func (c *Controller) restoreInto(ctx context.Context, vol *cloud.Volume, src source) (*cloud.Volume, error) {
 	switch {
-	case vol.Metadata[MetaRestored] == src.backupID:
-		// Started by an earlier attempt; done if available.
+	case vol.Metadata[MetaRestored] == src.backupID, restoreReplacedMetadata(vol):
+		// Restored already, by an earlier attempt.
 	case vol.Status == cloud.StatusRestoring:
-		// An earlier attempt started the restore but did not live to mark
-		// it: only the driver restores into its own volumes.
-		if err := c.markRestored(ctx, vol, src); err != nil {
-			return nil, err
-		}
+		// Under way: only the driver restores into its own volumes.
 	default:
 		if vol.Status != cloud.StatusAvailable {
 			// The empty create is quick: checked as a create, not a restore.
@@ -43,9 +46,6 @@ func (c *Controller) restoreInto(ctx context.Context, vol *cloud.Volume, src sou
 			vol = got
 		}
 		if err := c.cloud.RestoreBackup(ctx, src.backupID, vol.ID); err != nil {
-			return nil, err
-		}
-		if err := c.markRestored(ctx, vol, src); err != nil {
 			return nil, err
 		}
 		vol.Status = cloud.StatusRestoring
@@ -59,13 +59,30 @@ func (c *Controller) restoreInto(ctx context.Context, vol *cloud.Volume, src sou
 	return c.waiter.WaitVolumeOp(ctx, waiter.OpRestore, vol.ID, ready)
 }
 
-// markRestored writes MetaRestored on a volume being restored, and again
-// the request name and source: Cinder's restore copies the backed-up
-// volume's metadata over the target's, which would otherwise carry the
-// source volume's name and so no longer be known as this request's.
-func (c *Controller) markRestored(ctx context.Context, vol *cloud.Volume, src source) error {
-	md := map[string]string{MetaRestored: src.backupID, MetaRequestName: vol.Name, MetaSource: src.String()}
-	return c.cloud.SetVolumeMetadata(ctx, vol.ID, md)
+// reclaimRestored writes the request name and source back on a volume
+// made from a backup (natively or by restoreInto) whose restore replaced
+// its metadata with the backed-up volume's: left so, the volume would name
+// another request as its own. A volume restoreInto filled gets
+// MetaRestored too, so that a retry whose answer was lost does not take it
+// for one still empty.
+func (c *Controller) reclaimRestored(ctx context.Context, vol *cloud.Volume, src source) error {
+	marked := vol.SourceBackupID != "" || vol.Metadata[MetaRestored] == src.backupID
+	if marked && !restoreReplacedMetadata(vol) && vol.Metadata[MetaSource] == src.String() {
+		return nil
+	}
+	md := map[string]string{MetaRequestName: vol.Name, MetaSource: src.String()}
+	if vol.SourceBackupID == "" {
+		md[MetaRestored] = src.backupID
+	}
+	if err := c.cloud.SetVolumeMetadata(ctx, vol.ID, md); err != nil {
+		return failed(err, "marking volume %s (%s) restored from backup %s", vol.Name, vol.ID, src.backupID)
+	}
+	vol.Metadata = maps.Clone(vol.Metadata)
+	if vol.Metadata == nil {
+		vol.Metadata = map[string]string{}
+	}
+	maps.Copy(vol.Metadata, md)
+	return nil
 }
 
 // parseSource reads a content source from the request alone: ids the

@@ -14,6 +14,7 @@ import (
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/timing"
 	"github.com/openblock-csi/openblock-csi/pkg/csicap"
+	"github.com/openblock-csi/openblock-csi/pkg/driver"
 )
 
 // On Cinder v1 a volume from a backup is an empty volume and a restore
@@ -46,7 +47,14 @@ func TestReproRestoreOutlastsAttempt(t *testing.T) {
 	}
 	e.sim.ResetStats()
 	for range 5 {
-		timesOut(t, "CreateVolume restore-vol", create)
+		// Each attempt runs out of time; one arriving while its predecessor,
+		// past its deadline, still unwinds is answered Aborted, as a CO's is.
+		ctx, cancel := context.WithTimeout(context.Background(), 3500*time.Millisecond)
+		err := create(ctx)
+		cancel()
+		if c := status.Code(err); c != codes.DeadlineExceeded && c != codes.Unavailable && c != codes.Aborted {
+			t.Fatalf("setup: CreateVolume restore-vol: want the attempt to run out of time, got %v", err)
+		}
 		if _, st := named(e.sim.State(), "restore-vol"); st == "restoring-backup" {
 			break
 		}
@@ -82,6 +90,22 @@ func TestReproRestoreOutlastsAttempt(t *testing.T) {
 	}
 	if restores != 1 {
 		t.Errorf("the backup was restored %d times, want once (attempts answered %s)", restores, strings.Join(codesSeen, " "))
+	}
+
+	// The restore's last step gave the volume the backed-up volume's
+	// metadata in place of the driver's: the driver put its own back, and
+	// the CO's retry of a create whose answer was lost gets the same
+	// volume without a second restore.
+	retry(t, 30*time.Second, "CreateVolume restore-vol again", create)
+	for route, n := range e.sim.Stats().ByRoute {
+		if strings.HasSuffix(route, "/backups/{id}/restore") && int(n) != 1 {
+			t.Errorf("the backup was restored %d times after a retry of the finished create, want once", n)
+		}
+	}
+	for _, v := range e.sim.State().Volumes {
+		if v.Name == "restore-vol" && (v.Metadata[driver.MetaRequestName] != "restore-vol" || v.Metadata[driver.MetaRestored] == "") {
+			t.Errorf("restore-vol's metadata %v: the request name and restored backup are not the driver's", v.Metadata)
+		}
 	}
 }
 

@@ -170,12 +170,6 @@ func (s *Handler) restoreBackup(c *call, backupID, volumeID, name string) (*Volu
 		if v.Size < b.Size {
 			return nil, nil, errBadRequest("Invalid volume: volume size %d is too small to restore backup of size %d.", v.Size, b.Size)
 		}
-		if v.Metadata == nil {
-			v.Metadata = map[string]string{}
-		}
-		for k, val := range b.VolumeMetadata {
-			v.Metadata[k] = val
-		}
 	} else {
 		if e := s.checkQuota(c.project, 1, 0, b.Size); e != nil {
 			return nil, nil, e
@@ -184,7 +178,7 @@ func (s *Handler) restoreBackup(c *call, backupID, volumeID, name string) (*Volu
 			name = "restore_backup_" + b.ID
 		}
 		v = &Volume{ID: newID(), ProjectID: c.project, UserID: c.tok.UserID, Name: name, Size: b.Size,
-			Zone: s.prof.defaultZone, VolumeType: s.prof.defaultType, Metadata: copyMeta(b.VolumeMetadata),
+			Zone: s.prof.defaultZone, VolumeType: s.prof.defaultType, Metadata: map[string]string{},
 			Attachments: []*Attachment{}, CreatedAt: now()}
 		s.st.Volumes[v.ID] = v
 	}
@@ -200,13 +194,27 @@ func (s *Handler) restoreBackup(c *call, backupID, volumeID, name string) (*Volu
 	return v, b, nil
 }
 
+// restoreMetadata gives v the backed-up volume's metadata, as Cinder's
+// backup driver does once the data is in (put_metadata, last step of a
+// restore): it replaces v's own, keys written during the restore too.
+// The name and description stay the target's.
+func (s *Handler) restoreMetadata(v *Volume, backupID string) {
+	if b := s.st.Backups[backupID]; b != nil {
+		v.Metadata = copyMeta(b.VolumeMetadata)
+		if v.Metadata == nil {
+			v.Metadata = map[string]string{}
+		}
+	}
+}
+
 func (s *Handler) scheduleRestore(volID string) {
 	s.later(OpRestore, s.durs.Restore, func() {
 		v := s.st.Volumes[volID]
 		if v == nil || v.Status != "restoring-backup" {
 			return
 		}
-		if b := s.st.Backups[v.RestoreFrom]; b != nil && b.Status == "restoring" {
+		from := v.RestoreFrom
+		if b := s.st.Backups[from]; b != nil && b.Status == "restoring" {
 			b.Status, b.RestoreTo, b.UpdatedAt = "available", "", now()
 		}
 		v.RestoreFrom, v.UpdatedAt = "", now()
@@ -214,6 +222,7 @@ func (s *Handler) scheduleRestore(volID string) {
 			v.Status = "error_restoring"
 			return
 		}
+		s.restoreMetadata(v, from)
 		v.Status = "available"
 	})
 }

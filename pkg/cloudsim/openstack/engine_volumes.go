@@ -143,11 +143,9 @@ func (s *Handler) volumeSource(c *call, req volumeRequest, v *Volume) (volumeSou
 			return src, errBadRequest("Invalid backup: Backup status must be available")
 		}
 		src = volumeSource{kind: disk.KindBackups, id: b.ID, size: b.Size}
-		// Cinder restores into the new volume as os-restore does, and the
-		// backup driver puts back the source's metadata with the data.
-		for k, val := range b.VolumeMetadata {
-			v.Metadata[k] = val
-		}
+		// Cinder restores into the new volume as os-restore does: the
+		// source's metadata replaces the request's once the data is in
+		// (see scheduleVolumeCreate).
 	case req.ImageRef != "":
 		img := s.st.Images[req.ImageRef]
 		if img == nil {
@@ -224,6 +222,9 @@ func (s *Handler) scheduleVolumeCreate(id string) {
 		case s.faults.TakeFailure(OpCreate):
 			v.Status = "error"
 		default:
+			if v.BackupID != "" {
+				s.restoreMetadata(v, v.BackupID)
+			}
 			v.Status = "available"
 		}
 		v.UpdatedAt = now()
