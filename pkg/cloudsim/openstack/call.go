@@ -105,6 +105,9 @@ func (c *call) json(code int, v any) {
 	respond.JSON(c.w, code, v)
 }
 
+// rawJSON answers a body already encoded.
+func (c *call) rawJSON(code int, b []byte) { respond.Encoded(c.w, code, b) }
+
 func (c *call) fail(e *apiError) {
 	for k, v := range e.headers {
 		c.w.Header().Set(k, v)

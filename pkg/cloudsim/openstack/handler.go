@@ -12,7 +12,6 @@ package openstack
 
 import (
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -86,8 +85,10 @@ type Handler struct {
 	// others are the disk stores of the other local servers, by server id.
 	others map[string]*disk.Store
 
-	mu     sync.Mutex // guards st, timers, closed
-	st     *state
+	mu sync.Mutex // guards st, timers, closed, views
+	st *state
+	// views are volumes' encoded views, by volume id (see volumeViews).
+	views  map[string]*cachedViews
 	timers map[*time.Timer]struct{}
 	closed bool
 	// limMu guards limiters alone: a call's arrival is measured at once,
@@ -127,7 +128,8 @@ func NewHandler(cfg Config) (*Handler, error) {
 		timers: map[*time.Timer]struct{}{}, limiters: map[string]*rate.Limiter{},
 		faults: cfg.Faults, stats: cfg.Stats,
 	}
-	s.commit = persist.New(filepath.Join(cfg.StateDir, stateFile), &s.mu, func() ([]byte, error) { return json.Marshal(s.st) })
+	var enc stateEncoder
+	s.commit = persist.New(filepath.Join(cfg.StateDir, stateFile), &s.mu, func() ([]byte, error) { return enc.encode(s.st) })
 	s.mu.Lock()
 	s.recover()
 	s.seed()
