@@ -29,9 +29,17 @@ func (s *Handler) usage(project string) usage {
 	return u
 }
 
-// checkQuota answers 413 the way Cinder's quota engine does.
+// checkQuota answers 413 the way Cinder's quota engine does. Usage is
+// counted only when a limit applies: it scans the whole state, which a
+// project of 11,000 volumes without limits should not pay per create.
 func (s *Handler) checkQuota(project string, addVolumes, addSnapshots, addGB int) *apiError {
-	q, u := s.quotaOf(project), s.usage(project)
+	q := s.quotaOf(project)
+	limited := (addVolumes > 0 && q.Volumes >= 0) || (addSnapshots > 0 && q.Snapshots >= 0) ||
+		(q.VolumesAndSnapshots > 0 && addVolumes+addSnapshots > 0) || (addGB > 0 && q.Gigabytes >= 0)
+	if !limited {
+		return nil
+	}
+	u := s.usage(project)
 	if addVolumes > 0 && q.Volumes >= 0 && u.volumes+addVolumes > q.Volumes {
 		return errOverLimit(fmt.Sprintf("VolumeLimitExceeded: Maximum number of volumes allowed (%d) exceeded for quota 'volumes'.", q.Volumes))
 	}
