@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"k8s.io/klog/v2"
 )
@@ -50,6 +51,13 @@ func New(path string, lock sync.Locker, marshal func() ([]byte, error)) *Committ
 	return c
 }
 
+// settle is how long the background writer lets changes gather before it
+// writes them: status transitions end by the hundred per second when a
+// thousand volumes move at once, and a write costs the whole state. No
+// one waits for these changes (a request that must waits itself), and a
+// transition lost in a crash is made again on restart.
+const settle = 20 * time.Millisecond
+
 func (c *Committer) background() {
 	defer close(c.done)
 	for {
@@ -57,6 +65,11 @@ func (c *Committer) background() {
 		case <-c.stop:
 			return
 		case <-c.kick:
+		}
+		select {
+		case <-c.stop:
+			return // Close writes what is left
+		case <-time.After(settle):
 		}
 		// The change stays dirty on failure: the next Wait (or Close)
 		// writes it again.
