@@ -110,15 +110,14 @@ func sortItems[T any](items []T, keys []sortKey, field func(T, string) sortVal) 
 	}
 }
 
-// page sorts, filters by marker/offset/limit and builds the next link.
-// field returns the value of a sort key for an item.
-func page[T any](c *call, items []T, id func(T) string, field func(T, string) sortVal, valid map[string]bool, path string) ([]T, []any, *apiError) {
+// page sorts (unless items are sorted already), filters by
+// marker/offset/limit and builds the next link. field returns the value
+// of a sort key for an item.
+func page[T any](c *call, items []T, id func(T) string, field func(T, string) sortVal, keys []sortKey, sorted bool, path string) ([]T, []any, *apiError) {
 	q := c.r.URL.Query()
-	keys, e := parseSort(q, valid)
-	if e != nil {
-		return nil, nil, e
+	if !sorted {
+		sortItems(items, keys, field)
 	}
-	sortItems(items, keys, field)
 	if m := q.Get("marker"); m != "" {
 		idx := -1
 		for i, it := range items {
@@ -260,6 +259,9 @@ type listing[T any] struct {
 	field    func(T, string) sortVal
 	sortKeys map[string]bool
 	view     func(c *call, item T, detail bool) any
+	// ordered, when set and not nil for the keys, gives every item in
+	// their order, so that a page need not sort them.
+	ordered func(s *Handler, keys []sortKey) []T
 	// encoded, when set and not nil for the call, gives an item's view
 	// already encoded, as json.Marshal encodes view's.
 	encoded func(c *call, detail bool) func(T) ([]byte, error)
@@ -271,16 +273,33 @@ func (l listing[T]) handler(s *Handler, detail bool) handlerFunc {
 		path += "/detail"
 	}
 	return func(c *call) {
+		keys, e := parseSort(c.r.URL.Query(), l.sortKeys)
+		if e != nil {
+			c.fail(e)
+			return
+		}
 		keep := l.match(c)
 		inScope := c.listScope()
 		s.mu.Lock()
 		var items []T
-		for _, it := range l.all(s.st) {
-			if inScope(l.project(it)) && keep(it) {
-				items = append(items, it)
+		var all []T
+		if l.ordered != nil {
+			all = l.ordered(s, keys)
+		}
+		if all != nil {
+			for _, it := range all {
+				if inScope(l.project(it)) && keep(it) {
+					items = append(items, it)
+				}
+			}
+		} else {
+			for _, it := range l.all(s.st) {
+				if inScope(l.project(it)) && keep(it) {
+					items = append(items, it)
+				}
 			}
 		}
-		items, links, e := page(c, items, l.id, l.field, l.sortKeys, path)
+		items, links, e := page(c, items, l.id, l.field, keys, all != nil, path)
 		if e != nil {
 			s.mu.Unlock()
 			c.fail(e)
@@ -402,6 +421,7 @@ var volumeListing = listing[*Volume]{
 	id:       func(v *Volume) string { return v.ID },
 	field:    volumeField,
 	sortKeys: volumeSortKeys,
+	ordered:  func(s *Handler, keys []sortKey) []*Volume { return s.volumeOrder.by(s.st, keys) },
 	view: func(c *call, v *Volume, detail bool) any {
 		if detail {
 			return c.volumeView(v, viewShow)

@@ -180,11 +180,11 @@ func (s *Handler) restoreBackup(c *call, backupID, volumeID, name string) (*Volu
 		v = &Volume{ID: newID(), ProjectID: c.project, UserID: c.tok.UserID, Name: name, Size: b.Size,
 			Zone: s.prof.defaultZone, VolumeType: s.prof.defaultType, Metadata: map[string]string{},
 			Attachments: []*Attachment{}, CreatedAt: now()}
-		s.st.Volumes[v.ID] = v
+		s.st.putVolume(v)
 	}
 	if err := s.store.Copy(disk.KindBackups, b.ID, disk.KindVolumes, v.ID, int64(v.Size)*gib); err != nil {
 		if volumeID == "" {
-			delete(s.st.Volumes, v.ID)
+			s.st.dropVolume(v.ID)
 		}
 		return nil, nil, errInternal(err.Error())
 	}

@@ -91,7 +91,7 @@ func (s *Handler) createVolume(c *call, req volumeRequest) (*Volume, *apiError) 
 	}
 	v.CreatedAt = now()
 	v.UpdatedAt = v.CreatedAt
-	s.st.Volumes[v.ID] = v
+	s.st.putVolume(v)
 	if err != nil {
 		// The host cannot hold it (a file-size limit, a full disk): a
 		// cloud takes the request and the volume ends in error, as when
@@ -285,7 +285,7 @@ func (s *Handler) scheduleVolumeDelete(id string) {
 			v.Status = "error_deleting"
 			return
 		}
-		delete(s.st.Volumes, id)
+		s.st.dropVolume(id)
 	})
 }
 

@@ -85,12 +85,14 @@ type Handler struct {
 	// others are the disk stores of the other local servers, by server id.
 	others map[string]*disk.Store
 
-	mu sync.Mutex // guards st, timers, closed, views
+	mu sync.Mutex // guards st, timers, closed, views, volumeOrder
 	st *state
 	// views are volumes' encoded views, by volume id (see volumeViews).
-	views  map[string]*cachedViews
-	timers map[*time.Timer]struct{}
-	closed bool
+	views map[string]*cachedViews
+	// volumeOrder is every volume in the default list order.
+	volumeOrder volumeOrder
+	timers      map[*time.Timer]struct{}
+	closed      bool
 	// limMu guards limiters alone: a call's arrival is measured at once,
 	// as a cloud's API edge does, not after waiting for mu (held across
 	// disk copies), which would make arrivals look closer together than
@@ -162,7 +164,7 @@ func (s *Handler) seed() {
 			Zone: s.prof.defaultZone, VolumeType: s.prof.defaultType, Metadata: map[string]string{},
 			Attachments: []*Attachment{}, CreatedAt: at, UpdatedAt: at,
 		}
-		s.st.Volumes[v.ID] = v
+		s.st.putVolume(v)
 	}
 }
 

@@ -123,6 +123,8 @@ type Message struct {
 
 // state is everything the simulator persists.
 type state struct {
+	// Volumes gains and loses volumes through putVolume and dropVolume
+	// only: the state file's encoder relies on volumesGen.
 	Volumes   map[string]*Volume   `json:"volumes"`
 	Snapshots map[string]*Snapshot `json:"snapshots"`
 	Backups   map[string]*Backup   `json:"backups"`
@@ -139,6 +141,21 @@ type state struct {
 	DeletedTypes map[string]bool `json:"deleted_types,omitempty"`
 	// TokenKey signs tokens so they stay valid across restarts.
 	TokenKey []byte `json:"token_key"`
+
+	// volumesGen counts changes of which records Volumes holds.
+	volumesGen uint64
+}
+
+// putVolume adds v to Volumes, or replaces the record of its id.
+func (st *state) putVolume(v *Volume) {
+	st.Volumes[v.ID] = v
+	st.volumesGen++
+}
+
+// dropVolume removes a volume from Volumes.
+func (st *state) dropVolume(id string) {
+	delete(st.Volumes, id)
+	st.volumesGen++
 }
 
 func newState() *state {

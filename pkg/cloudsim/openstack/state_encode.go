@@ -9,18 +9,25 @@ import (
 
 // stateEncoder encodes the state file. A project of 11,000 volumes was
 // encoded whole for every commit, which made most of the simulator's time
-// under make bench-scale; yet between two commits only a few volumes
-// change. So each volume's encoding is kept with a copy of the volume it
-// was made from, and reused while the volume still equals that copy.
-// Comparing is cheap and needs no bookkeeping at the many places that
-// change a volume: a volume changed anywhere differs from its copy. The
-// bytes are those json.Marshal gives for the whole state.
+// under make bench-scale (and held the state lock meanwhile); yet between
+// two commits only a few volumes change. So each volume's encoding is kept
+// with a copy of the volume it was made from, and reused while the volume
+// still equals that copy. Comparing is cheap and needs no bookkeeping at
+// the many places that change a volume: a volume changed anywhere differs
+// from its copy. The volumes are kept in the file's order (by id) until
+// Volumes gains or loses one (state.volumesGen). The bytes are those
+// json.Marshal gives for the whole state.
 type stateEncoder struct {
-	vols map[string]*encodedVolume
+	gen   uint64
+	vols  []*encodedVolume // by id
+	valid bool
 }
 
 type encodedVolume struct {
-	was  Volume // a deep copy of the volume as encoded
+	id   string
+	key  []byte  // the id encoded, and a colon
+	v    *Volume // the record in Volumes
+	was  Volume  // a deep copy of the volume as encoded
 	json []byte
 }
 
@@ -34,41 +41,35 @@ type stateRest struct {
 // encode is json.Marshal(st), reusing unchanged volumes' encodings (the
 // caller holds the lock that guards st).
 func (e *stateEncoder) encode(st *state) ([]byte, error) {
-	if e.vols == nil {
-		e.vols = map[string]*encodedVolume{}
+	if !e.valid || e.gen != st.volumesGen || len(e.vols) != len(st.Volumes) {
+		e.reindex(st)
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(st.Volumes) * 600)
-	// volumes is the first field of state, as json.Marshal writes it.
-	buf.WriteString(`{"volumes":{`)
-	for i, id := range slices.Sorted(maps.Keys(st.Volumes)) {
-		v := st.Volumes[id]
-		ev := e.vols[id]
-		if ev == nil || !sameVolume(&ev.was, v) {
-			b, err := json.Marshal(v)
+	size := 64
+	for _, ev := range e.vols {
+		if ev.json == nil || !sameVolume(&ev.was, ev.v) {
+			b, err := json.Marshal(ev.v)
 			if err != nil {
 				return nil, err
 			}
-			ev = &encodedVolume{was: exactCopy(v), json: b}
-			e.vols[id] = ev
+			ev.was, ev.json = exactCopy(ev.v), b
 		}
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		k, _ := json.Marshal(id)
-		buf.Write(k)
-		buf.WriteByte(':')
-		buf.Write(ev.json)
+		size += len(ev.key) + len(ev.json) + 1
 	}
-	buf.WriteByte('}')
-	for id := range e.vols {
-		if st.Volumes[id] == nil {
-			delete(e.vols, id)
-		}
-	}
+	var buf bytes.Buffer
+	buf.Grow(size)
+	// volumes is the first field of state, as json.Marshal writes it.
 	if st.Volumes == nil {
-		buf.Reset()
 		buf.WriteString(`{"volumes":null`)
+	} else {
+		buf.WriteString(`{"volumes":{`)
+		for i, ev := range e.vols {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			buf.Write(ev.key)
+			buf.Write(ev.json)
+		}
+		buf.WriteByte('}')
 	}
 	rest, err := json.Marshal(stateRest{state: st})
 	if err != nil {
@@ -77,6 +78,26 @@ func (e *stateEncoder) encode(st *state) ([]byte, error) {
 	buf.WriteByte(',')
 	buf.Write(rest[1:]) // the other fields, never none: token_key is always there
 	return buf.Bytes(), nil
+}
+
+// reindex lists st's volumes by id, keeping the encodings of records
+// still there.
+func (e *stateEncoder) reindex(st *state) {
+	old := make(map[*Volume]*encodedVolume, len(e.vols))
+	for _, ev := range e.vols {
+		old[ev.v] = ev
+	}
+	e.vols = e.vols[:0:0]
+	for _, id := range slices.Sorted(maps.Keys(st.Volumes)) {
+		v := st.Volumes[id]
+		ev := old[v]
+		if ev == nil || ev.id != id {
+			k, _ := json.Marshal(id)
+			ev = &encodedVolume{id: id, key: append(k, ':'), v: v}
+		}
+		e.vols = append(e.vols, ev)
+	}
+	e.gen, e.valid = st.volumesGen, true
 }
 
 // sameVolume reports whether v would encode as was did. Every field of

@@ -21,7 +21,7 @@ func TestStateEncoderMatchesMarshal(t *testing.T) {
 	for i := range 50 {
 		v := &Volume{ID: fmt.Sprintf("v%02d", i), ProjectID: "p", Status: "available", Size: 1,
 			Metadata: map[string]string{}, Attachments: []*Attachment{}, CreatedAt: at, UpdatedAt: at}
-		st.Volumes[v.ID] = v
+		st.putVolume(v)
 	}
 	var enc stateEncoder
 	for step := range 2000 {
@@ -36,9 +36,9 @@ func TestStateEncoderMatchesMarshal(t *testing.T) {
 		switch op := rng.IntN(9); {
 		case v == nil || op == 0:
 			nv := &Volume{ID: fmt.Sprintf("n%04d", step), Status: "creating", CreatedAt: at}
-			st.Volumes[nv.ID] = nv
+			st.putVolume(nv)
 		case op == 1:
-			delete(st.Volumes, v.ID)
+			st.dropVolume(v.ID)
 		case op == 2:
 			v.Status = []string{"available", "in-use", "extending"}[rng.IntN(3)]
 		case op == 3:
@@ -60,7 +60,7 @@ func TestStateEncoderMatchesMarshal(t *testing.T) {
 		case op == 8:
 			c := exactCopy(v)
 			c.UpdatedAt = c.UpdatedAt.Add(time.Second)
-			st.Volumes[v.ID] = &c // replaced by another record
+			st.putVolume(&c) // replaced by another record
 		}
 		got, err := enc.encode(st)
 		if err != nil {
