@@ -453,9 +453,10 @@ func (w *walk) lifecycle(b harness.Backend) {
 	w.sim.SetFaults(cloudsim.Faults{})
 	w.expectErr("CreateVolume while the cloud fails", err)
 	if !b.Lunanode {
-		// A create that ends in the error state: the driver cleans up
-		// and says so.
-		w.sim.SetFaults(cloudsim.Faults{FailNext: map[string]int{cloudsim.OpCreate: 1}})
+		// A create that ends in the error state, every time the driver
+		// makes it again within the request: the driver cleans up and
+		// says so.
+		w.sim.SetFaults(cloudsim.Faults{FailNext: map[string]int{cloudsim.OpCreate: 10}})
 		_, err = c.CreateVolume(w.call(), &csi.CreateVolumeRequest{Name: "hyg-error-state", VolumeCapabilities: caps, CapacityRange: &csi.CapacityRange{RequiredBytes: gib}})
 		w.sim.SetFaults(cloudsim.Faults{})
 		w.expectErr("CreateVolume that ends in error", err)
