@@ -20,6 +20,7 @@ import (
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/guest"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/guest/guesttest"
+	"github.com/openblock-csi/openblock-csi/test/harness"
 )
 
 // What the CSISanityNodeSpecs case hands its child process.
@@ -118,29 +119,17 @@ func TestGuestSanity(t *testing.T) {
 	reporter.NoColor = true
 	sanity.GinkgoTest(&cfg)
 	ReportAfterSuite("summary", func(r Report) {
-		var passed, failed, skipped int
-		for _, s := range r.SpecReports {
-			// Only the node specs count: the others are filtered out.
-			if s.LeafNodeType != types.NodeTypeIt || !strings.HasPrefix(s.FullText(), "Node Service") {
-				continue
-			}
-			switch {
-			case s.State.Is(types.SpecStatePassed):
-				passed++
-			case s.State.Is(types.SpecStateSkipped | types.SpecStatePending):
-				skipped++
-				fmt.Printf("skipped: %s\n", s.FullText())
-			default:
-				failed++
-			}
-		}
+		// Only the node specs count: the others are filtered out.
+		n := harness.CountSpecs(r.SpecReports, func(s types.SpecReport) bool {
+			return strings.HasPrefix(s.FullText(), "Node Service")
+		})
 		// A directory that would not go means the plugin left something in
 		// it (a mount, a file): a failure, whichever spec it was.
 		for _, e := range dirs.leftovers() {
 			fmt.Printf("left in the guest: %s\n", e)
-			failed++
+			n.Failed++
 		}
-		fmt.Printf("\ncsi-sanity: %d passed, %d failed, %d skipped\n", passed, failed, skipped)
+		fmt.Printf("\ncsi-sanity: %d passed, %d failed, %d skipped\n", n.Passed, n.Failed, n.Skipped)
 	})
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "csi-sanity node specs in the guest", suite, reporter)

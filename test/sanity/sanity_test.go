@@ -27,7 +27,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/kubernetes-csi/csi-test/v5/pkg/sanity"
 	. "github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
@@ -276,27 +275,13 @@ func TestSanityBackend(t *testing.T) {
 
 	sanity.GinkgoTest(&cfg)
 	ReportAfterSuite("summary", func(r Report) {
-		var passed, failed, skipped int
-		for _, s := range r.SpecReports {
-			if s.LeafNodeType != types.NodeTypeIt {
-				continue
-			}
-			switch {
-			case s.State.Is(types.SpecStatePassed):
-				passed++
-			case s.State.Is(types.SpecStateSkipped | types.SpecStatePending):
-				skipped++
-				fmt.Printf("skipped: %s\n", s.FullText())
-			default:
-				failed++
-			}
-		}
+		n := harness.CountSpecs(r.SpecReports, nil)
 		st := sim.Stats()
 		for _, k := range harness.RejectedCalls(st) {
 			fmt.Println("413:", k)
 		}
 		fmt.Printf("\nsanity %s: %d passed, %d failed, %d skipped (simulator 413s: %d, of them rate limit: %d)\n",
-			label, passed, failed, skipped, st.Total413, st.RateLimited)
+			label, n.Passed, n.Failed, n.Skipped, st.Total413, st.RateLimited)
 	})
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "csi-sanity "+label, suite, reporter)
