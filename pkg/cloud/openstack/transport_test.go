@@ -120,14 +120,14 @@ func TestRateLimitBeyondDeadline(t *testing.T) {
 		writeJSON(w, 413, map[string]any{"overLimit": map[string]any{"code": 413, "message": "This request was rate-limited.", "retryAfter": 1}})
 	})
 	c := f.newCloud(f.config(""))
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 900*time.Millisecond)
 	defer cancel()
 	start := time.Now()
 	_, err := c.GetVolume(ctx, volID)
 	if !errors.Is(err, cloud.ErrRateLimited) || cloud.RetryAfterOf(err) != time.Second {
 		t.Fatalf("err = %v (retry after %v), want ErrRateLimited after 1s", err, cloud.RetryAfterOf(err))
 	}
-	if d := time.Since(start); d > 200*time.Millisecond {
+	if d := time.Since(start); d > 600*time.Millisecond {
 		t.Errorf("returned after %v; should not wait when the deadline is too close", d)
 	}
 	if !strings.Contains(err.Error(), "get volume "+volID) {
@@ -338,7 +338,7 @@ func errString(err error) string {
 
 // With no rate-limit configured, a cloud that refuses as HP Helion does
 // (413 overLimit, no retryAfter, no Retry-After) is learned: every request
-// with a deadline is served, after few refusals.
+// with a deadline is served, after few refusals, at a pace near the limit.
 func TestLearnedRateLimitServesEveryRequest(t *testing.T) {
 	f := newFake(t)
 	lim := rate.NewLimiter(10, 1)
@@ -369,14 +369,16 @@ func TestLearnedRateLimitServesEveryRequest(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	t.Logf("%d served, %d refused, %s", served.Load(), refused.Load(), time.Since(start).Round(time.Millisecond))
+	t.Logf("%d served, %d refused, %s, learned %.2f calls/s", served.Load(), refused.Load(), time.Since(start).Round(time.Millisecond), c.transport.LearnedRate("volume"))
 	if served.Load() != n {
 		t.Errorf("served %d of %d", served.Load(), n)
 	}
 	if r := refused.Load(); r > n/4 {
 		t.Errorf("%d refusals for %d requests", r, n)
 	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("took %s; the limit allows %d in 2s", d, n)
+	// The pace, not the wall time (which a loaded machine stretches), is
+	// what says the learner found the limit rather than crawling under it.
+	if r := c.transport.LearnedRate("volume"); r < 4 || r > 12 {
+		t.Errorf("learned %.2f calls/s; the cloud allows 10", r)
 	}
 }
