@@ -45,6 +45,7 @@ type options struct {
 	metadataURL       string
 	configDrive       string
 	maxVolumesPerNode int64
+	sweepDelay        time.Duration
 	showVersion       bool
 }
 
@@ -72,6 +73,7 @@ func main() {
 	fs.StringVar(&o.metadataURL, "metadata-url", metadata.DefaultServiceURL, "OpenStack metadata service URL; - disables it")
 	fs.StringVar(&o.configDrive, "config-drive", "", "mount point of the config drive, if any")
 	fs.Int64Var(&o.maxVolumesPerNode, "max-volumes-per-node", 0, "volumes a node can take (default: the cloud config's attach-limit)")
+	fs.DurationVar(&o.sweepDelay, "sweep-delay", driver.DefaultSweepDelay, "how long after it starts the controller first sweeps the project for failed resources it created (then every "+driver.DefaultSweepInterval.String()+")")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	klog.InitFlags(fs)
 	flag.Parse()
@@ -100,7 +102,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	rec := metrics.NewRecorder(version)
-	cfg := driver.Config{Version: version, Mode: mode, MaxVolumesPerNode: o.maxVolumesPerNode, Observer: rec.ObserveRPC}
+	cfg := driver.Config{Version: version, Mode: mode, MaxVolumesPerNode: o.maxVolumesPerNode, Observer: rec.ObserveRPC, SweepDelay: o.sweepDelay}
 
 	var cc *cloudconfig.Config
 	if o.cloudConfig != "" {

@@ -104,6 +104,24 @@ func TestStateSurvivesRestart(t *testing.T) {
 	c.waitVolume(id, "available")
 }
 
+// FailRatio fails operations of a kind at a rate per operation, and
+// FailuresFired counts them with FailNext's.
+func TestFailRatio(t *testing.T) {
+	sim, c := start(t, cloudsim.Config{Faults: cloudsim.Faults{FailNext: map[string]int{cloudsim.OpCreate: 1},
+		FailRatio: map[string]float64{cloudsim.OpCreate: 1}}})
+	for range 3 {
+		c.waitVolume(c.createVolume(map[string]any{"size": 1}), "error")
+	}
+	if n := sim.FailuresFired(); n != 3 {
+		t.Fatalf("FailuresFired = %d after 3 failed creates", n)
+	}
+	sim.SetFaults(cloudsim.Faults{FailRatio: map[string]float64{cloudsim.OpSnapshot: 1}})
+	c.waitVolume(c.createVolume(map[string]any{"size": 1}), "available")
+	if n := sim.FailuresFired(); n != 3 {
+		t.Fatalf("FailuresFired = %d; a ratio on snapshots failed a create", n)
+	}
+}
+
 func TestFaultInjection(t *testing.T) {
 	sim, c := start(t, cloudsim.Config{Faults: cloudsim.Faults{FailNext: map[string]int{cloudsim.OpCreate: 1}}})
 	bad := c.createVolume(map[string]any{"size": 1})

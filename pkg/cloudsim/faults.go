@@ -1,6 +1,7 @@
 package cloudsim
 
 import (
+	"maps"
 	"math/rand/v2"
 	"sort"
 	"strconv"
@@ -43,6 +44,10 @@ type Faults struct {
 	// attach -> error_attaching, detach -> error_detaching, restore ->
 	// error_restoring, backup -> error_backing-up, snapshot -> error, ...).
 	FailNext map[string]int `json:"fail_next,omitempty"`
+	// FailRatio makes each operation of a kind end in its error state
+	// with this probability (after FailNext's are spent): a cloud's
+	// failure rate, per operation whatever the pace of the calls.
+	FailRatio map[string]float64 `json:"fail_ratio,omitempty"`
 	// Stuck operations never leave their transitional state (e.g. "attach"
 	// stays attaching; "device": the disk never appears in the guest).
 	Stuck []string `json:"stuck,omitempty"`
@@ -59,14 +64,16 @@ func (f Faults) clone() Faults {
 	for k, v := range f.FailNext {
 		c.FailNext[k] = v
 	}
+	c.FailRatio = maps.Clone(f.FailRatio)
 	c.Stuck = append([]string(nil), f.Stuck...)
 	return c
 }
 
 type faultState struct {
-	mu  sync.Mutex
-	f   Faults
-	rnd *rand.Rand
+	mu    sync.Mutex
+	f     Faults
+	rnd   *rand.Rand
+	fired int64 // operations failed by FailNext or FailRatio
 }
 
 func newFaultState(f Faults) *faultState {
@@ -111,9 +118,20 @@ func (fs *faultState) TakeFailure(op string) bool {
 	defer fs.mu.Unlock()
 	if fs.f.FailNext[op] > 0 {
 		fs.f.FailNext[op]--
+		fs.fired++
+		return true
+	}
+	if p := fs.f.FailRatio[op]; p > 0 && fs.rnd.Float64() < p {
+		fs.fired++
 		return true
 	}
 	return false
+}
+
+func (fs *faultState) failuresFired() int64 {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.fired
 }
 
 // Stuck reports whether op is configured never to finish.

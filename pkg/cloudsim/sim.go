@@ -125,6 +125,9 @@ func (s *Sim) SetFaultsChecked(f Faults) error {
 // while the cloud keeps it attached (disk.Store.SurpriseUnplug).
 func (s *Sim) SurpriseUnplug(serial string) error { return s.store.SurpriseUnplug(serial) }
 
+// FailuresFired counts the operations FailNext and FailRatio have failed.
+func (s *Sim) FailuresFired() int64 { return s.faults.failuresFired() }
+
 // Faults returns the current fault knobs (FailNext counts decrease as they fire).
 func (s *Sim) Faults() Faults { return s.faults.get() }
 

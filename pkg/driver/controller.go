@@ -31,6 +31,7 @@ type Controller struct {
 	inFlight inflight.Set
 	// janitor: failed resources being watched or removed in the background.
 	janitor janitor
+	twins   twinState
 
 	// zoneMap and ignoreVolumeAZ translate between compute and volume
 	// zones (controller_zones.go).
@@ -49,6 +50,7 @@ func newController(cfg Config) (*Controller, error) {
 		cloud: cfg.Cloud, waiter: cfg.Waiter, lookup: cfg.Lookup, caps: cfg.Cloud.Capabilities(),
 		zoneMap: cfg.ZoneMap, ignoreVolumeAZ: cfg.IgnoreVolumeAZ, attachTimeout: cfg.AttachTimeout,
 		sweepDelay: cfg.SweepDelay, sweepInterval: cfg.SweepInterval,
+		twins: twinState{started: time.Now()},
 	}
 	if c.waiter == nil {
 		c.waiter = waiter.New(cfg.Cloud, waiter.Options{})

@@ -43,6 +43,7 @@ func (c *Controller) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshot
 	}
 	defer release()
 
+	c.probePredecessor(ctx)
 	md := maps.Clone(params.metadata)
 	md[MetaRequestName] = name
 	if params.backup {
@@ -62,6 +63,7 @@ func (c *Controller) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshot
 		}
 		snap = nil
 	}
+	madeHere := false
 	for try := 1; ; try++ {
 		if snap == nil {
 			snap, err = c.cloud.CreateSnapshot(ctx, cloud.CreateSnapshotRequest{
@@ -69,12 +71,17 @@ func (c *Controller) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshot
 				Force: c.caps.SnapshotAttached == cloud.SnapshotAttachedForce,
 			})
 			if err != nil {
+				c.createUnanswered(c.snapshotTwins(), name, err)
 				return nil, c.snapshotCreateError(ctx, err, name, volID)
 			}
 			klog.FromContext(ctx).V(2).Info("Snapshot created", "id", snap.ID)
+			madeHere = true
 		}
 		ready, err := c.waiter.WaitSnapshot(ctx, snap.ID, waiter.SnapshotReady)
 		if err == nil {
+			if err := c.checkTwins(ctx, c.snapshotTwins(), name, ready.ID, ready.CreatedAt, madeHere); err != nil {
+				return nil, err
+			}
 			return &csi.CreateSnapshotResponse{Snapshot: csiSnapshot(ready)}, nil
 		}
 		if !c.dropFailed(ctx, c.snapshotKind(), snap.ID, try, err) {
@@ -98,6 +105,7 @@ func (c *Controller) createBackup(ctx context.Context, name, volID string, md ma
 		}
 		b = nil
 	}
+	madeHere := false
 	for try := 1; ; try++ {
 		if b == nil {
 			b, err = c.cloud.CreateBackup(ctx, cloud.CreateBackupRequest{
@@ -107,12 +115,17 @@ func (c *Controller) createBackup(ctx context.Context, name, volID string, md ma
 				Force: true,
 			})
 			if err != nil {
+				c.createUnanswered(c.backupTwins(), name, err)
 				return nil, c.snapshotCreateError(ctx, err, name, volID)
 			}
 			klog.FromContext(ctx).V(2).Info("Backup created", "id", b.ID)
+			madeHere = true
 		}
 		ready, err := c.waiter.WaitBackup(ctx, b.ID, waiter.BackupReady)
 		if err == nil {
+			if err := c.checkTwins(ctx, c.backupTwins(), name, ready.ID, ready.CreatedAt, madeHere); err != nil {
+				return nil, err
+			}
 			return &csi.CreateSnapshotResponse{Snapshot: csiBackup(ready)}, nil
 		}
 		if !c.dropFailed(ctx, c.backupKind(), b.ID, try, err) {

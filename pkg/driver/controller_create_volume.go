@@ -56,6 +56,7 @@ func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequ
 		return nil, err
 	}
 
+	c.probePredecessor(ctx)
 	// The name first: a retry of a create that went through costs no look
 	// at the source (on a 1 call/s cloud every call of a retry counts).
 	vol, err := c.existingVolume(ctx, name, req.GetCapacityRange(), src, params, zone)
@@ -65,11 +66,13 @@ func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequ
 	// Only a volume still being made is made again if the cloud fails it;
 	// one made already (a retry whose answer was lost) may hold data.
 	remakable := vol == nil || stillMaking(vol, src)
+	madeHere := false
 	for try := 1; ; try++ {
 		if vol == nil {
 			if vol, err = c.newVolume(ctx, name, req.GetCapacityRange(), src, params, zone); err != nil {
 				return nil, err
 			}
+			madeHere = true
 		}
 		got, err := c.waitCreated(ctx, vol, src)
 		if err == nil {
@@ -80,6 +83,9 @@ func (c *Controller) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequ
 			return nil, c.notReady(ctx, err, c.volumeKind(), vol.Name, vol.ID)
 		}
 		vol = nil
+	}
+	if err := c.checkTwins(ctx, c.volumeTwins(), name, vol.ID, vol.CreatedAt, madeHere); err != nil {
+		return nil, err
 	}
 	if src.backupID != "" {
 		if err := c.reclaimRestored(ctx, vol, src); err != nil {
@@ -156,6 +162,7 @@ func (c *Controller) newVolume(ctx context.Context, name string, cr *csi.Capacit
 		vol, err = c.cloud.CreateVolume(ctx, vr)
 	}
 	if err != nil {
+		c.createUnanswered(c.volumeTwins(), name, err)
 		return nil, failed(err, "creating volume %s (%d GiB)", name, sizeGiB)
 	}
 	klog.FromContext(ctx).V(2).Info("Volume created", "id", vol.ID, "sizeGiB", sizeGiB, "zone", vol.Zone, "source", src.String())

@@ -203,30 +203,45 @@ func (c *Controller) sweep(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		names := twinNames{}
 		for i := range snaps {
 			c.tend(ctx, c.snapshotKind(), snaps[i].ID, snaps[i].Status)
+			names.add(snaps[i].Name, !gone(snaps[i].Status))
 		}
+		names.resolve(ctx, c, c.snapshotTwins())
 	}
 	if c.caps.Backups {
 		backups, _, err := waiter.ListKeep(ctx, c.cloud.ListBackups, cloud.ListOptions{}, listPageLimit, ownBackup)
 		if err != nil {
 			return err
 		}
+		names := twinNames{}
 		for i := range backups {
 			c.tend(ctx, c.backupKind(), backups[i].ID, backups[i].Status)
+			names.add(backups[i].Name, !gone(backups[i].Status))
 		}
+		names.resolve(ctx, c, c.backupTwins())
 	}
 	if c.caps.ListVolumesPerItem {
 		// A call per volume is too dear for a sweep; such clouds keep no
 		// metadata to know our volumes by anyway.
 		return nil
 	}
+	// Twins are counted, not kept: recent volumes of ours by name, and an
+	// older one when its name is counted already (listings are newest
+	// first, so a twin's elder comes later).
+	names := twinNames{}
+	recent := time.Now().Add(-twinSweepWindow)
 	vols, _, err := waiter.ListKeep(ctx, c.cloud.ListVolumes, cloud.ListOptions{}, listPageLimit, func(v *cloud.Volume) bool {
+		if ownVolume(v) && !gone(v.Status) && (v.CreatedAt.After(recent) || names[v.Name] > 0) {
+			names.add(v.Name, true)
+		}
 		return failedVolume(v) || failedRestore(v) || (ownVolume(v) && v.Status == cloud.StatusCreating) || unfinishedRestore(v)
 	})
 	if err != nil {
 		return err
 	}
+	names.resolve(ctx, c, c.volumeTwins())
 	for i := range vols {
 		v := &vols[i]
 		switch {
@@ -355,4 +370,28 @@ func (c *Controller) removeUnfinished(ctx context.Context, v *cloud.Volume) {
 		return
 	}
 	klog.FromContext(ctx).Info("Removed a volume whose restore its CreateVolume never finished", "name", v.Name, "id", v.ID)
+}
+
+// twinSweepWindow: the sweep looks for twins among volumes created this
+// recently; a late create lands within twinHorizon of its request, and
+// sweeps come every DefaultSweepInterval.
+const twinSweepWindow = time.Hour
+
+// twinNames counts live resources of this driver by request name, for the
+// sweep to find names held twice.
+type twinNames map[string]int
+
+func (n twinNames) add(name string, live bool) {
+	if live && name != "" {
+		n[name]++
+	}
+}
+
+// resolve removes the later twins of every name held more than once.
+func (n twinNames) resolve(ctx context.Context, c *Controller, k twinKind) {
+	for name, count := range n {
+		if count > 1 && ctx.Err() == nil {
+			c.removeLaterTwins(ctx, k, name)
+		}
+	}
 }

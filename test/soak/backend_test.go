@@ -44,11 +44,12 @@ type env struct {
 	expansion csi.PluginCapability_VolumeExpansion_Type
 	clone     bool
 
-	mu       sync.Mutex // guards ctrl
-	ctrl     *harness.DriverProcess
-	ctrlLog  *os.File
-	node     *harness.DriverProcess
-	restarts atomic.Int64
+	mu          sync.Mutex // guards ctrl and ctrlStarted
+	ctrl        *harness.DriverProcess
+	ctrlStarted time.Time
+	ctrlLog     *os.File
+	node        *harness.DriverProcess
+	restarts    atomic.Int64
 
 	ctrlConn, nodeConn *grpc.ClientConn
 	cc                 csi.ControllerClient
@@ -201,6 +202,7 @@ func newEnv(t *testing.T, b harness.Backend, bin string, seed int64, rateLimit f
 }
 
 func (e *env) startController(ctx context.Context) (*harness.DriverProcess, error) {
+	e.ctrlStarted = time.Now()
 	return harness.StartDriver(ctx, harness.DriverOptions{
 		Binary: e.bin, Dir: filepath.Join(e.work, "ctrl"), CloudConfig: e.cfgPath,
 		Mode: "controller", Stdout: e.ctrlLog, Stderr: e.ctrlLog,
@@ -235,6 +237,13 @@ func (e *env) restartController(pause time.Duration) error {
 	}
 	e.ctrl = nil // killed and reaped: nothing left to stop
 	return err
+}
+
+// upFor is how long the running controller has been up.
+func (e *env) upFor() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return time.Since(e.ctrlStarted)
 }
 
 // killer restarts the controller at random points until stop closes.

@@ -122,9 +122,16 @@ type chaos struct {
 	lunanode bool
 	rnd      *rand.Rand
 
-	failAdded int64 // FailNext entries armed
-	failFired int64 // of those, fired (set when the loop stops)
+	failFired int64 // operations failed into an error state (set when the loop stops)
 }
+
+// failRatio is the share of each recoverable operation that ends in its
+// error state. It is per operation, as a cloud's failure rate is: armed
+// by the clock instead, failures piled up on a cloud that runs few
+// operations a minute (HP Helion at 1 call/s saw most creates and
+// restores fail, 13 snapshots of one request in a row), which is no
+// cloud's failure rate but the soak's clock.
+const failRatio = 0.05
 
 func (c *chaos) loop(stop <-chan struct{}) {
 	for {
@@ -132,7 +139,7 @@ func (c *chaos) loop(stop <-chan struct{}) {
 		d := time.Duration(1000+c.rnd.IntN(2000)) * time.Millisecond
 		select {
 		case <-stop:
-			c.failFired = c.fired(c.sim.Faults())
+			c.failFired = c.sim.FailuresFired()
 			c.off()
 			return
 		case <-time.After(d):
@@ -152,20 +159,10 @@ func (c *chaos) step() {
 	if c.rnd.Float64() < 0.15 {
 		f.LatencyMS, f.JitterMS = 500+c.rnd.IntN(1000), 500 // a spike
 	}
-	if !c.lunanode && c.rnd.Float64() < 0.3 {
-		ops := recoverableFailures
-		if f.FailNext == nil {
-			f.FailNext = map[string]int{}
-		}
-		// At most one armed per kind: the next such operation fails. Armed
-		// at this pace with no cap, failures piled up on a cloud that runs
-		// few operations a minute (HP Helion at 1 call/s): every snapshot
-		// and every restore failed for minutes on end (13 snapshots of one
-		// request in a row), which is no cloud's failure rate but the
-		// soak's clock.
-		if op := ops[c.rnd.IntN(len(ops))]; f.FailNext[op] == 0 {
-			f.FailNext[op] = 1
-			c.failAdded++
+	if !c.lunanode {
+		f.FailRatio = map[string]float64{}
+		for _, op := range recoverableFailures {
+			f.FailRatio[op] = failRatio
 		}
 	}
 	c.sim.SetFaults(f)
@@ -177,17 +174,8 @@ func (c *chaos) step() {
 	c.inj.set(ic)
 }
 
-// off clears every knob; FailNext entries that did not fire are dropped.
+// off clears every knob.
 func (c *chaos) off() {
 	c.sim.SetFaults(cloudsim.Faults{})
 	c.inj.set(injectConfig{})
-}
-
-// fired counts the error-state failures that happened (armed minus left).
-func (c *chaos) fired(left cloudsim.Faults) int64 {
-	n := c.failAdded
-	for _, v := range left.FailNext {
-		n -= int64(v)
-	}
-	return n
 }

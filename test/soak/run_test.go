@@ -13,6 +13,7 @@ import (
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 
+	"github.com/openblock-csi/openblock-csi/pkg/driver"
 	"github.com/openblock-csi/openblock-csi/test/harness"
 )
 
@@ -23,6 +24,9 @@ const (
 	// cutShortLimit: a lifecycle stopped by the end of the drain counts as
 	// failed if its step had been retrying for longer than this.
 	cutShortLimit = 45 * time.Second
+	// sweepMargin is the sweep's own time: a listing or three and a
+	// delete per failed resource.
+	sweepMargin = 10 * time.Second
 )
 
 // workersFor is how many lifecycles run at once on a backend. HP Helion
@@ -120,6 +124,13 @@ func soakBackend(t *testing.T, b harness.Backend, bin string, seed int64, sched 
 			t.Logf("%s: cleaning up after lifecycle %s: %v", b.Name, lc.base, err)
 		}
 	}
+	// Killed every 5–15 s, no controller lived to its first sweep, which
+	// removes what a killed predecessor left failed (driver.DefaultSweepDelay
+	// after start). A controller that stays up does sweep: the leak check
+	// comes once this one has had the time to.
+	if wait := driver.DefaultSweepDelay + sweepMargin - e.upFor(); wait > 0 {
+		time.Sleep(wait)
+	}
 	left := settle(e.sim)
 	close(stopSampler)
 	<-samplerDone
@@ -129,8 +140,10 @@ func soakBackend(t *testing.T, b harness.Backend, bin string, seed int64, sched 
 	r.gaveUp = len(failed)
 	r.cutShort = len(cut)
 	r.leaked = len(left)
-	dups := e.led.duplicates()
+	final := e.sim.State()
+	dups := e.led.duplicates(final)
 	r.duplicates = len(dups)
+	twins := e.led.lateTwins(final)
 	st := e.sim.Stats()
 	simFaults := st.ByStatus["500"] + st.ByStatus["413"] + st.ByStatus["dropped"]
 	r.faults = simFaults + e.inj.total() + ch.failFired
@@ -151,11 +164,15 @@ func soakBackend(t *testing.T, b harness.Backend, bin string, seed int64, sched 
 	}
 	fmt.Printf("soak %s: %d gRPC calls, %d retried; errors by code: %s; %d lifecycles failed, %d cut short by the clock\n",
 		b.Name, r.calls, r.retries, codeSummary(r.codes), r.gaveUp, r.cutShort)
-	fmt.Printf("soak %s: faults: simulator 500=%d 413=%d dropped=%d, lunanode 5xx=%d 429=%d, answers lost after the cloud acted=%d, error states=%d (of %d armed); %s\n",
+	fmt.Printf("soak %s: faults: simulator 500=%d 413=%d dropped=%d, lunanode 5xx=%d 429=%d, answers lost after the cloud acted=%d, error states=%d (%s each fail with p=%.2f); %s\n",
 		b.Name, st.ByStatus["500"], st.ByStatus["413"], st.ByStatus["dropped"],
-		e.inj.served5xx.Load(), e.inj.served429.Load(), e.inj.lost.Load(), ch.failFired, ch.failAdded, nodeNote)
+		e.inj.served5xx.Load(), e.inj.served429.Load(), e.inj.lost.Load(), ch.failFired, strings.Join(recoverableFailures, "/"), failRatio, nodeNote)
 	for _, l := range left {
 		t.Logf("%s: LEAKED %s", b.Name, l)
+	}
+	fmt.Printf("soak %s: late twins (a create that reached the cloud after its retry made another), removed by the driver: %d\n", b.Name, len(twins))
+	for _, d := range twins {
+		t.Logf("%s: late twin removed: %s", b.Name, d)
 	}
 	for _, d := range dups {
 		t.Logf("%s: DUPLICATE %s", b.Name, d)

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/waiter"
@@ -46,35 +47,61 @@ func New(c cloud.Cloud, opts waiter.Options) *Names {
 	n.ctx, n.stop = context.WithCancel(context.Background())
 	n.volumes = newNamer(n, kindOps[cloud.Volume]{
 		kind: "volume", list: c.ListVolumes,
-		name:   func(v *cloud.Volume) string { return v.Name },
-		status: func(v *cloud.Volume) cloud.Status { return v.Status },
+		name:    func(v *cloud.Volume) string { return v.Name },
+		status:  func(v *cloud.Volume) cloud.Status { return v.Status },
+		id:      func(v *cloud.Volume) string { return v.ID },
+		created: func(v *cloud.Volume) time.Time { return v.CreatedAt },
 	})
 	n.snapshots = newNamer(n, kindOps[cloud.Snapshot]{
 		kind: "snapshot", list: c.ListSnapshots,
-		name:   func(s *cloud.Snapshot) string { return s.Name },
-		status: func(s *cloud.Snapshot) cloud.Status { return s.Status },
+		name:    func(s *cloud.Snapshot) string { return s.Name },
+		status:  func(s *cloud.Snapshot) cloud.Status { return s.Status },
+		id:      func(s *cloud.Snapshot) string { return s.ID },
+		created: func(s *cloud.Snapshot) time.Time { return s.CreatedAt },
 	})
 	n.backups = newNamer(n, kindOps[cloud.Backup]{
 		kind: "backup", list: c.ListBackups,
-		name:   func(b *cloud.Backup) string { return b.Name },
-		status: func(b *cloud.Backup) cloud.Status { return b.Status },
+		name:    func(b *cloud.Backup) string { return b.Name },
+		status:  func(b *cloud.Backup) cloud.Status { return b.Status },
+		id:      func(b *cloud.Backup) string { return b.ID },
+		created: func(b *cloud.Backup) time.Time { return b.CreatedAt },
 	})
 	return n
 }
 
 // Volume returns the volume named name, or nil (and no error) when there
-// is none. Concurrent lookups share listings.
+// is none. Where a name holds several, it is the oldest live one: the
+// choice must not change as twins come and go (see match). Concurrent
+// lookups share listings.
 func (n *Names) Volume(ctx context.Context, name string) (*cloud.Volume, error) {
-	return n.volumes.find(ctx, name)
+	all, err := n.volumes.find(ctx, name)
+	return n.volumes.match(all), err
 }
 
 // Snapshot is Volume for snapshots.
 func (n *Names) Snapshot(ctx context.Context, name string) (*cloud.Snapshot, error) {
-	return n.snapshots.find(ctx, name)
+	all, err := n.snapshots.find(ctx, name)
+	return n.snapshots.match(all), err
 }
 
 // Backup is Volume for backups.
 func (n *Names) Backup(ctx context.Context, name string) (*cloud.Backup, error) {
+	all, err := n.backups.find(ctx, name)
+	return n.backups.match(all), err
+}
+
+// VolumesNamed returns every volume named name, in any state.
+func (n *Names) VolumesNamed(ctx context.Context, name string) ([]cloud.Volume, error) {
+	return n.volumes.find(ctx, name)
+}
+
+// SnapshotsNamed is VolumesNamed for snapshots.
+func (n *Names) SnapshotsNamed(ctx context.Context, name string) ([]cloud.Snapshot, error) {
+	return n.snapshots.find(ctx, name)
+}
+
+// BackupsNamed is VolumesNamed for backups.
+func (n *Names) BackupsNamed(ctx context.Context, name string) ([]cloud.Backup, error) {
 	return n.backups.find(ctx, name)
 }
 
@@ -106,14 +133,16 @@ func (n *Names) spawn(loop func()) bool {
 
 // kindOps adapts one resource kind to the generic namer.
 type kindOps[T any] struct {
-	kind   string
-	list   func(context.Context, cloud.ListOptions) (cloud.Page[T], error)
-	name   func(*T) string
-	status func(*T) cloud.Status
+	kind    string
+	list    func(context.Context, cloud.ListOptions) (cloud.Page[T], error)
+	name    func(*T) string
+	status  func(*T) cloud.Status
+	id      func(*T) string
+	created func(*T) time.Time
 }
 
 type result[T any] struct {
-	obj *T
+	all []T // every item with the name
 	err error
 }
 
@@ -140,7 +169,7 @@ func newNamer[T any](n *Names, ops kindOps[T]) *namer[T] {
 	return &namer[T]{n: n, ops: ops, queue: map[*nameReq[T]]struct{}{}}
 }
 
-func (nm *namer[T]) find(ctx context.Context, name string) (*T, error) {
+func (nm *namer[T]) find(ctx context.Context, name string) ([]T, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -153,7 +182,7 @@ func (nm *namer[T]) find(ctx context.Context, name string) (*T, error) {
 		if err != nil {
 			return nil, err
 		}
-		return nm.match(items, name), nil
+		return nm.named(items, name), nil
 	}
 	r := &nameReq[T]{name: name, done: make(chan result[T], 1)}
 	nm.mu.Lock()
@@ -169,14 +198,14 @@ func (nm *namer[T]) find(ctx context.Context, name string) (*T, error) {
 	nm.mu.Unlock()
 	select {
 	case res := <-r.done:
-		return res.obj, res.err
+		return res.all, res.err
 	case <-ctx.Done():
 		nm.mu.Lock()
 		delete(nm.queue, r)
 		nm.mu.Unlock()
 		select {
 		case res := <-r.done:
-			return res.obj, res.err
+			return res.all, res.err
 		default:
 		}
 		return nil, fmt.Errorf("looking up %s %q: %w", nm.ops.kind, name, ctx.Err())

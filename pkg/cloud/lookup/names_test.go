@@ -3,6 +3,7 @@ package lookup_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -118,4 +119,38 @@ func newVolume(t *testing.T, c *fake.Cloud, name string) *cloud.Volume {
 		t.Fatalf("create %s: %v", name, err)
 	}
 	return v
+}
+
+// newestFirst lists as Cinder does by default: the newest volume first.
+type newestFirst struct{ *fake.Cloud }
+
+func (c newestFirst) ListVolumes(ctx context.Context, o cloud.ListOptions) (cloud.Page[cloud.Volume], error) {
+	p, err := c.Cloud.ListVolumes(ctx, o)
+	slices.Reverse(p.Items)
+	return p, err
+}
+
+// A create that reached the cloud after its request's retry made another
+// leaves two live volumes under one name. Every lookup answers the older
+// one, whichever the listing shows first, so the answer never changes and
+// the later one is the one to remove; VolumesNamed shows both.
+func TestFindByNameAnswersTheOldestLiveTwin(t *testing.T) {
+	for name, mode := range map[string]waiter.Mode{"batched": waiter.Batched, "per-volume": waiter.PerVolume} {
+		t.Run(name, func(t *testing.T) {
+			c := newestFirst{fake.New(fake.Config{})}
+			n := lookup.New(c, fastOpts(mode))
+			defer n.Close()
+			first := newVolume(t, c.Cloud, "twin")
+			time.Sleep(2 * time.Millisecond) // distinct creation times
+			second := newVolume(t, c.Cloud, "twin")
+			got, err := n.Volume(context.Background(), "twin")
+			if err != nil || got == nil || got.ID != first.ID {
+				t.Fatalf("got %+v, %v; want the older %s, not %s", got, err, first.ID, second.ID)
+			}
+			all, err := n.VolumesNamed(context.Background(), "twin")
+			if err != nil || len(all) != 2 {
+				t.Fatalf("VolumesNamed = %d volumes, %v; want both", len(all), err)
+			}
+		})
+	}
 }

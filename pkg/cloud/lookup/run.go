@@ -50,7 +50,7 @@ func (nm *namer[T]) run() {
 		}
 		backoff = 0
 		for _, r := range batch {
-			nm.finish(r, nm.match(items, r.name), nil)
+			nm.finish(r, nm.named(items, r.name), nil)
 		}
 	}
 }
@@ -86,34 +86,64 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// match returns the item named name, or nil: the first live one in
-// listing order, else the first failed or deleting one. A failed resource
-// is replaced without waiting for it to go, so for a while a name can
-// hold both.
-func (nm *namer[T]) match(items []T, name string) *T {
-	var spent *T
+// named returns the items named name.
+func (nm *namer[T]) named(items []T, name string) []T {
+	var out []T
 	for i := range items {
-		if nm.ops.name(&items[i]) != name {
-			continue
-		}
-		if st := nm.ops.status(&items[i]); !st.IsError() && st != cloud.StatusDeleting {
-			v := items[i]
-			return &v
-		}
-		if spent == nil {
-			v := items[i]
-			spent = &v
+		if nm.ops.name(&items[i]) == name {
+			out = append(out, items[i])
 		}
 	}
-	return spent
+	return out
 }
 
-func (nm *namer[T]) finish(r *nameReq[T], obj *T, err error) {
+// match picks from items of one name the one a lookup answers: the oldest
+// live one (created first; the smaller id on a tie), else the first failed
+// or deleting one. A failed resource is replaced without waiting for it to
+// go, so for a while a name can hold both; and a create that reached the
+// cloud late, after its request's retry made another, leaves two live
+// ones. Oldest first, every lookup keeps answering the same one however
+// the twins are listed, and a later twin is the one to remove.
+func (nm *namer[T]) match(items []T) *T {
+	var live, spent *T
+	for i := range items {
+		it := &items[i]
+		if st := nm.ops.status(it); st.IsError() || st == cloud.StatusDeleting {
+			if spent == nil {
+				spent = it
+			}
+			continue
+		}
+		if live == nil || nm.older(it, live) {
+			live = it
+		}
+	}
+	if live != nil {
+		v := *live
+		return &v
+	}
+	if spent != nil {
+		v := *spent
+		return &v
+	}
+	return nil
+}
+
+// older reports whether a was created before b (the smaller id on a tie).
+func (nm *namer[T]) older(a, b *T) bool {
+	ca, cb := nm.ops.created(a), nm.ops.created(b)
+	if !ca.Equal(cb) {
+		return ca.Before(cb)
+	}
+	return nm.ops.id(a) < nm.ops.id(b)
+}
+
+func (nm *namer[T]) finish(r *nameReq[T], all []T, err error) {
 	nm.mu.Lock()
 	_, ok := nm.queue[r]
 	delete(nm.queue, r)
 	nm.mu.Unlock()
 	if ok {
-		r.done <- result[T]{obj: obj, err: err}
+		r.done <- result[T]{all: all, err: err}
 	}
 }

@@ -1,0 +1,306 @@
+package driver
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"k8s.io/klog/v2"
+
+	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+)
+
+// Twins are two live resources under one request name. Nothing in Cinder's
+// or Lunanode's API makes a create idempotent, and a create request can
+// reach the cloud late: queued behind others while the CO's attempt timed
+// out, or sent by a controller killed before the answer came. The retry
+// finds no resource by the name and makes one; then the first lands.
+// Neither can be prevented, so the driver converges instead:
+//
+//   - a lookup by name answers the oldest live resource (lookup.Names), so
+//     every answer for a name is the same one once it exists;
+//   - where a twin may be on its way, a create checks the name again once
+//     its resource is ready and, if an older one is there, deletes its own
+//     and has the CO retry into the older one (checkTwins);
+//   - the later twin, never answered, is removed: watched for a while
+//     after such a create, and found by the sweep after a restart.
+//
+// "May be on its way": a create of this name this process sent without an
+// answer, or any create while this process is young and the project
+// shows a predecessor at work. Elsewhere the check would cost a listing
+// per create for nothing.
+
+// twinHorizon is how long after it was sent a create is taken to be able
+// to reach the cloud still.
+const twinHorizon = 2 * time.Minute
+
+// maxTwinWait bounds the wait for a creation time's second to pass (a
+// cloud whose clock runs ahead would have it wait longer).
+const maxTwinWait = 2 * time.Second
+
+// twinChecks are when, after a create a twin may follow, the name is
+// looked up again for a later twin to remove (a variable for tests).
+var twinChecks = []time.Duration{5 * time.Second, 20 * time.Second, time.Minute, twinHorizon + 10*time.Second}
+
+// twinState is what the controller knows about creates that may still
+// land.
+type twinState struct {
+	started time.Time
+
+	mu         sync.Mutex
+	unanswered map[string]time.Time // kind/name -> when a create went unanswered
+	probed     bool
+	successor  bool // the project showed a predecessor's recent creates
+}
+
+// noteUnanswered records that a create for key was sent and no answer
+// came back: it may still land.
+func (t *twinState) noteUnanswered(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.unanswered == nil {
+		t.unanswered = map[string]time.Time{}
+	}
+	now := time.Now()
+	for k, at := range t.unanswered {
+		if now.Sub(at) > twinHorizon {
+			delete(t.unanswered, k)
+		}
+	}
+	t.unanswered[key] = now
+}
+
+func (t *twinState) pending(key string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	at, ok := t.unanswered[key]
+	return ok && time.Since(at) <= twinHorizon
+}
+
+// twinsPossible: a twin of the resource a create for name just made may
+// exist or be on its way.
+func (c *Controller) twinsPossible(kindName, name string) bool {
+	if c.twins.pending(kindName + "/" + name) {
+		return true
+	}
+	if time.Since(c.twins.started) > twinHorizon {
+		return false
+	}
+	c.twins.mu.Lock()
+	defer c.twins.mu.Unlock()
+	return c.twins.successor || !c.twins.probed
+}
+
+// probePredecessor finds out, once per process and before its first
+// create, whether the project holds volumes of this driver created
+// within twinHorizon before this process started, or still being
+// created: a predecessor was at work, and its last creates may still
+// land. One short listing, newest first; none once the process is past
+// the horizon.
+func (c *Controller) probePredecessor(ctx context.Context) {
+	if time.Since(c.twins.started) > twinHorizon {
+		return
+	}
+	c.twins.mu.Lock()
+	defer c.twins.mu.Unlock()
+	if c.twins.probed {
+		return
+	}
+	if c.caps.ListVolumesPerItem {
+		// Listing costs a call per volume and lists oldest first
+		// (Lunanode): taken as a successor, every early create checks
+		// its name, a listing of the name alone.
+		c.twins.probed, c.twins.successor = true, true
+		return
+	}
+	page, err := c.cloud.ListVolumes(ctx, cloud.ListOptions{Limit: 20})
+	if err != nil {
+		return // unknown: twinsPossible assumes a predecessor
+	}
+	c.twins.probed = true
+	since := c.twins.started.Add(-twinHorizon)
+	for i := range page.Items {
+		v := &page.Items[i]
+		if ownVolume(v) && (v.Status == cloud.StatusCreating || v.CreatedAt.After(since)) {
+			c.twins.successor = true
+			break
+		}
+	}
+	klog.FromContext(ctx).V(2).Info("Looked for a predecessor's recent creates", "found", c.twins.successor)
+}
+
+// twinRef is one resource under a request name, as far as twins go.
+type twinRef struct {
+	id      string
+	created time.Time
+	live    bool // neither failed nor on its way out
+	inUse   bool // attached somewhere: never removed as a twin
+}
+
+// twinKind is a resource kind as twins are handled.
+type twinKind struct {
+	kind
+	nameKey string // the in-flight key prefix its creates hold
+	named   func(ctx context.Context, name string) ([]twinRef, error)
+}
+
+func (c *Controller) volumeTwins() twinKind {
+	return twinKind{kind: c.volumeKind(), nameKey: "volume-name/",
+		named: func(ctx context.Context, name string) ([]twinRef, error) {
+			vols, err := c.lookup.VolumesNamed(ctx, name)
+			refs := make([]twinRef, 0, len(vols))
+			for _, v := range vols {
+				refs = append(refs, twinRef{id: v.ID, created: v.CreatedAt, live: !gone(v.Status), inUse: len(v.Attachments) > 0})
+			}
+			return refs, err
+		}}
+}
+
+func (c *Controller) snapshotTwins() twinKind {
+	return twinKind{kind: c.snapshotKind(), nameKey: "snapshot-name/",
+		named: func(ctx context.Context, name string) ([]twinRef, error) {
+			snaps, err := c.lookup.SnapshotsNamed(ctx, name)
+			refs := make([]twinRef, 0, len(snaps))
+			for _, s := range snaps {
+				refs = append(refs, twinRef{id: s.ID, created: s.CreatedAt, live: !gone(s.Status)})
+			}
+			return refs, err
+		}}
+}
+
+func (c *Controller) backupTwins() twinKind {
+	return twinKind{kind: c.backupKind(), nameKey: "snapshot-name/",
+		named: func(ctx context.Context, name string) ([]twinRef, error) {
+			bs, err := c.lookup.BackupsNamed(ctx, name)
+			refs := make([]twinRef, 0, len(bs))
+			for _, b := range bs {
+				refs = append(refs, twinRef{id: b.ID, created: b.CreatedAt, live: !gone(b.Status)})
+			}
+			return refs, err
+		}}
+}
+
+// oldestLive is the twin every lookup answers (lookup's order: created
+// first, the smaller id on a tie).
+func oldestLive(refs []twinRef) *twinRef {
+	var best *twinRef
+	for i := range refs {
+		r := &refs[i]
+		if !r.live {
+			continue
+		}
+		if best == nil || r.created.Before(best.created) || (r.created.Equal(best.created) && r.id < best.id) {
+			best = r
+		}
+	}
+	return best
+}
+
+// createUnanswered notes a create call for name that ended without the
+// cloud's answer, so its resource may land later.
+func (c *Controller) createUnanswered(k twinKind, name string, err error) {
+	if err != nil {
+		c.twins.noteUnanswered(k.name + "/" + name)
+	}
+}
+
+// checkTwins runs when a create for name is about to answer id, ready.
+// Where a twin is possible it watches the name for a later one and, if
+// this request made id (madeHere), looks for an older one now: if there
+// is, id is deleted and the request answers Aborted, so that the CO's
+// retry adopts the older one. An error of the lookup fails the request
+// too (retryable): answering id while an older twin may exist would hand
+// out the one that is to go. An id the request found by name needs no
+// look: the lookup answered the oldest, and what lands now is later.
+func (c *Controller) checkTwins(ctx context.Context, k twinKind, name, id string, created time.Time, madeHere bool) error {
+	if !c.twinsPossible(k.name, name) {
+		return nil
+	}
+	c.watchTwins(ctx, k, name)
+	if !madeHere {
+		return nil
+	}
+	// Some clouds keep creation times in whole seconds (Cinder on MySQL,
+	// Lunanode). Looking only once id's second is over, a twin that lands
+	// after the look is strictly later than id, and one that shares id's
+	// second is seen now and ordered by id, as lookups order it.
+	if wait := time.Until(created.Truncate(time.Second).Add(time.Second)); !created.IsZero() && wait > 0 {
+		select {
+		case <-ctx.Done():
+			return failed(ctx.Err(), "checking that no earlier attempt's %s %s landed late", k.name, name)
+		case <-time.After(min(wait, maxTwinWait)):
+		}
+	}
+	refs, err := k.named(ctx, name)
+	if err != nil {
+		return failed(err, "checking that no earlier attempt's %s %s landed late", k.name, name)
+	}
+	first := oldestLive(refs)
+	if first == nil || first.id == id {
+		return nil
+	}
+	klog.FromContext(ctx).Info("An earlier attempt's create landed late; keeping it and deleting this attempt's", "kind", k.name, "kept", first.id, "deleted", id)
+	c.removeLater(ctx, k.kind, id)
+	return status.Errorf(codes.Aborted, "%s %s: an earlier attempt's create reached the cloud late as %s, which is kept; %s, made by this attempt, is being deleted; retry to get %s",
+		k.name, name, first.id, id, first.id)
+}
+
+// watchTwins looks name up again now and then for twinHorizon, and
+// removes any later twin that landed after the answer.
+func (c *Controller) watchTwins(ctx context.Context, k twinKind, name string) {
+	key := "twins/" + k.name + "/" + name
+	if !c.janitor.claim(key) {
+		return
+	}
+	go func() {
+		defer c.janitor.release(key)
+		ctx, cancel := context.WithTimeout(background(ctx), watchFor)
+		defer cancel()
+		start := time.Now()
+		for _, at := range twinChecks {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Until(start.Add(at))):
+			}
+			c.removeLaterTwins(ctx, k, name)
+		}
+	}()
+}
+
+// removeLaterTwins removes the live resources under name created after
+// the oldest live one: none of them was ever answered (checkTwins), and
+// the oldest is what every lookup answers. Twins created at the same
+// instant (clouds that keep seconds) are left: which one a request
+// answered cannot be told. Skipped while a create for the name is under
+// way here; the next check or sweep comes back.
+func (c *Controller) removeLaterTwins(ctx context.Context, k twinKind, name string) {
+	release, err := hold(&c.inFlight, k.nameKey+name, k.name+" "+name)
+	if err != nil {
+		return
+	}
+	defer release()
+	refs, err := k.named(ctx, name)
+	if err != nil {
+		klog.FromContext(ctx).V(2).Info("Could not look for twins; trying again later", "kind", k.name, "name", name, "err", err)
+		return
+	}
+	first := oldestLive(refs)
+	if first == nil {
+		return
+	}
+	for _, r := range refs {
+		switch {
+		case !r.live || r.id == first.id:
+		case r.inUse:
+			klog.FromContext(ctx).Error(nil, "Two resources hold one request name and the later one is in use; delete the one not bound by hand", "kind", k.name, "name", name, "ids", []string{first.id, r.id})
+		case !r.created.After(first.created):
+			klog.FromContext(ctx).Error(nil, "Two resources hold one request name, created at the same time; delete the one not bound by hand", "kind", k.name, "name", name, "ids", []string{first.id, r.id})
+		default:
+			klog.FromContext(ctx).Info("Removing a resource a late create left under a request name another holds", "kind", k.name, "name", name, "id", r.id, "kept", first.id)
+			c.removeLater(ctx, k.kind, r.id)
+		}
+	}
+}
