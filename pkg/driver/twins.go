@@ -298,6 +298,11 @@ func (c *Controller) removeLaterTwins(ctx context.Context, k twinKind, name stri
 			klog.FromContext(ctx).Error(nil, "Two resources hold one request name and the later one is in use; delete the one not bound by hand", "kind", k.name, "name", name, "ids", []string{first.id, r.id})
 		case !r.created.After(first.created):
 			klog.FromContext(ctx).Error(nil, "Two resources hold one request name, created at the same time; delete the one not bound by hand", "kind", k.name, "name", name, "ids", []string{first.id, r.id})
+		case time.Since(r.created) > twinSweepWindow:
+			// A late create lands within twinHorizon; a pair this old is
+			// no such thing (made by hand, or by a driver that answered
+			// the later one), and either may be in use.
+			klog.FromContext(ctx).Error(nil, "Two resources hold one request name and neither is recent; delete the one not bound by hand", "kind", k.name, "name", name, "ids", []string{first.id, r.id})
 		default:
 			klog.FromContext(ctx).Info("Removing a resource a late create left under a request name another holds", "kind", k.name, "name", name, "id", r.id, "kept", first.id)
 			c.removeLater(ctx, k.kind, r.id)
