@@ -154,6 +154,9 @@ func (c *Controller) newVolume(ctx context.Context, name string, cr *csi.Capacit
 		SnapshotID: src.snapshotID, SourceVolumeID: src.volumeID, BackupID: src.backupID,
 		Metadata: md, Description: describe(params.metadata),
 	}
+	if src.backupID != "" {
+		vr.Description += restoreNote + src.backupID + ")"
+	}
 	vol, err := c.cloud.CreateVolume(ctx, vr)
 	if err != nil && vr.BackupID != "" && errors.Is(err, cloud.ErrUnsupported) {
 		// No native create-from-backup (Cinder before v3.47): create it
@@ -293,6 +296,13 @@ func firstMountFS(vcs []*csi.VolumeCapability) string {
 	}
 	return ""
 }
+
+// restoreNote marks the description of a volume made to restore a
+// backup into. A restore replaces the volume's metadata with the
+// backed-up volume's and keeps its name and description, so until the
+// driver writes its own keys back (reclaimRestored) the description is
+// what says the volume is the driver's (unreclaimedRestore).
+const restoreNote = " (from backup "
 
 func describe(md map[string]string) string {
 	if ns, pvc := md[ParamPVCNamespace], md[ParamPVCName]; pvc != "" {

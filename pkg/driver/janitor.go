@@ -236,7 +236,7 @@ func (c *Controller) sweep(ctx context.Context) error {
 		if ownVolume(v) && !gone(v.Status) && (v.CreatedAt.After(recent) || names[v.Name] > 0) {
 			names.add(v.Name, true)
 		}
-		return failedVolume(v) || failedRestore(v) || (ownVolume(v) && v.Status == cloud.StatusCreating) || unfinishedRestore(v)
+		return failedVolume(v) || failedRestore(v) || (ownVolume(v) && v.Status == cloud.StatusCreating) || unfinishedRestore(v) || unreclaimedRestore(v)
 	})
 	if err != nil {
 		return err
@@ -249,7 +249,7 @@ func (c *Controller) sweep(ctx context.Context) error {
 			c.tend(ctx, c.volumeKind(), v.ID, v.Status)
 		case ownVolume(v) && v.Status == cloud.StatusCreating:
 			c.tend(ctx, c.volumeKind(), v.ID, v.Status)
-		case unfinishedRestore(v):
+		case unfinishedRestore(v), unreclaimedRestore(v):
 			c.removeUnfinished(ctx, v)
 		}
 	}

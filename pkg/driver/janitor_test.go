@@ -194,6 +194,20 @@ func TestSweepRemovesUnfinishedRestores(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.cloud.SetVolumeStatus(failedRestore, cloud.StatusError, "error_restoring")
+	// Restored, and the restore put the backed-up volume's metadata in
+	// place of this one's; its CreateVolume died before writing its own
+	// back. The description, which a restore keeps, says it is ours.
+	unreclaimed := mk("unreclaimed", map[string]string{MetaSource: src})
+	if err := e.cloud.SetVolumeMetadata(ctx, unreclaimed, map[string]string{MetaRequestName: "the-backed-up-volume"}); err != nil {
+		t.Fatal(err)
+	}
+	e.cloud.SetVolumeDescription(unreclaimed, "Kubernetes volume"+restoreNote+"6f1c7a4e-0000-0000-0000-000000000001)")
+	// The same, but not described as ours: someone restored our backup
+	// into a volume of theirs.
+	theirs := mk("theirs", map[string]string{})
+	if err := e.cloud.SetVolumeMetadata(ctx, theirs, map[string]string{MetaRequestName: "the-backed-up-volume"}); err != nil {
+		t.Fatal(err)
+	}
 	// Not made for a restore: error_extending may hold data.
 	extending := mk("failed-extend", map[string]string{})
 	e.cloud.SetVolumeStatus(extending, cloud.StatusError, "error_extending")
@@ -204,9 +218,12 @@ func TestSweepRemovesUnfinishedRestores(t *testing.T) {
 		t.Fatal(err)
 	}
 	exists := func(id string) bool { _, err := e.cloud.GetVolume(ctx, id); return err == nil }
-	eventually(t, "abandoned and failed restores removed", func() bool { return !exists(abandoned) && !exists(failedRestore) })
-	if !exists(restored) || !exists(busy) || !exists(extending) {
-		t.Fatalf("removed what it must not: restored kept %v, in-flight kept %v, error_extending kept %v", exists(restored), exists(busy), exists(extending))
+	eventually(t, "abandoned, unreclaimed and failed restores removed", func() bool {
+		return !exists(abandoned) && !exists(failedRestore) && !exists(unreclaimed)
+	})
+	if !exists(restored) || !exists(busy) || !exists(extending) || !exists(theirs) {
+		t.Fatalf("removed what it must not: restored kept %v, in-flight kept %v, error_extending kept %v, someone else's restore kept %v",
+			exists(restored), exists(busy), exists(extending), exists(theirs))
 	}
 }
 

@@ -47,6 +47,17 @@ func unfinishedRestore(v *cloud.Volume) bool {
 		strings.HasPrefix(v.Metadata[MetaSource], "backup:") && v.SourceBackupID == "" && v.Metadata[MetaRestored] == ""
 }
 
+// unreclaimedRestore: a volume this driver made from a backup, restored,
+// whose metadata the restore replaced with the backed-up volume's, and
+// whose CreateVolume gave up or died before writing its own keys back.
+// CreateVolume answers only a reclaimed one, so this was never handed out.
+// The description, which a restore keeps, marks it.
+func unreclaimedRestore(v *cloud.Volume) bool {
+	return v.Name != "" && v.Status == cloud.StatusAvailable && len(v.Attachments) == 0 &&
+		strings.HasPrefix(v.Description, "Kubernetes volume") && strings.Contains(v.Description, restoreNote) &&
+		restoreReplacedMetadata(v)
+}
+
 // failedRestore: a volume this driver created empty to restore a backup
 // into whose restore failed (Cinder: error_restoring). CreateVolume never
 // answers it (it answers only an available one), so it holds nothing

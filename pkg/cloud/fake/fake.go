@@ -196,6 +196,15 @@ func (c *Cloud) SetVolumeStatus(id string, st cloud.Status, raw string) {
 	}
 }
 
+// SetVolumeDescription forces a volume's description.
+func (c *Cloud) SetVolumeDescription(id, desc string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.volumes[id]; ok {
+		e.obj.Description = desc
+	}
+}
+
 // SetSnapshotStatus forces a snapshot's status (a snapshot the cloud failed).
 func (c *Cloud) SetSnapshotStatus(id string, st cloud.Status, raw string) {
 	c.mu.Lock()
