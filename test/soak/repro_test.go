@@ -2,6 +2,8 @@ package soak
 
 import (
 	"context"
+	"net/http"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -22,14 +24,25 @@ import (
 // controllerOnly starts backend's simulator and a controller-mode driver
 // and returns a controller and identity client.
 func controllerOnly(t *testing.T, backend string) (*harness.Sim, csi.ControllerClient, csi.IdentityClient) {
+	return controllerOnlyWith(t, backend, nil)
+}
+
+// controllerOnlyWith is controllerOnly with the simulator's handler
+// wrapped (nil: as it is). The controller's log goes to the test's log
+// when the test fails.
+func controllerOnlyWith(t *testing.T, backend string, wrap func(http.Handler) http.Handler) (*harness.Sim, csi.ControllerClient, csi.IdentityClient) {
 	t.Helper()
 	b, err := harness.Lookup(backend)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if wrap == nil {
+		wrap = func(h http.Handler) http.Handler { return h }
+	}
 	bin := harness.MustSharedDriver(t)
 	work := t.TempDir()
-	sim, err := harness.StartSim(b.SimConfig(filepath.Join(work, "sim"), filepath.Join(work, "by-id")))
+	sim, err := harness.StartSimHandler(b.SimConfig(filepath.Join(work, "sim"), filepath.Join(work, "by-id")),
+		func(s *cloudsim.Sim) http.Handler { return wrap(s.Handler()) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,15 +51,26 @@ func controllerOnly(t *testing.T, backend string) (*harness.Sim, csi.ControllerC
 	if err != nil {
 		t.Fatal(err)
 	}
+	logf, err := os.Create(filepath.Join(work, "controller.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logf.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	p, err := harness.StartDriver(ctx, harness.DriverOptions{
-		Binary: bin, Dir: work, CloudConfig: cfg, Mode: "controller", ExtraArgs: []string{"--metadata-url=-"},
+		Binary: bin, Dir: work, CloudConfig: cfg, Mode: "controller", ExtraArgs: []string{"--metadata-url=-", "-v=2"},
+		Stderr: logf,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Stop() })
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("controller log (tail):\n%s", tail(filepath.Join(work, "controller.log"), 40))
+		}
+	})
 	ic := csi.NewIdentityClient(p.Conn)
 	if err := harness.WaitReady(ctx, func(ctx context.Context) error {
 		_, err := ic.GetPluginInfo(ctx, &csi.GetPluginInfoRequest{})

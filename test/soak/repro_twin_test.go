@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
 	"github.com/openblock-csi/openblock-csi/pkg/csicap"
-	"github.com/openblock-csi/openblock-csi/test/harness"
 )
 
 // holdFirst delays the first request match picks until release is
@@ -62,63 +59,6 @@ func (h *holdFirst) wrap(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 		close(h.served)
 	})
-}
-
-// twinEnv is a simulator whose first create of a kind is held, and a
-// controller in front of it.
-func twinEnv(t *testing.T, backend string, h *holdFirst) (*harness.Sim, csi.ControllerClient) {
-	t.Helper()
-	b, err := harness.Lookup(backend)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := harness.MustSharedDriver(t)
-	work := t.TempDir()
-	sim, err := harness.StartSimHandler(b.SimConfig(filepath.Join(work, "sim"), filepath.Join(work, "by-id")),
-		func(s *cloudsim.Sim) http.Handler { return h.wrap(s.Handler()) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		select {
-		case <-h.release:
-		default:
-			close(h.release) // a failed test must not leave the request parked
-		}
-		sim.Close()
-	})
-	cfg, err := b.WriteCloudConfig(work, sim.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	logf, err := os.Create(filepath.Join(work, "controller.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { logf.Close() })
-	p, err := harness.StartDriver(ctx, harness.DriverOptions{
-		Binary: bin, Dir: work, CloudConfig: cfg, Mode: "controller", ExtraArgs: []string{"--metadata-url=-", "--v=2"},
-		Stderr: logf,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		p.Stop()
-		if t.Failed() {
-			t.Logf("controller log (tail):\n%s", tail(filepath.Join(work, "controller.log"), 40))
-		}
-	})
-	cc := csi.NewControllerClient(p.Conn)
-	if err := harness.WaitReady(ctx, func(ctx context.Context) error {
-		_, err := cc.ControllerGetCapabilities(ctx, &csi.ControllerGetCapabilitiesRequest{})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return sim, cc
 }
 
 func isVolumeCreate(r *http.Request) bool {
@@ -168,7 +108,14 @@ func TestReproLateCreateLandsBeforeRetryCreates(t *testing.T) {
 func lateCreate(t *testing.T, backend string, early bool) {
 	h := newHoldFirst(isVolumeCreate)
 	h.early = early
-	sim, cc := twinEnv(t, backend, h)
+	sim, cc, _ := controllerOnlyWith(t, backend, h.wrap)
+	t.Cleanup(func() {
+		select {
+		case <-h.release:
+		default:
+			close(h.release) // a failed test must not leave the request parked
+		}
+	})
 	req := &csi.CreateVolumeRequest{Name: "twin", CapacityRange: &csi.CapacityRange{RequiredBytes: gib},
 		VolumeCapabilities: []*csi.VolumeCapability{csicap.Mount("ext4")}}
 
