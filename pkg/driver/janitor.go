@@ -100,32 +100,30 @@ func (j *janitor) release(key string) {
 // this driver created until it is ready or gone, and removes it if it
 // fails. Called when the request that created it stops waiting first.
 func (c *Controller) watchCreated(ctx context.Context, k kind, id string) {
-	key := k.name + "/" + id
-	if !c.janitor.claim(key) {
-		return
-	}
-	go func() {
-		defer c.janitor.release(key)
-		ctx, cancel := context.WithTimeout(background(ctx), watchFor)
-		defer cancel()
+	c.janitor.run(ctx, k.name+"/"+id, watchFor, func(ctx context.Context) {
 		if err := k.wait(ctx, id); errors.Is(err, cloud.ErrFailed) {
 			c.remove(ctx, k, id)
 		}
-	}()
+	})
 }
 
 // removeLater removes a failed resource in the background, so that the
 // request that found it failed answers at once.
 func (c *Controller) removeLater(ctx context.Context, k kind, id string) {
-	key := k.name + "/" + id
-	if !c.janitor.claim(key) {
+	c.janitor.run(ctx, k.name+"/"+id, removeFor, func(ctx context.Context) { c.remove(ctx, k, id) })
+}
+
+// run runs fn in the background, detached from the request ctx belongs
+// to and bounded by d, unless work under key is running already.
+func (j *janitor) run(ctx context.Context, key string, d time.Duration, fn func(context.Context)) {
+	if !j.claim(key) {
 		return
 	}
 	go func() {
-		defer c.janitor.release(key)
-		ctx, cancel := context.WithTimeout(background(ctx), removeFor)
+		defer j.release(key)
+		ctx, cancel := context.WithTimeout(background(ctx), d)
 		defer cancel()
-		c.remove(ctx, k, id)
+		fn(ctx)
 	}()
 }
 

@@ -250,14 +250,7 @@ func (c *Controller) checkTwins(ctx context.Context, k twinKind, name, id string
 // watchTwins looks name up again now and then for twinHorizon, and
 // removes any later twin that landed after the answer.
 func (c *Controller) watchTwins(ctx context.Context, k twinKind, name string) {
-	key := "twins/" + k.name + "/" + name
-	if !c.janitor.claim(key) {
-		return
-	}
-	go func() {
-		defer c.janitor.release(key)
-		ctx, cancel := context.WithTimeout(background(ctx), watchFor)
-		defer cancel()
+	c.janitor.run(ctx, "twins/"+k.name+"/"+name, watchFor, func(ctx context.Context) {
 		start := time.Now()
 		for _, at := range twinChecks {
 			select {
@@ -267,7 +260,7 @@ func (c *Controller) watchTwins(ctx context.Context, k twinKind, name string) {
 			}
 			c.removeLaterTwins(ctx, k, name)
 		}
-	}()
+	})
 }
 
 // removeLaterTwins removes the live resources under name created after
