@@ -195,4 +195,16 @@ func TestReproLunanodeNonceAcrossClients(t *testing.T) {
 	if _, err := second.ListVolumes(ctx, cloud.ListOptions{}); err != nil {
 		t.Fatalf("a second client with the same credentials: %v", err)
 	}
+	// A controller that polled the same listing several times a second ran
+	// its nonces for it ahead of the clock; the controller started after
+	// it was killed signs that listing first, with nonces its predecessor
+	// used. The soak saw every restart refused for ten seconds.
+	for range 40 {
+		if _, err := first.ListVolumes(ctx, cloud.ListOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := newClient().ListVolumes(ctx, cloud.ListOptions{}); err != nil {
+		t.Fatalf("a client started after one whose nonces ran ahead: %v", err)
+	}
 }

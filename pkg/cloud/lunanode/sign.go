@@ -58,14 +58,16 @@ func newNonceSource(now func() time.Time) *nonceSource {
 	return &nonceSource{now: now, last: map[string]int64{}}
 }
 
-// next returns the nonce for the request identified by key (handler|req).
-func (n *nonceSource) next(key string) int64 {
+// next returns the nonce for the request identified by key (handler|req),
+// skip seconds past the next free one.
+func (n *nonceSource) next(key string, skip int64) int64 {
 	t := n.now().Unix()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if l, ok := n.last[key]; ok && t <= l {
 		t = l + 1
 	}
+	t += skip
 	n.last[key] = t
 	if len(n.last) > 512 {
 		// Entries more than a minute behind the clock can no longer collide.

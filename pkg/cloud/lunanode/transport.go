@@ -118,20 +118,26 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// nonceRetries bounds the re-signing of a request refused for its nonce.
-const nonceRetries = 2
+// nonceRetries bounds the re-signing of a request refused for its nonce:
+// with the skips doubling, the last is 2^nonceRetries seconds ahead, past
+// the 5 minutes a nonce may run ahead of the API's clock.
+const nonceRetries = 9
 
 // do makes one signed request and decodes the reply into out. Nonces are
 // seconds, so another client with the same credentials (a controller's
 // predecessor, doctor) can sign the identical request in the same second;
 // the API refuses the second as a replay without acting on it, so it is
-// signed again with the next nonce, writes included.
+// signed again with a later nonce, writes included. A predecessor that
+// sent one request several times a second ran its nonces for it ahead of
+// the clock, by up to minutes: each re-signing skips twice as far.
 func (c *Cloud) do(ctx context.Context, category, action string, params map[string]string, out any) error {
+	var skip int64
 	for attempt := 0; ; attempt++ {
-		err := c.doSigned(ctx, category, action, params, out)
+		err := c.doSigned(ctx, category, action, params, out, skip)
 		if attempt >= nonceRetries || !isNonceRefusal(err) {
 			return err
 		}
+		skip = max(1, 2*skip)
 	}
 }
 
@@ -141,7 +147,7 @@ func isNonceRefusal(err error) bool {
 }
 
 // doSigned makes one signed request and decodes the reply into out.
-func (c *Cloud) doSigned(ctx context.Context, category, action string, params map[string]string, out any) (err error) {
+func (c *Cloud) doSigned(ctx context.Context, category, action string, params map[string]string, out any, skip int64) (err error) {
 	handler := handlerPath(category, action)
 	start := time.Now()
 	defer func() {
@@ -160,7 +166,7 @@ func (c *Cloud) doSigned(ctx context.Context, category, action string, params ma
 		return &cloud.Error{Kind: cloud.ErrInvalid, Message: "encoding request", Cause: jerr}
 	}
 	req := string(raw)
-	nonce := strconv.FormatInt(c.nonces.next(handler+"|"+req), 10)
+	nonce := strconv.FormatInt(c.nonces.next(handler+"|"+req, skip), 10)
 	form := url.Values{
 		"req":       {req},
 		"signature": {signature(c.apiKey, handler, req, nonce)},
