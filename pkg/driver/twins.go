@@ -10,6 +10,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/lookup"
 )
 
 // Twins are two live resources under one request name. Nothing in Cinder's
@@ -191,7 +192,7 @@ func oldestLive(refs []twinRef) *twinRef {
 		if !r.live {
 			continue
 		}
-		if best == nil || r.created.Before(best.created) || (r.created.Equal(best.created) && r.id < best.id) {
+		if best == nil || lookup.Older(r.created, r.id, best.created, best.id) {
 			best = r
 		}
 	}

@@ -131,11 +131,17 @@ func (nm *namer[T]) match(items []T) *T {
 
 // older reports whether a was created before b (the smaller id on a tie).
 func (nm *namer[T]) older(a, b *T) bool {
-	ca, cb := nm.ops.created(a), nm.ops.created(b)
-	if !ca.Equal(cb) {
-		return ca.Before(cb)
+	return Older(nm.ops.created(a), nm.ops.id(a), nm.ops.created(b), nm.ops.id(b))
+}
+
+// Older is the order in which a lookup prefers live resources of one
+// name: created first, the smaller id on a tie. Whoever picks among
+// twins must pick as the lookup does.
+func Older(aCreated time.Time, aID string, bCreated time.Time, bID string) bool {
+	if !aCreated.Equal(bCreated) {
+		return aCreated.Before(bCreated)
 	}
-	return nm.ops.id(a) < nm.ops.id(b)
+	return aID < bID
 }
 
 func (nm *namer[T]) finish(r *nameReq[T], all []T, err error) {
