@@ -25,6 +25,7 @@ func (c *Controller) DeleteSnapshot(ctx context.Context, req *csi.DeleteSnapshot
 		return nil, err
 	}
 	defer release()
+	c.probePredecessor(ctx)
 
 	if isBackup {
 		err := c.cloud.DeleteBackup(ctx, backupID)
@@ -44,6 +45,7 @@ func (c *Controller) DeleteSnapshot(ctx context.Context, req *csi.DeleteSnapshot
 		if err := c.waiter.WaitBackupGone(ctx, backupID); err != nil {
 			return nil, failed(err, "waiting for snapshot %s to be deleted", id)
 		}
+		c.settleTwins(ctx, c.backupTwins(), backupID)
 		return &csi.DeleteSnapshotResponse{}, nil
 	}
 	err = c.cloud.DeleteSnapshot(ctx, id)
@@ -65,6 +67,7 @@ func (c *Controller) DeleteSnapshot(ctx context.Context, req *csi.DeleteSnapshot
 	if err := c.waiter.WaitSnapshotGone(ctx, id); err != nil {
 		return nil, failed(err, "waiting for snapshot %s to be deleted", id)
 	}
+	c.settleTwins(ctx, c.snapshotTwins(), id)
 	klog.FromContext(ctx).V(2).Info("Snapshot deleted")
 	return &csi.DeleteSnapshotResponse{}, nil
 }

@@ -25,11 +25,13 @@ func (c *Controller) DeleteVolume(ctx context.Context, req *csi.DeleteVolumeRequ
 		return nil, err
 	}
 	defer release()
+	c.probePredecessor(ctx)
 
 	err = c.cloud.DeleteVolume(ctx, id)
 	switch {
 	case err == nil:
 	case cloud.IsNotFound(err):
+		c.settleTwins(ctx, c.volumeTwins(), id) // a retry of a delete whose answer was lost
 		return &csi.DeleteVolumeResponse{}, nil
 	case errors.Is(err, cloud.ErrWrongState):
 		// Only now look at the volume, to say why.
@@ -61,6 +63,7 @@ func (c *Controller) DeleteVolume(ctx context.Context, req *csi.DeleteVolumeRequ
 	if err := c.waiter.WaitVolumeGone(ctx, id); err != nil {
 		return nil, failed(err, "waiting for volume %s to be deleted", id)
 	}
+	c.settleTwins(ctx, c.volumeTwins(), id)
 	klog.FromContext(ctx).V(2).Info("Volume deleted")
 	return &csi.DeleteVolumeResponse{}, nil
 }

@@ -2,6 +2,8 @@ package driver
 
 import (
 	"context"
+	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,6 +47,11 @@ const maxTwinWait = 2 * time.Second
 // looked up again for a later twin to remove (a variable for tests).
 var twinChecks = []time.Duration{5 * time.Second, 20 * time.Second, time.Minute, twinHorizon + 10*time.Second}
 
+// twinMemory is how long the controller remembers a resource a twin may
+// follow: past twinHorizon, for the CO's delete of it (a twin that
+// outlives the one answered is no longer told from a volume in use).
+const twinMemory = 10 * time.Minute
+
 // twinState is what the controller knows about creates that may still
 // land.
 type twinState struct {
@@ -53,7 +60,18 @@ type twinState struct {
 	mu         sync.Mutex
 	unanswered map[string]time.Time // kind/name -> when a create went unanswered
 	probed     bool
-	successor  bool // the project showed a predecessor's recent creates
+	successor  bool                   // the project showed a predecessor's recent creates
+	records    map[string]*twinRecord // kind/name
+	names      map[string]string      // kind/id -> name, of the records' resources
+}
+
+// twinRecord is a request name a twin may follow: the resource a lookup
+// of it answers (it outlives no delete) and what was answered here.
+type twinRecord struct {
+	first    twinRef
+	answered map[string]bool
+	ids      []string // every id remembered under the name
+	at       time.Time
 }
 
 // noteUnanswered records that a create for key was sent and no answer
@@ -80,6 +98,65 @@ func (t *twinState) pending(key string) bool {
 	return ok && time.Since(at) <= twinHorizon
 }
 
+// remember records ref under kind and name: as answered here, or (a
+// predecessor's) only as the one its name's lookup answers.
+func (t *twinState) remember(kind, name string, ref twinRef, answered bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.rememberLocked(kind, name, ref, answered)
+}
+
+func (t *twinState) rememberLocked(kind, name string, ref twinRef, answered bool) {
+	if t.records == nil {
+		t.records, t.names = map[string]*twinRecord{}, map[string]string{}
+	}
+	now := time.Now()
+	for key, r := range t.records {
+		if now.Sub(r.at) > twinMemory {
+			delete(t.records, key)
+			for _, id := range r.ids {
+				delete(t.names, kindOf(key)+"/"+id)
+			}
+		}
+	}
+	r := t.records[kind+"/"+name]
+	if r == nil {
+		r = &twinRecord{first: ref, answered: map[string]bool{}}
+		t.records[kind+"/"+name] = r
+	} else if lookup.Older(ref.created, ref.id, r.first.created, r.first.id) {
+		r.first = ref
+	}
+	r.at = now
+	if answered {
+		r.answered[ref.id] = true
+	}
+	if _, known := t.names[kind+"/"+ref.id]; !known {
+		r.ids = append(r.ids, ref.id)
+		t.names[kind+"/"+ref.id] = name
+	}
+}
+
+func kindOf(key string) string { k, _, _ := strings.Cut(key, "/"); return k }
+
+// record is what is remembered of kind and name, a copy.
+func (t *twinState) record(kind, name string) (twinRecord, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r, ok := t.records[kind+"/"+name]
+	if !ok || time.Since(r.at) > twinMemory {
+		return twinRecord{}, false
+	}
+	return twinRecord{first: r.first, answered: maps.Clone(r.answered), at: r.at}, true
+}
+
+// nameOf is the request name of a remembered resource.
+func (t *twinState) nameOf(kind, id string) (string, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	name, ok := t.names[kind+"/"+id]
+	return name, ok
+}
+
 // twinsPossible: a twin of the resource a create for name just made may
 // exist or be on its way.
 func (c *Controller) twinsPossible(kindName, name string) bool {
@@ -95,11 +172,12 @@ func (c *Controller) twinsPossible(kindName, name string) bool {
 }
 
 // probePredecessor finds out, once per process and before its first
-// create, whether the project holds volumes of this driver created
-// within twinHorizon before this process started, or still being
+// create or delete, whether the project holds resources of this driver
+// created within twinHorizon before this process started, or still being
 // created: a predecessor was at work, and its last creates may still
-// land. One short listing, newest first; none once the process is past
-// the horizon.
+// land. Those resources are remembered, so that the CO's delete of one
+// looks for a twin. One short listing of volumes (and one of snapshots),
+// newest first; none once the process is past the horizon.
 func (c *Controller) probePredecessor(ctx context.Context) {
 	if time.Since(c.twins.started) > twinHorizon {
 		return
@@ -116,28 +194,52 @@ func (c *Controller) probePredecessor(ctx context.Context) {
 		c.twins.probed, c.twins.successor = true, true
 		return
 	}
-	page, err := c.cloud.ListVolumes(ctx, cloud.ListOptions{Limit: 20})
+	page, err := c.cloud.ListVolumes(ctx, cloud.ListOptions{Limit: probeLimit})
 	if err != nil {
 		return // unknown: twinsPossible assumes a predecessor
 	}
-	c.twins.probed = true
 	since := c.twins.started.Add(-twinHorizon)
+	var recent []func()
 	for i := range page.Items {
 		v := &page.Items[i]
-		if ownVolume(v) && (v.Status == cloud.StatusCreating || v.CreatedAt.After(since)) {
-			c.twins.successor = true
-			break
+		if ownVolume(v) && !gone(v.Status) && (v.Status == cloud.StatusCreating || v.CreatedAt.After(since)) {
+			recent = append(recent, func() {
+				c.twins.rememberLocked("volume", v.Name, twinRef{id: v.ID, created: v.CreatedAt, live: true}, false)
+			})
 		}
 	}
-	klog.FromContext(ctx).V(2).Info("Looked for a predecessor's recent creates", "found", c.twins.successor)
+	if c.caps.Snapshots {
+		snaps, err := c.cloud.ListSnapshots(ctx, cloud.ListOptions{Limit: probeLimit})
+		if err != nil {
+			return
+		}
+		for i := range snaps.Items {
+			s := &snaps.Items[i]
+			if ownSnapshot(s) && !gone(s.Status) && (s.Status == cloud.StatusCreating || s.CreatedAt.After(since)) {
+				recent = append(recent, func() {
+					c.twins.rememberLocked("snapshot", s.Name, twinRef{id: s.ID, created: s.CreatedAt, live: true}, false)
+				})
+			}
+		}
+	}
+	c.twins.probed, c.twins.successor = true, len(recent) > 0
+	for _, r := range recent {
+		r()
+	}
+	klog.FromContext(ctx).V(2).Info("Looked for a predecessor's recent creates", "found", len(recent))
 }
+
+// probeLimit is how many of the newest volumes (and snapshots) the probe
+// lists: one call each.
+const probeLimit = 50
 
 // twinRef is one resource under a request name, as far as twins go.
 type twinRef struct {
-	id      string
-	created time.Time
-	live    bool // neither failed nor on its way out
-	inUse   bool // attached somewhere: never removed as a twin
+	id       string
+	created  time.Time
+	live     bool // neither failed nor on its way out
+	settling bool // still being made
+	inUse    bool // attached somewhere: never removed as a twin
 }
 
 // twinKind is a resource kind as twins are handled.
@@ -153,7 +255,7 @@ func (c *Controller) volumeTwins() twinKind {
 			vols, err := c.lookup.VolumesNamed(ctx, name)
 			refs := make([]twinRef, 0, len(vols))
 			for _, v := range vols {
-				refs = append(refs, twinRef{id: v.ID, created: v.CreatedAt, live: !gone(v.Status), inUse: len(v.Attachments) > 0})
+				refs = append(refs, twinRef{id: v.ID, created: v.CreatedAt, live: !gone(v.Status), settling: stillMade(v.Status), inUse: len(v.Attachments) > 0})
 			}
 			return refs, err
 		}}
@@ -165,7 +267,7 @@ func (c *Controller) snapshotTwins() twinKind {
 			snaps, err := c.lookup.SnapshotsNamed(ctx, name)
 			refs := make([]twinRef, 0, len(snaps))
 			for _, s := range snaps {
-				refs = append(refs, twinRef{id: s.ID, created: s.CreatedAt, live: !gone(s.Status)})
+				refs = append(refs, twinRef{id: s.ID, created: s.CreatedAt, live: !gone(s.Status), settling: stillMade(s.Status)})
 			}
 			return refs, err
 		}}
@@ -177,10 +279,14 @@ func (c *Controller) backupTwins() twinKind {
 			bs, err := c.lookup.BackupsNamed(ctx, name)
 			refs := make([]twinRef, 0, len(bs))
 			for _, b := range bs {
-				refs = append(refs, twinRef{id: b.ID, created: b.CreatedAt, live: !gone(b.Status)})
+				refs = append(refs, twinRef{id: b.ID, created: b.CreatedAt, live: !gone(b.Status), settling: stillMade(b.Status)})
 			}
 			return refs, err
 		}}
+}
+
+func stillMade(st cloud.Status) bool {
+	return st == cloud.StatusCreating || st == cloud.StatusRestoring
 }
 
 // oldestLive is the twin every lookup answers (lookup's order: created
@@ -215,12 +321,19 @@ func (c *Controller) createUnanswered(k twinKind, name string, err error) {
 // too (retryable): answering id while an older twin may exist would hand
 // out the one that is to go. An id the request found by name needs no
 // look: the lookup answered the oldest, and what lands now is later.
+// An answer for a name already watched is remembered in any case: it is
+// the CO's, not a twin.
 func (c *Controller) checkTwins(ctx context.Context, k twinKind, name, id string, created time.Time, madeHere bool) error {
+	answer := twinRef{id: id, created: created, live: true}
 	if !c.twinsPossible(k.name, name) {
+		if _, watched := c.twins.record(k.name, name); watched {
+			c.twins.remember(k.name, name, answer, true)
+		}
 		return nil
 	}
 	c.watchTwins(ctx, k, name)
 	if !madeHere {
+		c.twins.remember(k.name, name, answer, true)
 		return nil
 	}
 	// Some clouds keep creation times in whole seconds (Cinder on MySQL,
@@ -240,12 +353,27 @@ func (c *Controller) checkTwins(ctx context.Context, k twinKind, name, id string
 	}
 	first := oldestLive(refs)
 	if first == nil || first.id == id {
+		c.twins.remember(k.name, name, answer, true)
 		return nil
 	}
 	klog.FromContext(ctx).Info("An earlier attempt's create landed late; keeping it and deleting this attempt's", "kind", k.name, "kept", first.id, "deleted", id)
 	c.removeLater(ctx, k.kind, id)
 	return status.Errorf(codes.Aborted, "%s %s: an earlier attempt's create reached the cloud late as %s, which is kept; %s, made by this attempt, is being deleted; retry to get %s",
 		k.name, name, first.id, id, first.id)
+}
+
+// settleTwins runs once the CO's delete of id is through. If id is one a
+// twin may follow, a twin already there is removed now: with id gone,
+// nothing in the cloud tells it from a volume in use, and the controller
+// that knows may be restarted before its next look. One still on its way
+// is left to the watch.
+func (c *Controller) settleTwins(ctx context.Context, k twinKind, id string) {
+	name, ok := c.twins.nameOf(k.name, id)
+	if !ok {
+		return
+	}
+	c.removeLaterTwins(ctx, k, name)
+	c.watchTwins(ctx, k, name)
 }
 
 // watchTwins looks name up again now and then for twinHorizon, and
@@ -264,12 +392,14 @@ func (c *Controller) watchTwins(ctx context.Context, k twinKind, name string) {
 	})
 }
 
-// removeLaterTwins removes the live resources under name created after
-// the oldest live one: none of them was ever answered (checkTwins), and
-// the oldest is what every lookup answers. Twins created at the same
-// instant (clouds that keep seconds) are left: which one a request
-// answered cannot be told. Skipped while a create for the name is under
-// way here; the next check or sweep comes back.
+// removeLaterTwins removes the resources under name created after the
+// one every lookup answers: the oldest live one, or the one remembered
+// here if that is older (it may have been deleted since). None of them
+// was ever answered (checkTwins); one answered here after the remembered
+// one was deleted (the CO made the name again) is kept. Twins created at
+// the same instant (clouds that keep seconds) are left: which one a
+// request answered cannot be told. Skipped while a create for the name
+// is under way here; the next check or sweep comes back.
 func (c *Controller) removeLaterTwins(ctx context.Context, k twinKind, name string) {
 	release, err := hold(&c.inFlight, k.nameKey+name, k.name+" "+name)
 	if err != nil {
@@ -282,12 +412,16 @@ func (c *Controller) removeLaterTwins(ctx context.Context, k twinKind, name stri
 		return
 	}
 	first := oldestLive(refs)
+	rec, remembered := c.twins.record(k.name, name)
+	if remembered && (first == nil || lookup.Older(rec.first.created, rec.first.id, first.created, first.id)) {
+		first = &rec.first
+	}
 	if first == nil {
 		return
 	}
 	for _, r := range refs {
 		switch {
-		case !r.live || r.id == first.id:
+		case !r.live || r.id == first.id || rec.answered[r.id]:
 		case r.inUse:
 			klog.FromContext(ctx).Error(nil, "Two resources hold one request name and the later one is in use; delete the one not bound by hand", "kind", k.name, "name", name, "ids", []string{first.id, r.id})
 		case !r.created.After(first.created):
@@ -299,7 +433,20 @@ func (c *Controller) removeLaterTwins(ctx context.Context, k twinKind, name stri
 			klog.FromContext(ctx).Error(nil, "Two resources hold one request name and neither is recent; delete the one not bound by hand", "kind", k.name, "name", name, "ids", []string{first.id, r.id})
 		default:
 			klog.FromContext(ctx).Info("Removing a resource a late create left under a request name another holds", "kind", k.name, "name", name, "id", r.id, "kept", first.id)
-			c.removeLater(ctx, k.kind, r.id)
+			c.removeTwin(ctx, k.kind, r)
 		}
 	}
+}
+
+// removeTwin removes a late twin; one still being made is waited for
+// first, as the cloud refuses to delete it until then.
+func (c *Controller) removeTwin(ctx context.Context, k kind, r twinRef) {
+	if !r.settling {
+		c.removeLater(ctx, k, r.id)
+		return
+	}
+	c.janitor.run(ctx, k.name+"/"+r.id, removeFor, func(ctx context.Context) {
+		_ = k.wait(ctx, r.id) // failed or ready, it goes
+		c.remove(ctx, k, r.id)
+	})
 }

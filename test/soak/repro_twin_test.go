@@ -15,6 +15,7 @@ import (
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
 	"github.com/openblock-csi/openblock-csi/pkg/csicap"
+	"github.com/openblock-csi/openblock-csi/test/harness"
 )
 
 // holdFirst delays the first request match picks until release is
@@ -92,7 +93,7 @@ func liveVolumes(st cloudsim.StateDump, name string) []string {
 // answering it, and remove the other.
 func TestReproLateCreateLandsAfterRetry(t *testing.T) {
 	for _, backend := range []string{"cinder-v3", "lunanode"} {
-		t.Run(backend, func(t *testing.T) { lateCreate(t, backend, false) })
+		t.Run(backend, func(t *testing.T) { lateCreate(t, backend, landsAfterRetry) })
 	}
 }
 
@@ -101,13 +102,33 @@ func TestReproLateCreateLandsAfterRetry(t *testing.T) {
 // Aborted; the next retry answers the earlier one.
 func TestReproLateCreateLandsBeforeRetryCreates(t *testing.T) {
 	for _, backend := range []string{"cinder-v3", "lunanode"} {
-		t.Run(backend, func(t *testing.T) { lateCreate(t, backend, true) })
+		t.Run(backend, func(t *testing.T) { lateCreate(t, backend, landsBeforeRetryCreates) })
 	}
 }
 
-func lateCreate(t *testing.T, backend string, early bool) {
+// The CO deletes the answered volume at once, before any later look at
+// the name: the late twin, landed just before the delete or just after,
+// must go too. With the answered one gone, nothing in the cloud tells it
+// from a volume in use.
+func TestReproLateCreateOutlivesTheAnsweredVolume(t *testing.T) {
+	for _, backend := range []string{"cinder-v3", "lunanode"} {
+		t.Run(backend+"/landed-before-the-delete", func(t *testing.T) { lateCreate(t, backend, answeredDeletedFirst) })
+		t.Run(backend+"/landing-after-the-delete", func(t *testing.T) { lateCreate(t, backend, landsAfterDelete) })
+	}
+}
+
+type lateCase int
+
+const (
+	landsAfterRetry lateCase = iota
+	landsBeforeRetryCreates
+	answeredDeletedFirst
+	landsAfterDelete
+)
+
+func lateCreate(t *testing.T, backend string, when lateCase) {
 	h := newHoldFirst(isVolumeCreate)
-	h.early = early
+	h.early = when == landsBeforeRetryCreates
 	sim, cc, _ := controllerOnlyWith(t, backend, h.wrap)
 	t.Cleanup(func() {
 		select {
@@ -147,21 +168,26 @@ func lateCreate(t *testing.T, backend string, early bool) {
 		t.Fatalf("retry: %v", err)
 	}
 	answered := retry.GetVolume().GetVolumeId()
-	if !early {
+	if when == landsAfterDelete {
+		deleteVolume(t, ctx, cc, answered)
+	}
+	if when != landsBeforeRetryCreates {
 		close(h.release)
 	}
 	<-h.served
+	if when == answeredDeletedFirst || when == landsAfterDelete {
+		if when == answeredDeletedFirst {
+			deleteVolume(t, ctx, cc, answered)
+		}
+		live := waitLive(sim, "twin", 0)
+		if len(live) != 0 {
+			t.Fatalf("live volumes named twin after the CO deleted %s, the one answered: %v", answered, live)
+		}
+		return
+	}
 
 	// The late volume is removed, the answered one kept.
-	deadline := time.Now().Add(45 * time.Second)
-	var live []string
-	for {
-		live = liveVolumes(sim.State(), "twin")
-		if len(live) == 1 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	live := waitLive(sim, "twin", 1)
 	if len(live) != 1 || live[0] != answered {
 		t.Fatalf("live volumes named twin: %v; want only %s, the one answered", live, answered)
 	}
@@ -171,5 +197,25 @@ func lateCreate(t *testing.T, backend string, early bool) {
 	}
 	if got := again.GetVolume().GetVolumeId(); got != answered {
 		t.Fatalf("a later retry answered %s, the first answer was %s", got, answered)
+	}
+}
+
+// waitLive waits up to 45 s (past the driver's first looks at a name)
+// for want live volumes named name, and returns those there are.
+func waitLive(sim *harness.Sim, name string, want int) []string {
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		live := liveVolumes(sim.State(), name)
+		if len(live) == want || time.Now().After(deadline) {
+			return live
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func deleteVolume(t *testing.T, ctx context.Context, cc csi.ControllerClient, id string) {
+	t.Helper()
+	if _, err := cc.DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: id}); err != nil {
+		t.Fatalf("DeleteVolume %s: %v", id, err)
 	}
 }
