@@ -33,6 +33,14 @@ type lifecycle struct {
 	snaps []string // owned snapshot ids
 	trace []string
 
+	// Creates sent and not yet answered, by name. Kubernetes finishes
+	// these even for an object deleted meanwhile (the provisioner keeps
+	// a claim in progress; the snapshotter's being-created annotation
+	// holds the content) and then deletes what they made: the teardown
+	// does the same.
+	pendingVols  map[string]*csi.CreateVolumeRequest
+	pendingSnaps map[string]*csi.CreateSnapshotRequest
+
 	dataErrors []string
 
 	mu      sync.Mutex // guards opName, opStart (parallel senders)
@@ -57,6 +65,9 @@ func newLifecycle(e *env, idx int) *lifecycle {
 		e: e, idx: idx,
 		base: fmt.Sprintf("pvc-soak-%d-%04d", e.seed%1_000_000, idx),
 		rnd:  rand.New(rand.NewPCG(uint64(e.seed), uint64(idx))),
+
+		pendingVols:  map[string]*csi.CreateVolumeRequest{},
+		pendingSnaps: map[string]*csi.CreateSnapshotRequest{},
 	}
 }
 
@@ -170,6 +181,7 @@ func (l *lifecycle) createVolume(ctx context.Context, suffix string, cs *csi.Vol
 	if l.rnd.Float64() < 0.2 {
 		senders = 2
 	}
+	l.pendingVols[name] = req
 	ids, err := l.parallel(ctx, senders, "CreateVolume "+name, func(ctx context.Context) (string, error) {
 		resp, err := l.e.cc.CreateVolume(ctx, req)
 		if err != nil {
@@ -186,6 +198,9 @@ func (l *lifecycle) createVolume(ctx context.Context, suffix string, cs *csi.Vol
 		if v == nil {
 			v = nv
 		}
+	}
+	if len(ids) > 0 {
+		delete(l.pendingVols, name)
 	}
 	if err != nil {
 		return nil, err
@@ -258,6 +273,7 @@ func (l *lifecycle) createSnapshot(ctx context.Context, kind string, v *vol) (st
 	if l.rnd.Float64() < 0.2 {
 		senders = 2
 	}
+	l.pendingSnaps[name] = req
 	ids, err := l.parallel(ctx, senders, "CreateSnapshot "+name, func(ctx context.Context) (string, error) {
 		resp, err := l.e.cc.CreateSnapshot(ctx, req)
 		if err != nil {
@@ -272,6 +288,9 @@ func (l *lifecycle) createSnapshot(ctx context.Context, kind string, v *vol) (st
 		return resp.GetSnapshot().GetSnapshotId(), nil
 	})
 	l.snaps = append(l.snaps, ids...)
+	if len(ids) > 0 {
+		delete(l.pendingSnaps, name)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -471,6 +490,9 @@ func (l *lifecycle) expand(ctx context.Context, v *vol, pat *pattern) error {
 // teardown releases everything the lifecycle still owns, in the order the
 // cloud allows: detach, copies, snapshots, then the source.
 func (l *lifecycle) teardown(ctx context.Context) error {
+	if err := l.finishCreates(ctx); err != nil {
+		return err
+	}
 	for _, v := range slices.Clone(l.vols) {
 		if err := l.detach(ctx, v); err != nil {
 			return err
@@ -492,6 +514,45 @@ func (l *lifecycle) teardown(ctx context.Context) error {
 		if err := l.deleteVolume(ctx, v); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// finishCreates sends the creates left unanswered again until each is
+// answered, so that the teardown deletes what they made. Their sources
+// are still there: the teardown removes them after.
+func (l *lifecycle) finishCreates(ctx context.Context) error {
+	for name, req := range l.pendingSnaps {
+		ids, err := l.parallel(ctx, 1, "CreateSnapshot "+name+" (finishing)", func(ctx context.Context) (string, error) {
+			resp, err := l.e.cc.CreateSnapshot(ctx, req)
+			if err != nil {
+				return "", err
+			}
+			l.e.led.answered("snapshot", name, resp.GetSnapshot().GetSnapshotId())
+			return resp.GetSnapshot().GetSnapshotId(), nil
+		})
+		if err != nil {
+			return err
+		}
+		l.snaps = append(l.snaps, ids...)
+		delete(l.pendingSnaps, name)
+	}
+	for name, req := range l.pendingVols {
+		ids, err := l.parallel(ctx, 1, "CreateVolume "+name+" (finishing)", func(ctx context.Context) (string, error) {
+			resp, err := l.e.cc.CreateVolume(ctx, req)
+			if err != nil {
+				return "", err
+			}
+			l.e.led.answered("volume", name, resp.GetVolume().GetVolumeId())
+			return resp.GetVolume().GetVolumeId(), nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			l.vols = append(l.vols, &vol{id: id, name: name, derived: req.VolumeContentSource != nil})
+		}
+		delete(l.pendingVols, name)
 	}
 	return nil
 }

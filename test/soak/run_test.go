@@ -19,8 +19,9 @@ import (
 
 const (
 	// cleanupBudget bounds the fault-free teardown of lifecycles that
-	// failed or were cut short.
-	cleanupBudget = 25 * time.Second
+	// failed or were cut short, run side by side as a CO's would; it may
+	// have a create to finish first.
+	cleanupBudget = 60 * time.Second
 	// cutShortLimit: a lifecycle stopped by the end of the drain counts as
 	// failed if its step had been retrying for longer than this.
 	cutShortLimit = 45 * time.Second
@@ -119,11 +120,15 @@ func soakBackend(t *testing.T, b harness.Backend, bin string, seed int64, sched 
 	// driver itself lost counts as leaked.
 	cleanCtx, cancelClean := context.WithTimeout(context.Background(), cleanupBudget)
 	defer cancelClean()
+	var cleaning sync.WaitGroup
 	for _, lc := range append(slices.Clone(failed), cut...) {
-		if err := lc.teardown(cleanCtx); err != nil {
-			t.Logf("%s: cleaning up after lifecycle %s: %v", b.Name, lc.base, err)
-		}
+		cleaning.Go(func() {
+			if err := lc.teardown(cleanCtx); err != nil {
+				t.Logf("%s: cleaning up after lifecycle %s: %v", b.Name, lc.base, err)
+			}
+		})
 	}
+	cleaning.Wait()
 	// Killed every 5–15 s, no controller lived to its first sweep, which
 	// removes what a killed predecessor left failed (driver.DefaultSweepDelay
 	// after start). A controller that stays up does sweep: the leak check
