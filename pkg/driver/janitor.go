@@ -134,7 +134,8 @@ func background(ctx context.Context) context.Context {
 	return klog.NewContext(context.Background(), klog.FromContext(ctx))
 }
 
-// remove deletes a failed resource, retrying what a retry can fix (rate
+// remove deletes a resource this driver made that no request holds (a
+// failed one, or a late twin), retrying what a retry can fix (rate
 // limits, 5xx, a state the cloud is still leaving) until ctx ends.
 func (c *Controller) remove(ctx context.Context, k kind, id string) {
 	delay := 2 * time.Second
@@ -144,19 +145,19 @@ func (c *Controller) remove(ctx context.Context, k kind, id string) {
 	for {
 		err := k.del(ctx, id)
 		if err == nil || cloud.IsNotFound(err) {
-			klog.FromContext(ctx).Info("Removed a failed resource this driver created", "kind", k.name, "id", id)
+			klog.FromContext(ctx).Info("Removed a resource this driver created that no request holds", "kind", k.name, "id", id)
 			return
 		}
 		if errors.Is(err, cloud.ErrWrongState) {
 			refusals++
 		}
 		if (!cloud.IsRetryable(err) && !errors.Is(err, cloud.ErrWrongState)) || refusals > 3 {
-			klog.FromContext(ctx).Error(err, "Could not remove a failed resource; delete it by hand", "kind", k.name, "id", id)
+			klog.FromContext(ctx).Error(err, "Could not remove a resource this driver created that no request holds; delete it by hand", "kind", k.name, "id", id)
 			return
 		}
 		select {
 		case <-ctx.Done():
-			klog.FromContext(ctx).Error(err, "Gave up removing a failed resource; delete it by hand", "kind", k.name, "id", id)
+			klog.FromContext(ctx).Error(err, "Gave up removing a resource this driver created that no request holds; delete it by hand", "kind", k.name, "id", id)
 			return
 		case <-time.After(max(delay, cloud.RetryAfterOf(err))):
 		}
