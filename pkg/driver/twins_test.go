@@ -1,9 +1,10 @@
 package driver
 
 import (
-	"github.com/container-storage-interface/spec/lib/go/csi"
 	"testing"
 	"time"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 )
