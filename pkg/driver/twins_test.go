@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -15,26 +16,12 @@ import (
 func TestSweepRemovesLaterTwins(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := ctxT(t)
-	mk := func(name string, md map[string]string) string {
-		v, err := e.cloud.CreateVolume(ctx, cloud.CreateVolumeRequest{Name: name, SizeGiB: 1, Metadata: md})
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(2 * time.Millisecond) // distinct creation times
-		return v.ID
-	}
+	mk := func(name string, md map[string]string) string { return cloudVolume(t, ctx, e, name, md) }
 	own := map[string]string{MetaRequestName: "twin"}
 	earlier, later := mk("twin", own), mk("twin", own)
 	foreign1, foreign2 := mk("pair", nil), mk("pair", nil)
 	exists := func(id string) bool { _, err := e.cloud.GetVolume(ctx, id); return err == nil }
-	eventually(t, "volumes available", func() bool {
-		for _, id := range []string{earlier, later, foreign1, foreign2} {
-			if v, err := e.cloud.GetVolume(ctx, id); err != nil || v.Status != cloud.StatusAvailable {
-				return false
-			}
-		}
-		return true
-	})
+	waitAvailable(t, ctx, e, earlier, later, foreign1, foreign2)
 	if err := e.c.sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -51,25 +38,11 @@ func TestSweepRemovesLaterTwins(t *testing.T) {
 func TestDeleteRemovesTheLateTwinOfAPredecessorsAnswer(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := ctxT(t)
-	mk := func(name string, md map[string]string) string {
-		v, err := e.cloud.CreateVolume(ctx, cloud.CreateVolumeRequest{Name: name, SizeGiB: 1, Metadata: md})
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(2 * time.Millisecond) // distinct creation times
-		return v.ID
-	}
+	mk := func(name string, md map[string]string) string { return cloudVolume(t, ctx, e, name, md) }
 	answered, twin := mk("twin", map[string]string{MetaRequestName: "twin"}), mk("twin", map[string]string{MetaRequestName: "twin"})
 	foreign1, foreign2 := mk("pair", nil), mk("pair", nil)
 	exists := func(id string) bool { _, err := e.cloud.GetVolume(ctx, id); return err == nil }
-	eventually(t, "volumes available", func() bool {
-		for _, id := range []string{answered, twin, foreign1, foreign2} {
-			if v, err := e.cloud.GetVolume(ctx, id); err != nil || v.Status != cloud.StatusAvailable {
-				return false
-			}
-		}
-		return true
-	})
+	waitAvailable(t, ctx, e, answered, twin, foreign1, foreign2)
 	if _, err := e.c.DeleteVolume(ctx, &csi.DeleteVolumeRequest{VolumeId: answered}); err != nil {
 		t.Fatal(err)
 	}
@@ -115,4 +88,28 @@ func TestWatchRemovesATwinLandingAfterTheDelete(t *testing.T) {
 	if _, err := e.cloud.GetVolume(ctx, second); err != nil {
 		t.Fatalf("the volume a later CreateVolume answered was removed: %v", err)
 	}
+}
+
+// cloudVolume makes a volume straight in the cloud, as a create the
+// driver never answered would, a little after the one before it.
+func cloudVolume(t *testing.T, ctx context.Context, e *env, name string, md map[string]string) string {
+	t.Helper()
+	v, err := e.cloud.CreateVolume(ctx, cloud.CreateVolumeRequest{Name: name, SizeGiB: 1, Metadata: md})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond) // distinct creation times
+	return v.ID
+}
+
+func waitAvailable(t *testing.T, ctx context.Context, e *env, ids ...string) {
+	t.Helper()
+	eventually(t, "volumes available", func() bool {
+		for _, id := range ids {
+			if v, err := e.cloud.GetVolume(ctx, id); err != nil || v.Status != cloud.StatusAvailable {
+				return false
+			}
+		}
+		return true
+	})
 }

@@ -182,14 +182,7 @@ func (l *lifecycle) createVolume(ctx context.Context, suffix string, cs *csi.Vol
 		senders = 2
 	}
 	l.pendingVols[name] = req
-	ids, err := l.parallel(ctx, senders, "CreateVolume "+name, func(ctx context.Context) (string, error) {
-		resp, err := l.e.cc.CreateVolume(ctx, req)
-		if err != nil {
-			return "", err
-		}
-		l.e.led.answered("volume", name, resp.GetVolume().GetVolumeId())
-		return resp.GetVolume().GetVolumeId(), nil
-	})
+	ids, err := l.parallel(ctx, senders, "CreateVolume "+name, l.sendCreateVolume(req))
 	// Whatever was answered is owned, so the teardown deletes it all.
 	var v *vol
 	for _, id := range ids {
@@ -206,14 +199,7 @@ func (l *lifecycle) createVolume(ctx context.Context, suffix string, cs *csi.Vol
 		return nil, err
 	}
 	if l.rnd.Float64() < 0.2 {
-		again, err := l.parallel(ctx, 1, "CreateVolume "+name+" (repeated)", func(ctx context.Context) (string, error) {
-			resp, err := l.e.cc.CreateVolume(ctx, req)
-			if err != nil {
-				return "", err
-			}
-			l.e.led.answered("volume", name, resp.GetVolume().GetVolumeId())
-			return resp.GetVolume().GetVolumeId(), nil
-		})
+		again, err := l.parallel(ctx, 1, "CreateVolume "+name+" (repeated)", l.sendCreateVolume(req))
 		for _, id := range again {
 			if id != v.id {
 				l.vols = append(l.vols, &vol{id: id, name: name, derived: cs != nil})
@@ -274,19 +260,7 @@ func (l *lifecycle) createSnapshot(ctx context.Context, kind string, v *vol) (st
 		senders = 2
 	}
 	l.pendingSnaps[name] = req
-	ids, err := l.parallel(ctx, senders, "CreateSnapshot "+name, func(ctx context.Context) (string, error) {
-		resp, err := l.e.cc.CreateSnapshot(ctx, req)
-		if err != nil {
-			return "", err
-		}
-		if !resp.GetSnapshot().GetReadyToUse() {
-			// The driver waits for the cloud; a snapshot it calls done
-			// must be usable as a source.
-			return "", fmt.Errorf("snapshot %s answered but not ready to use", resp.GetSnapshot().GetSnapshotId())
-		}
-		l.e.led.answered("snapshot", name, resp.GetSnapshot().GetSnapshotId())
-		return resp.GetSnapshot().GetSnapshotId(), nil
-	})
+	ids, err := l.parallel(ctx, senders, "CreateSnapshot "+name, l.sendCreateSnapshot(req))
 	l.snaps = append(l.snaps, ids...)
 	if len(ids) > 0 {
 		delete(l.pendingSnaps, name)
@@ -523,14 +497,7 @@ func (l *lifecycle) teardown(ctx context.Context) error {
 // are still there: the teardown removes them after.
 func (l *lifecycle) finishCreates(ctx context.Context) error {
 	for name, req := range l.pendingSnaps {
-		ids, err := l.parallel(ctx, 1, "CreateSnapshot "+name+" (finishing)", func(ctx context.Context) (string, error) {
-			resp, err := l.e.cc.CreateSnapshot(ctx, req)
-			if err != nil {
-				return "", err
-			}
-			l.e.led.answered("snapshot", name, resp.GetSnapshot().GetSnapshotId())
-			return resp.GetSnapshot().GetSnapshotId(), nil
-		})
+		ids, err := l.parallel(ctx, 1, "CreateSnapshot "+name+" (finishing)", l.sendCreateSnapshot(req))
 		if err != nil {
 			return err
 		}
@@ -538,14 +505,7 @@ func (l *lifecycle) finishCreates(ctx context.Context) error {
 		delete(l.pendingSnaps, name)
 	}
 	for name, req := range l.pendingVols {
-		ids, err := l.parallel(ctx, 1, "CreateVolume "+name+" (finishing)", func(ctx context.Context) (string, error) {
-			resp, err := l.e.cc.CreateVolume(ctx, req)
-			if err != nil {
-				return "", err
-			}
-			l.e.led.answered("volume", name, resp.GetVolume().GetVolumeId())
-			return resp.GetVolume().GetVolumeId(), nil
-		})
+		ids, err := l.parallel(ctx, 1, "CreateVolume "+name+" (finishing)", l.sendCreateVolume(req))
 		if err != nil {
 			return err
 		}
@@ -555,4 +515,35 @@ func (l *lifecycle) finishCreates(ctx context.Context) error {
 		delete(l.pendingVols, name)
 	}
 	return nil
+}
+
+// sendCreateVolume is one CreateVolume attempt of req, its answer noted in
+// the ledger.
+func (l *lifecycle) sendCreateVolume(req *csi.CreateVolumeRequest) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		resp, err := l.e.cc.CreateVolume(ctx, req)
+		if err != nil {
+			return "", err
+		}
+		l.e.led.answered("volume", req.GetName(), resp.GetVolume().GetVolumeId())
+		return resp.GetVolume().GetVolumeId(), nil
+	}
+}
+
+// sendCreateSnapshot is one CreateSnapshot attempt of req, its answer
+// noted in the ledger.
+func (l *lifecycle) sendCreateSnapshot(req *csi.CreateSnapshotRequest) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		resp, err := l.e.cc.CreateSnapshot(ctx, req)
+		if err != nil {
+			return "", err
+		}
+		if !resp.GetSnapshot().GetReadyToUse() {
+			// The driver waits for the cloud; a snapshot it calls done
+			// must be usable as a source.
+			return "", fmt.Errorf("snapshot %s answered but not ready to use", resp.GetSnapshot().GetSnapshotId())
+		}
+		l.e.led.answered("snapshot", req.GetName(), resp.GetSnapshot().GetSnapshotId())
+		return resp.GetSnapshot().GetSnapshotId(), nil
+	}
 }
