@@ -32,21 +32,22 @@ import (
 var version = "dev"
 
 type options struct {
-	endpoint          string
-	mode              string
-	cloudConfig       string
-	nodeID            string
-	zone              string
-	byIDDir           string
-	kubeletDirs       dirList
-	nodeStateDir      string
-	httpEndpoint      string
-	waiterMode        string
-	metadataURL       string
-	configDrive       string
-	maxVolumesPerNode int64
-	sweepDelay        time.Duration
-	showVersion       bool
+	endpoint           string
+	mode               string
+	cloudConfig        string
+	nodeID             string
+	zone               string
+	byIDDir            string
+	kubeletDirs        dirList
+	nodeStateDir       string
+	controllerStateDir string
+	httpEndpoint       string
+	waiterMode         string
+	metadataURL        string
+	configDrive        string
+	maxVolumesPerNode  int64
+	sweepDelay         time.Duration
+	showVersion        bool
 }
 
 func main() {
@@ -67,6 +68,7 @@ func main() {
 	fs.StringVar(&o.zone, "zone", "", "this node's zone (default: from the metadata service or config drive)")
 	fs.StringVar(&o.byIDDir, "by-id-dir", node.DefaultByIDDir, "directory of udev by-id disk links")
 	fs.Var(&o.kubeletDirs, "kubelet-dir", "the kubelet's root directory; node calls act only on paths under it (repeat or comma-separate for more; default "+driver.DefaultKubeletDir+")")
+	fs.StringVar(&o.controllerStateDir, "controller-state-dir", "", "where the controller keeps its journal of create calls for its successor in the pod (an emptyDir); empty: a restarted controller lists the project instead")
 	fs.StringVar(&o.nodeStateDir, "node-state-dir", "", "where the node records what it mounted (default <kubelet-dir>/plugins/<driver name>/node-state)")
 	fs.StringVar(&o.httpEndpoint, "http-endpoint", "", "address for HTTP health and metrics (e.g. :8080); empty disables")
 	fs.StringVar(&o.waiterMode, "waiter-mode", string(waiter.Batched), "how to wait for cloud operations: batched or per-volume")
@@ -127,6 +129,7 @@ func run(ctx context.Context, o options) error {
 		names := lookup.New(c, w.Options())
 		defer names.Close()
 		cfg.Waiter, cfg.Lookup = w, names
+		cfg.ControllerStateDir = o.controllerStateDir
 		klog.InfoS("Cloud ready", "backend", c.Name(), "waiter", waiterMode)
 	}
 	if mode.HasNode() {

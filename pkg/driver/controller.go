@@ -8,6 +8,7 @@ import (
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"k8s.io/klog/v2"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloud"
 	"github.com/openblock-csi/openblock-csi/pkg/cloud/lookup"
@@ -51,6 +52,18 @@ func newController(cfg Config) (*Controller, error) {
 		zoneMap: cfg.ZoneMap, ignoreVolumeAZ: cfg.IgnoreVolumeAZ, attachTimeout: cfg.AttachTimeout,
 		sweepDelay: cfg.SweepDelay, sweepInterval: cfg.SweepInterval,
 		twins: twinState{started: time.Now()},
+	}
+	if cfg.ControllerStateDir != "" {
+		// Without a journal the controller is as safe, only dearer after a
+		// restart (it lists the project): no reason to refuse to serve.
+		found, err := c.twins.openTwinJournal(cfg.ControllerStateDir)
+		if err != nil {
+			klog.ErrorS(err, "Could not open the twin journal; a restarted controller lists the project instead", "dir", cfg.ControllerStateDir)
+		} else {
+			// A predecessor's journal says what a listing would guess.
+			c.twins.probed = found
+			klog.InfoS("Twin journal open", "dir", cfg.ControllerStateDir, "predecessor", found, "pendingCreates", len(c.twins.unanswered))
+		}
 	}
 	if c.waiter == nil {
 		c.waiter = waiter.New(cfg.Cloud, waiter.Options{})

@@ -66,12 +66,13 @@ func (c *Controller) CreateSnapshot(ctx context.Context, req *csi.CreateSnapshot
 	madeHere := false
 	for try := 1; ; try++ {
 		if snap == nil {
+			answered := c.twins.sending(c.snapshotTwins().name, name)
 			snap, err = c.cloud.CreateSnapshot(ctx, cloud.CreateSnapshotRequest{
 				Name: name, VolumeID: volID, Metadata: md, Description: snapshotDescription,
 				Force: c.caps.SnapshotAttached == cloud.SnapshotAttachedForce,
 			})
+			answered(err)
 			if err != nil {
-				c.createUnanswered(c.snapshotTwins(), name, err)
 				return nil, c.snapshotCreateError(ctx, err, name, volID)
 			}
 			klog.FromContext(ctx).V(2).Info("Snapshot created", "id", snap.ID)
@@ -108,14 +109,15 @@ func (c *Controller) createBackup(ctx context.Context, name, volID string, md ma
 	madeHere := false
 	for try := 1; ; try++ {
 		if b == nil {
+			answered := c.twins.sending(c.backupTwins().name, name)
 			b, err = c.cloud.CreateBackup(ctx, cloud.CreateBackupRequest{
 				Name: name, VolumeID: volID, Metadata: md, Description: backupDescription,
 				// A backup of an attached volume is crash-consistent, as a
 				// forced snapshot is; clouds that refuse it say so.
 				Force: true,
 			})
+			answered(err)
 			if err != nil {
-				c.createUnanswered(c.backupTwins(), name, err)
 				return nil, c.snapshotCreateError(ctx, err, name, volID)
 			}
 			klog.FromContext(ctx).V(2).Info("Backup created", "id", b.ID)

@@ -157,6 +157,7 @@ func (c *Controller) newVolume(ctx context.Context, name string, cr *csi.Capacit
 	if src.backupID != "" {
 		vr.Description += restoreNote + src.backupID + ")"
 	}
+	answered := c.twins.sending(c.volumeTwins().name, name)
 	vol, err := c.cloud.CreateVolume(ctx, vr)
 	if err != nil && vr.BackupID != "" && errors.Is(err, cloud.ErrUnsupported) {
 		// No native create-from-backup (Cinder before v3.47): create it
@@ -164,8 +165,8 @@ func (c *Controller) newVolume(ctx context.Context, name string, cr *csi.Capacit
 		vr.BackupID = ""
 		vol, err = c.cloud.CreateVolume(ctx, vr)
 	}
+	answered(err)
 	if err != nil {
-		c.createUnanswered(c.volumeTwins(), name, err)
 		return nil, failed(err, "creating volume %s (%d GiB)", name, sizeGiB)
 	}
 	klog.FromContext(ctx).V(2).Info("Volume created", "id", vol.ID, "sizeGiB", sizeGiB, "zone", vol.Zone, "source", src.String())

@@ -98,6 +98,11 @@ type Config struct {
 	// (default 5 s).
 	ProbeTTL time.Duration
 
+	// ControllerStateDir, if set, keeps the controller's journal of the
+	// creates it sent (twins_journal.go) for its successor in the same
+	// pod; empty: a restarted controller lists the project instead.
+	ControllerStateDir string
+
 	// SweepDelay is how long after Serve starts the controller first looks
 	// for failed resources it created (default DefaultSweepDelay);
 	// SweepInterval how often after that (default DefaultSweepInterval,
@@ -205,6 +210,7 @@ func (d *Driver) Serve(ctx context.Context, lis net.Listener) error {
 	go func() { errc <- srv.Serve(lis) }()
 	if d.controller != nil {
 		go d.controller.sweepLoop(ctx)
+		d.controller.resumeTwinWatches(ctx)
 	}
 	select {
 	case err := <-errc:
@@ -219,6 +225,9 @@ func (d *Driver) Serve(ctx context.Context, lis net.Listener) error {
 	case <-stopped:
 	case <-time.After(20 * time.Second):
 		srv.Stop()
+	}
+	if d.controller != nil {
+		d.controller.twins.closeJournal()
 	}
 	klog.InfoS("CSI server stopped")
 	return nil

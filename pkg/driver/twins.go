@@ -30,8 +30,9 @@ import (
 //   - the later twin, never answered, is removed: watched for a while
 //     after such a create, and found by the sweep after a restart.
 //
-// "May be on its way": a create of this name this process sent without an
-// answer, or any create while this process is young and the project
+// "May be on its way": a create of this name this process (or, by the
+// journal, its predecessor in the pod) sent without an answer, or any
+// create while this process is young, has no journal and the project
 // shows a predecessor at work. Elsewhere the check would cost a listing
 // per create for nothing.
 
@@ -63,6 +64,7 @@ type twinState struct {
 	successor  bool                   // the project showed a predecessor's recent creates
 	records    map[string]*twinRecord // kind/name
 	names      map[string]string      // kind/id -> name, of the records' resources
+	journal    *twinJournal           // nil: none configured, or it failed
 }
 
 // twinRecord is a request name a twin may follow: the resource a lookup
@@ -107,10 +109,17 @@ func (t *twinState) remember(kind, name string, ref twinRef, answered bool) {
 }
 
 func (t *twinState) rememberLocked(kind, name string, ref twinRef, answered bool) {
+	now := time.Now()
+	t.rememberAtLocked(kind, name, ref, answered, now)
+	t.writeLocked(twinEvent{At: now, Event: eventRemembered, Kind: kind, Name: name, ID: ref.id, Created: ref.created, Answered: answered})
+}
+
+// rememberAtLocked is remember as of now (a journal's replay is as of
+// its events).
+func (t *twinState) rememberAtLocked(kind, name string, ref twinRef, answered bool, now time.Time) {
 	if t.records == nil {
 		t.records, t.names = map[string]*twinRecord{}, map[string]string{}
 	}
-	now := time.Now()
 	for key, r := range t.records {
 		if now.Sub(r.at) > twinMemory {
 			delete(t.records, key)
@@ -303,14 +312,6 @@ func oldestLive(refs []twinRef) *twinRef {
 		}
 	}
 	return best
-}
-
-// createUnanswered notes a create call for name that ended without the
-// cloud's answer, so its resource may land later.
-func (c *Controller) createUnanswered(k twinKind, name string, err error) {
-	if err != nil {
-		c.twins.noteUnanswered(k.name + "/" + name)
-	}
 }
 
 // checkTwins runs when a create for name is about to answer id, ready.

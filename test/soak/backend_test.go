@@ -206,19 +206,31 @@ func (e *env) startController(ctx context.Context) (*harness.DriverProcess, erro
 	return harness.StartDriver(ctx, harness.DriverOptions{
 		Binary: e.bin, Dir: filepath.Join(e.work, "ctrl"), CloudConfig: e.cfgPath,
 		Mode: "controller", Stdout: e.ctrlLog, Stderr: e.ctrlLog,
-		ExtraArgs: []string{"--metadata-url=-", "-v=2"},
+		ExtraArgs: []string{"--metadata-url=-", "-v=2", "--controller-state-dir=" + e.stateDir()},
 	})
 }
 
+// stateDir is the controller's state directory, an emptyDir of its pod in
+// the chart: it outlives a container's restart, not the pod.
+func (e *env) stateDir() string { return filepath.Join(e.work, "ctrl-state") }
+
 // restartController kills the controller with SIGKILL (no chance to
 // finish anything) and starts it again on the same socket, as kubelet
-// restarts a crashed container: again and again until it serves.
-func (e *env) restartController(pause time.Duration) error {
+// restarts a crashed container: again and again until it serves. In a
+// new pod (newPod) the state directory starts empty.
+func (e *env) restartController(pause time.Duration, newPod bool) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.ctrl.Kill()
 	n := e.restarts.Add(1)
-	fmt.Fprintf(e.ctrlLog, "\n===== soak: controller killed with SIGKILL (restart %d) =====\n", n)
+	where := "same pod"
+	if newPod {
+		where = "new pod: state directory emptied"
+		if err := os.RemoveAll(e.stateDir()); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(e.ctrlLog, "\n===== soak: controller killed with SIGKILL (restart %d, %s) =====\n", n, where)
 	time.Sleep(pause)
 	var err error
 	for try := 0; try < 20; try++ {
@@ -255,7 +267,9 @@ func (e *env) killer(stop <-chan struct{}, rnd *rand.Rand, errs chan<- error) {
 			return
 		case <-time.After(d):
 		}
-		if err := e.restartController(time.Duration(rnd.IntN(300)) * time.Millisecond); err != nil {
+		// One restart in five is a new pod, whose controller finds no
+		// journal and lists the project instead.
+		if err := e.restartController(time.Duration(rnd.IntN(300))*time.Millisecond, rnd.IntN(5) == 0); err != nil {
 			errs <- fmt.Errorf("restarting the controller: %w", err)
 			return
 		}

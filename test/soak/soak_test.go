@@ -3,6 +3,7 @@ package soak
 import (
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"strings"
 	"sync"
@@ -25,6 +26,16 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	harness.RemoveSharedDriver()
 	os.Exit(code)
+}
+
+// backendSeed derives a backend's own seed from the run's and the
+// backend's name, not its place in the list: a backend soaked alone
+// (-soak.backends) meets the same lifecycles, faults and kills as in the
+// full run.
+func backendSeed(seed int64, name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return seed ^ int64(h.Sum64()>>1)
 }
 
 // schedule splits the budget: lifecycles start during run, then drain lets
@@ -83,7 +94,7 @@ func TestSoak(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			t.Run(name, func(t *testing.T) {
-				r := soakBackend(t, b, bin, seed+int64(i)*7919, sched)
+				r := soakBackend(t, b, bin, backendSeed(seed, name), sched)
 				results[i] = r
 				fmt.Println(r.line("soak " + name))
 				if r.failed() {
