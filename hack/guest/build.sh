@@ -104,7 +104,9 @@ printf 'root:x:0:\ndisk:x:6:\n' >"${rootfs}/etc/group"
 : >"${rootfs}/etc/fstab"
 
 mkdir -p "${work}/out"
-(cd "${rootfs}" && find . | LC_ALL=C sort | busybox cpio -o -H newc 2>/dev/null | gzip -6) >"${work}/out/initrd.img"
+# The guest's own busybox-static writes the archive: the host may have no
+# cpio (a fresh machine has neither cpio nor busybox).
+(cd "${rootfs}" && find . | LC_ALL=C sort | "${sysroot}/bin/busybox" cpio -o -H newc 2>/dev/null | gzip -6) >"${work}/out/initrd.img"
 cp "${sysroot}/boot/vmlinuz-${kver}" "${work}/out/vmlinuz"
 echo "${kver}" >"${work}/out/kernel-version"
 echo "${versions}" >"${work}/out/packages"
