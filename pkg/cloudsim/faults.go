@@ -167,6 +167,10 @@ type Stats struct {
 	ByStatus map[string]int64 `json:"by_status"`
 	// Calls is keyed "face METHOD template STATUS"; STATUS is "dropped" for dropped connections.
 	Calls map[string]int64 `json:"calls"`
+	// AnswerMicros sums, keyed as Calls, how long the simulator took to
+	// answer (request read to answer written, injected latency included):
+	// a benchmark's wall splits into the cloud's answers and its own waits.
+	AnswerMicros map[string]int64 `json:"answer_micros"`
 }
 
 type statsRecorder struct {
@@ -176,10 +180,10 @@ type statsRecorder struct {
 
 func newStats() Stats {
 	return Stats{ByFace: map[string]int64{}, ByMethod: map[string]int64{}, ByRoute: map[string]int64{},
-		ByStatus: map[string]int64{}, Calls: map[string]int64{}}
+		ByStatus: map[string]int64{}, Calls: map[string]int64{}, AnswerMicros: map[string]int64{}}
 }
 
-func (r *statsRecorder) record(face, method, route string, status int) {
+func (r *statsRecorder) record(face, method, route string, status int, took time.Duration) {
 	if face == FaceSim {
 		return // the simulator's own admin calls are not API calls
 	}
@@ -200,7 +204,9 @@ func (r *statsRecorder) record(face, method, route string, status int) {
 	r.s.ByMethod[method]++
 	r.s.ByRoute[route]++
 	r.s.ByStatus[code]++
-	r.s.Calls[face+" "+route+" "+code]++
+	key := face + " " + route + " " + code
+	r.s.Calls[key]++
+	r.s.AnswerMicros[key] += took.Microseconds()
 }
 
 // RateLimited counts one rate-limit refusal (its call is recorded as usual).
@@ -217,7 +223,7 @@ func (r *statsRecorder) snapshot() Stats {
 	out.Total, out.Total413, out.RateLimited = r.s.Total, r.s.Total413, r.s.RateLimited
 	for _, p := range []struct{ dst, src map[string]int64 }{
 		{out.ByFace, r.s.ByFace}, {out.ByMethod, r.s.ByMethod}, {out.ByRoute, r.s.ByRoute},
-		{out.ByStatus, r.s.ByStatus}, {out.Calls, r.s.Calls},
+		{out.ByStatus, r.s.ByStatus}, {out.Calls, r.s.Calls}, {out.AnswerMicros, r.s.AnswerMicros},
 	} {
 		for k, v := range p.src {
 			p.dst[k] = v

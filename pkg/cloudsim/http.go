@@ -37,7 +37,7 @@ func (s *Sim) routes() error {
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		klog.V(1).InfoS("cloudsim: no such route", "method", r.Method, "path", r.URL.Path)
-		s.stats.record("unknown", r.Method, "unknown", 404)
+		s.stats.record("unknown", r.Method, "unknown", 404, 0)
 		respond.JSON(w, 404, map[string]any{"itemNotFound": map[string]any{"code": 404, "message": "The resource could not be found."}})
 	})
 	s.handler = mux
@@ -50,8 +50,8 @@ func (s *Sim) routes() error {
 func (s *Sim) wrap(face, pattern string, faulty bool, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
-		method := r.Method
-		defer func() { s.stats.record(face, method, pattern, sw.code) }()
+		method, start := r.Method, time.Now()
+		defer func() { s.stats.record(face, method, pattern, sw.code, time.Since(start)) }()
 		if faulty && !s.injectPre(sw) {
 			return
 		}

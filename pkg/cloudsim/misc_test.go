@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
 )
@@ -95,5 +96,26 @@ func TestKeystoneProjects(t *testing.T) {
 	}
 	if r := admin.raw("DELETE", "/identity/v3/projects/"+id, ""); r.code != 204 {
 		t.Fatalf("delete project: %d", r.code)
+	}
+}
+
+// The stats sum how long each kind of call took to answer, injected
+// latency included, so a benchmark can tell the cloud's time from its own.
+func TestStatsSumAnswerTimes(t *testing.T) {
+	sim, c := start(t, cloudsim.Config{})
+	sim.SetFaults(cloudsim.Faults{LatencyMS: 40})
+	sim.ResetStats()
+	for range 3 {
+		if r := c.cinder("GET", "/volumes/detail", nil); r.code != 200 {
+			t.Fatalf("list: %d %s", r.code, r.raw)
+		}
+	}
+	st := sim.Stats()
+	key := "cinder GET /volume/{ver}/{project}/volumes/detail 200"
+	if st.Calls[key] != 3 {
+		t.Fatalf("stats count %d lists, want 3: %v", st.Calls[key], st.Calls)
+	}
+	if got := time.Duration(st.AnswerMicros[key]) * time.Microsecond; got < 120*time.Millisecond || got > 10*time.Second {
+		t.Errorf("3 lists answered after 40 ms of latency each summed to %v, want at least 120ms", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/httppool"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
 	"github.com/openblock-csi/openblock-csi/test/harness"
 )
@@ -144,16 +145,24 @@ func TestPercentile(t *testing.T) {
 }
 
 func TestCallsByRoute(t *testing.T) {
-	before := cloudsim.Stats{Total: 3, Calls: map[string]int64{
-		"cinder POST /volume/{ver}/{project}/volumes 202":       1,
-		"cinder GET /volume/{ver}/{project}/volumes/detail 200": 2,
-	}}
-	after := cloudsim.Stats{Total: 9, Total413: 1, Calls: map[string]int64{
-		"cinder POST /volume/{ver}/{project}/volumes 202":       3,
-		"cinder POST /volume/{ver}/{project}/volumes 413":       1,
-		"cinder GET /volume/{ver}/{project}/volumes/detail 200": 5,
-	}}
+	const post, refused, list = "cinder POST /volume/{ver}/{project}/volumes 202",
+		"cinder POST /volume/{ver}/{project}/volumes 413", "cinder GET /volume/{ver}/{project}/volumes/detail 200"
+	before := cloudsim.Stats{Total: 3,
+		Calls:        map[string]int64{post: 1, list: 2},
+		AnswerMicros: map[string]int64{post: 50_000, list: 10_000}}
+	after := cloudsim.Stats{Total: 9, Total413: 1,
+		Calls:        map[string]int64{post: 3, refused: 1, list: 5},
+		AnswerMicros: map[string]int64{post: 50_000 + 2*64_000, refused: 1_000, list: 40_000}}
 	c := diffStats(before, after)
+	if c.Answer[post] != 128*time.Millisecond || c.Answer[list] != 30*time.Millisecond {
+		t.Errorf("answer times %v, want 128ms for the creates and 30ms for the lists", c.Answer)
+	}
+	// The accepted writes' answer time spread over the connections: the
+	// refused create and the lists do not count.
+	l := &lifecycleResult{phases: []phaseResult{{calls: c}, {calls: c}}}
+	if got, want := l.writeAnswers(), 2*128*time.Millisecond/httppool.MaxConnsPerHost; got != want {
+		t.Errorf("writeAnswers = %v, want %v", got, want)
+	}
 	if c.Total != 6 || c.Total413 != 1 {
 		t.Errorf("totals %d/%d, want 6/1", c.Total, c.Total413)
 	}

@@ -54,7 +54,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.driver, "driver", "bin/openblock-csi", "path to the openblock-csi binary")
 	flag.StringVar(&o.backend, "backend", "cinder-v2", "cloud to simulate: "+strings.Join(harness.Names(), ", "))
-	flag.StringVar(&o.scenarios, "scenarios", "memory,node,lifecycle,lifecycle-fast,ratelimited,learned", "scenarios to run (comma-separated)")
+	flag.StringVar(&o.scenarios, "scenarios", "memory,node,lifecycle,lifecycle-fast,ratelimited,learned,scale", "scenarios to run (comma-separated)")
 	flag.IntVar(&o.volumes, "volumes", 100, "volumes in lifecycle and ratelimited")
 	flag.IntVar(&o.concurrency, "concurrency", 0, "RPCs in flight at once (0: all volumes)")
 	flag.IntVar(&o.volumesPerNode, "volumes-per-node", 10, "lifecycle publishes to ceil(volumes / this) nodes")

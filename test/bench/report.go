@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/httppool"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/timing"
 	"github.com/openblock-csi/openblock-csi/test/harness"
 )
@@ -431,12 +432,17 @@ func (r *report) printScale(w io.Writer) {
 		t.row("wall (s), without the ListVolumes pass", f2(l.wall.Seconds()), "")
 		t.row("floor (s): create + attach + detach + delete", f2(x.floor.Seconds()), "")
 		t.row("wall ÷ floor", f2(x.overFloor()), fmt.Sprintf("≤ %g", targetScaleOverFloor))
+		push := l.writeAnswers()
+		t.row(fmt.Sprintf("writes' answer time, summed, ÷ %d connections (s)", httppool.MaxConnsPerHost), f2(push.Seconds()), "")
+		t.row("wall ÷ (floor + that)", f2(l.wall.Seconds()/(x.floor+push).Seconds()), "")
 		t.row("controller peak RSS (MiB)", fmt.Sprintf("%.1f", harness.MiB(l.peak.Peak)), fmt.Sprintf("≤ %g", targetScaleRSSMiB))
 		for _, ph := range l.phases {
 			lat := ph.stats.latencies()
 			t.row(fmt.Sprintf("  %s p50 / p99 (s), calls per volume", ph.rpc), f2(percentile(lat, 50).Seconds())+" / "+f2(percentile(lat, 99).Seconds()), f2(float64(ph.calls.Total)/float64(l.volumes)))
 			for _, k := range sortedKeys(ph.calls.ByKey) {
-				t.row("      "+routeLabel(k)+" (calls)", fmt.Sprint(ph.calls.ByKey[k]), "")
+				n := ph.calls.ByKey[k]
+				mean := millis(ph.calls.Answer[k]) / float64(n)
+				t.row("      "+routeLabel(k)+" (calls, mean answer ms)", fmt.Sprintf("%d, %.1f", n, mean), "")
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 
+	"github.com/openblock-csi/openblock-csi/pkg/cloud/httppool"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim"
 	"github.com/openblock-csi/openblock-csi/pkg/cloudsim/timing"
 	"github.com/openblock-csi/openblock-csi/test/harness"
@@ -36,6 +37,22 @@ type scaleResult struct {
 }
 
 func (s *scaleResult) overFloor() float64 { return s.life.wall.Seconds() / s.floor.Seconds() }
+
+// writeAnswers is the time the simulator spent answering the lifecycle's
+// writes (create, attach, detach, delete), spread over the driver's
+// connections: time no waiter can save, on top of the floor, when the
+// simulator answers them no faster all at once than one by one.
+func (l *lifecycleResult) writeAnswers() time.Duration {
+	var sum time.Duration
+	for _, ph := range l.phases {
+		for k, d := range ph.calls.Answer {
+			if _, m, _, st := splitKey(k); m != "GET" && strings.HasPrefix(st, "2") {
+				sum += d
+			}
+		}
+	}
+	return sum / httppool.MaxConnsPerHost
+}
 
 // listCallsLimit is ⌈N/page⌉ + 1.
 func (s *scaleResult) listCallsLimit(page int) int64 {

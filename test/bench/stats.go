@@ -15,25 +15,32 @@ type calls struct {
 	Total413 int64
 	// ByKey is keyed like cloudsim.Stats.Calls: "face METHOD template STATUS".
 	ByKey map[string]int64
+	// Answer sums, keyed alike, how long the simulator took to answer.
+	Answer map[string]time.Duration
 }
 
 func diffStats(before, after cloudsim.Stats) calls {
-	c := calls{Total: after.Total - before.Total, Total413: after.Total413 - before.Total413, ByKey: map[string]int64{}}
+	c := calls{Total: after.Total - before.Total, Total413: after.Total413 - before.Total413,
+		ByKey: map[string]int64{}, Answer: map[string]time.Duration{}}
 	for k, v := range after.Calls {
 		if d := v - before.Calls[k]; d != 0 {
 			c.ByKey[k] = d
+			c.Answer[k] = time.Duration(after.AnswerMicros[k]-before.AnswerMicros[k]) * time.Microsecond
 		}
 	}
 	return c
 }
 
 func (c calls) add(o calls) calls {
-	out := calls{Total: c.Total + o.Total, Total413: c.Total413 + o.Total413, ByKey: map[string]int64{}}
-	for k, v := range c.ByKey {
-		out.ByKey[k] += v
-	}
-	for k, v := range o.ByKey {
-		out.ByKey[k] += v
+	out := calls{Total: c.Total + o.Total, Total413: c.Total413 + o.Total413,
+		ByKey: map[string]int64{}, Answer: map[string]time.Duration{}}
+	for _, x := range []calls{c, o} {
+		for k, v := range x.ByKey {
+			out.ByKey[k] += v
+		}
+		for k, v := range x.Answer {
+			out.Answer[k] += v
+		}
 	}
 	return out
 }

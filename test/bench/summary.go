@@ -50,6 +50,9 @@ type summary struct {
 	ScaleWallS          *float64 `json:"scale_wall_s"`
 	ScaleFloorS         *float64 `json:"scale_floor_s"`
 	ScaleWallOverFloor  *float64 `json:"scale_wall_over_floor"`
+	// ScaleWriteAnswersS: the simulator's answer time of the lifecycle's
+	// writes, summed and divided by the driver's connections.
+	ScaleWriteAnswersS  *float64 `json:"scale_write_answers_s"`
 	ScaleRSSPeakMiB     *float64 `json:"scale_rss_peak_controller_mib"`
 	ScaleListVolumes    *int     `json:"scale_list_volumes"`
 	ScaleListCalls      *int64   `json:"scale_list_cloud_calls"`
@@ -158,6 +161,7 @@ func (r *report) summary() summary {
 			s.ScaleCallsPerVolume = ptr(round(float64(l.calls.Total)/float64(l.volumes), 2))
 			s.ScaleWallS, s.ScaleFloorS = ptr(seconds(l.wall)), ptr(seconds(x.floor))
 			s.ScaleWallOverFloor = ptr(round(x.overFloor(), 3))
+			s.ScaleWriteAnswersS = ptr(seconds(l.writeAnswers()))
 			s.ScaleRSSPeakMiB = ptr(round(harness.MiB(l.peak.Peak), 1))
 		}
 		if len(x.pages) > 0 && x.listed == x.listTotal {

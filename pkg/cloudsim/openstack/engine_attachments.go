@@ -20,10 +20,11 @@ func (s *Handler) attachmentsOf(serverID string) []*Attachment {
 	return out
 }
 
-// nextDevice is the advisory name: the lowest free /dev/vdX after vda (the boot disk).
-func (s *Handler) nextDevice(serverID string) string {
+// nextDevice is the advisory name: the lowest free /dev/vdX after vda
+// (the boot disk), given the server's attachments.
+func (s *Handler) nextDevice(attached []*Attachment) string {
 	used := map[string]bool{"/dev/vda": true}
-	for _, a := range s.attachmentsOf(serverID) {
+	for _, a := range attached {
 		used[a.Device] = true
 	}
 	first := 'b'
@@ -59,10 +60,12 @@ func (s *Handler) attachVolume(c *call, srv *Server, volumeID string) (*Attachme
 	if s.prof.rules.SameZoneAttach && v.Zone != srv.Zone {
 		return nil, errBadRequest("Invalid volume: Instance %s and volume %s are not in the same availability_zone. Instance is in %s. Volume is in %s", srv.ID, v.ID, srv.Zone, v.Zone)
 	}
-	if max := s.prof.rules.MaxVolumesPerServer; max > 0 && len(s.attachmentsOf(srv.ID))+1 >= max {
+	// One walk of every volume for both uses: a project of 11,000.
+	attached := s.attachmentsOf(srv.ID)
+	if max := s.prof.rules.MaxVolumesPerServer; max > 0 && len(attached)+1 >= max {
 		return nil, errForbidden("The maximum allowed number of disk devices (%d) to attach to a single instance has been exceeded.", max)
 	}
-	a := &Attachment{ID: newID(), ServerID: srv.ID, Device: s.nextDevice(srv.ID), HostName: srv.Name, Status: "attaching"}
+	a := &Attachment{ID: newID(), ServerID: srv.ID, Device: s.nextDevice(attached), HostName: srv.Name, Status: "attaching"}
 	v.Attachments = append(v.Attachments, a)
 	if v.Status == "available" {
 		v.Status = "attaching"

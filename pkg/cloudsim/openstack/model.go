@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -142,20 +143,59 @@ type state struct {
 	// TokenKey signs tokens so they stay valid across restarts.
 	TokenKey []byte `json:"token_key"`
 
-	// volumesGen counts changes of which records Volumes holds.
+	// volumesGen counts changes of which records Volumes holds, and
+	// volumeLog holds the latest of them (up to maxVolumeLog): an index
+	// of Volumes a few changes behind (the state file's order, the list
+	// order) applies them instead of sorting 11,000 volumes again.
 	volumesGen uint64
+	volumeLog  []volumeChange
 }
+
+// volumeChange is one putVolume or dropVolume.
+type volumeChange struct {
+	id  string
+	v   *Volume // the record put; nil when dropped
+	old *Volume // the record replaced or dropped; nil when the id was new
+}
+
+// maxVolumeLog bounds volumeLog; an index further behind rebuilds.
+const maxVolumeLog = 4096
 
 // putVolume adds v to Volumes, or replaces the record of its id.
 func (st *state) putVolume(v *Volume) {
+	st.logVolume(volumeChange{id: v.ID, v: v, old: st.Volumes[v.ID]})
 	st.Volumes[v.ID] = v
-	st.volumesGen++
 }
 
 // dropVolume removes a volume from Volumes.
 func (st *state) dropVolume(id string) {
+	old, ok := st.Volumes[id]
+	if !ok {
+		return
+	}
+	st.logVolume(volumeChange{id: id, old: old})
 	delete(st.Volumes, id)
+}
+
+func (st *state) logVolume(c volumeChange) {
+	if len(st.volumeLog) >= maxVolumeLog {
+		st.volumeLog = slices.Delete(st.volumeLog, 0, maxVolumeLog/2)
+	}
+	st.volumeLog = append(st.volumeLog, c)
 	st.volumesGen++
+}
+
+// volumeChangesSince returns the changes made after generation gen, and
+// false when the log no longer reaches back that far.
+func (st *state) volumeChangesSince(gen uint64) ([]volumeChange, bool) {
+	if gen > st.volumesGen {
+		return nil, false
+	}
+	n := st.volumesGen - gen
+	if n > uint64(len(st.volumeLog)) {
+		return nil, false
+	}
+	return st.volumeLog[len(st.volumeLog)-int(n):], true
 }
 
 func newState() *state {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // stateEncoder encodes the state file. A project of 11,000 volumes was
@@ -14,9 +15,10 @@ import (
 // with a copy of the volume it was made from, and reused while the volume
 // still equals that copy. Comparing is cheap and needs no bookkeeping at
 // the many places that change a volume: a volume changed anywhere differs
-// from its copy. The volumes are kept in the file's order (by id) until
-// Volumes gains or loses one (state.volumesGen). The bytes are those
-// json.Marshal gives for the whole state.
+// from its copy. The volumes are kept in the file's order (by id); when
+// Volumes gains or loses some, the encoder applies those changes
+// (state.volumeChangesSince) rather than sorting every id again. The
+// bytes are those json.Marshal gives for the whole state.
 type stateEncoder struct {
 	gen   uint64
 	vols  []*encodedVolume // by id
@@ -41,6 +43,10 @@ type stateRest struct {
 // encode is json.Marshal(st), reusing unchanged volumes' encodings (the
 // caller holds the lock that guards st).
 func (e *stateEncoder) encode(st *state) ([]byte, error) {
+	if changes, ok := st.volumeChangesSince(e.gen); e.valid && ok {
+		e.apply(changes)
+		e.gen = st.volumesGen
+	}
 	if !e.valid || e.gen != st.volumesGen || len(e.vols) != len(st.Volumes) {
 		e.reindex(st)
 	}
@@ -92,12 +98,32 @@ func (e *stateEncoder) reindex(st *state) {
 		v := st.Volumes[id]
 		ev := old[v]
 		if ev == nil || ev.id != id {
-			k, _ := json.Marshal(id)
-			ev = &encodedVolume{id: id, key: append(k, ':'), v: v}
+			ev = newEncodedVolume(id, v)
 		}
 		e.vols = append(e.vols, ev)
 	}
 	e.gen, e.valid = st.volumesGen, true
+}
+
+// apply keeps e.vols in step with changes to Volumes made since it was
+// last current.
+func (e *stateEncoder) apply(changes []volumeChange) {
+	for _, c := range changes {
+		i, found := slices.BinarySearchFunc(e.vols, c.id, func(ev *encodedVolume, id string) int { return strings.Compare(ev.id, id) })
+		switch {
+		case c.v == nil && found:
+			e.vols = slices.Delete(e.vols, i, i+1)
+		case c.v != nil && found:
+			e.vols[i].v, e.vols[i].json = c.v, nil
+		case c.v != nil:
+			e.vols = slices.Insert(e.vols, i, newEncodedVolume(c.id, c.v))
+		}
+	}
+}
+
+func newEncodedVolume(id string, v *Volume) *encodedVolume {
+	k, _ := json.Marshal(id)
+	return &encodedVolume{id: id, key: append(k, ':'), v: v}
 }
 
 // sameVolume reports whether v would encode as was did. Every field of

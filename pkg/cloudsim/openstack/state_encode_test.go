@@ -25,42 +25,54 @@ func TestStateEncoderMatchesMarshal(t *testing.T) {
 	}
 	var enc stateEncoder
 	for step := range 2000 {
-		ids := make([]string, 0, len(st.Volumes))
-		for id := range st.Volumes {
-			ids = append(ids, id)
-		}
-		var v *Volume
-		if len(ids) > 0 {
-			v = st.Volumes[ids[rng.IntN(len(ids))]]
-		}
-		switch op := rng.IntN(9); {
-		case v == nil || op == 0:
-			nv := &Volume{ID: fmt.Sprintf("n%04d", step), Status: "creating", CreatedAt: at}
-			st.putVolume(nv)
-		case op == 1:
-			st.dropVolume(v.ID)
-		case op == 2:
-			v.Status = []string{"available", "in-use", "extending"}[rng.IntN(3)]
-		case op == 3:
-			v.Size++
-		case op == 4:
-			if v.Metadata == nil {
-				v.Metadata = map[string]string{}
+		if step == 1000 {
+			// More changes between two encodings than the state keeps.
+			for i := range maxVolumeLog + 1 {
+				st.putVolume(&Volume{ID: fmt.Sprintf("m%05d", i), CreatedAt: at})
 			}
-			v.Metadata[fmt.Sprint("k", rng.IntN(3))] = fmt.Sprint(step)
-		case op == 5:
-			v.Attachments = append(v.Attachments, &Attachment{ID: fmt.Sprint("a", step), ServerID: "s", Status: "attaching"})
-		case op == 6:
-			if len(v.Attachments) > 0 {
-				v.Attachments[0].Status = "attached" // changed through the pointer the volume shares
+			for i := range maxVolumeLog + 1 {
+				st.dropVolume(fmt.Sprintf("m%05d", i))
 			}
-		case op == 7:
-			ro := rng.IntN(2) == 0
-			v.ReadOnly = &ro
-		case op == 8:
-			c := exactCopy(v)
-			c.UpdatedAt = c.UpdatedAt.Add(time.Second)
-			st.putVolume(&c) // replaced by another record
+		}
+		// Several changes between two encodings, as commits gather them.
+		for range 1 + rng.IntN(3) {
+			ids := make([]string, 0, len(st.Volumes))
+			for id := range st.Volumes {
+				ids = append(ids, id)
+			}
+			var v *Volume
+			if len(ids) > 0 {
+				v = st.Volumes[ids[rng.IntN(len(ids))]]
+			}
+			switch op := rng.IntN(9); {
+			case v == nil || op == 0:
+				nv := &Volume{ID: fmt.Sprintf("n%04d", step), Status: "creating", CreatedAt: at}
+				st.putVolume(nv)
+			case op == 1:
+				st.dropVolume(v.ID)
+			case op == 2:
+				v.Status = []string{"available", "in-use", "extending"}[rng.IntN(3)]
+			case op == 3:
+				v.Size++
+			case op == 4:
+				if v.Metadata == nil {
+					v.Metadata = map[string]string{}
+				}
+				v.Metadata[fmt.Sprint("k", rng.IntN(3))] = fmt.Sprint(step)
+			case op == 5:
+				v.Attachments = append(v.Attachments, &Attachment{ID: fmt.Sprint("a", step), ServerID: "s", Status: "attaching"})
+			case op == 6:
+				if len(v.Attachments) > 0 {
+					v.Attachments[0].Status = "attached" // changed through the pointer the volume shares
+				}
+			case op == 7:
+				ro := rng.IntN(2) == 0
+				v.ReadOnly = &ro
+			case op == 8:
+				c := exactCopy(v)
+				c.UpdatedAt = c.UpdatedAt.Add(time.Second)
+				st.putVolume(&c) // replaced by another record
+			}
 		}
 		got, err := enc.encode(st)
 		if err != nil {
