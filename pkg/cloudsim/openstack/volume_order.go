@@ -12,9 +12,9 @@ import (
 // the whole state, 11,000 volumes at bench-scale's size, for a page of
 // 1,000; the order changes only when Volumes gains or loses a record, and
 // those changes are applied one by one (state.volumeChangesSince), each a
-// binary search and a move of pointers. Creation times are checked against those sorted by
-// before each use, so a volume whose created_at changed is never listed
-// out of place.
+// binary search and a move of pointers. Creation times are checked
+// against those sorted by before each use, so a volume whose created_at
+// changed is never listed out of place.
 type volumeOrder struct {
 	gen     uint64
 	valid   bool
