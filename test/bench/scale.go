@@ -39,9 +39,9 @@ type scaleResult struct {
 func (s *scaleResult) overFloor() float64 { return s.life.wall.Seconds() / s.floor.Seconds() }
 
 // writeAnswers is the time the simulator spent answering the lifecycle's
-// writes (create, attach, detach, delete), spread over the driver's
-// connections: time no waiter can save, on top of the floor, when the
-// simulator answers them no faster all at once than one by one.
+// writes (create, attach, detach, delete), summed and divided by the
+// driver's connections: the least time it takes to get every write of a
+// phase through them, which no waiter can save and the floor leaves out.
 func (l *lifecycleResult) writeAnswers() time.Duration {
 	var sum time.Duration
 	for _, ph := range l.phases {
