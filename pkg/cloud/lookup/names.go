@@ -154,8 +154,10 @@ type nameReq[T any] struct {
 // namer coalesces lookups by name. There is no tick: a lookup that finds
 // the namer idle is served at once (a listing filtered by its name);
 // lookups arriving while a call is in flight queue up and are all answered
-// by the next call, one unfiltered listing. Isolated lookups pay no
-// latency; bursts cost one listing per round.
+// in the next round: by one unfiltered listing, or, when fewer names are
+// queued than that listing takes pages, by one filtered listing per name.
+// Isolated lookups pay no latency; bursts cost at most one listing per
+// round.
 type namer[T any] struct {
 	n   *Names
 	ops kindOps[T]
@@ -163,10 +165,19 @@ type namer[T any] struct {
 	mu      sync.Mutex
 	queue   map[*nameReq[T]]struct{}
 	running bool
+
+	// pages is how many calls the latest unfiltered listing took (run's
+	// goroutine only). In a project of 10,000 volumes that is 10 or 11:
+	// three names are cheaper looked up one call each.
+	pages int
+	// filterIgnored: a listing filtered by name took more than a page, so
+	// the cloud does not filter by name; per-name listings would each
+	// walk the whole kind (run's goroutine only).
+	filterIgnored bool
 }
 
 func newNamer[T any](n *Names, ops kindOps[T]) *namer[T] {
-	return &namer[T]{n: n, ops: ops, queue: map[*nameReq[T]]struct{}{}}
+	return &namer[T]{n: n, ops: ops, queue: map[*nameReq[T]]struct{}{}, pages: 1}
 }
 
 func (nm *namer[T]) find(ctx context.Context, name string) ([]T, error) {

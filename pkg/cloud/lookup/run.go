@@ -1,6 +1,7 @@
 package lookup
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,37 +23,112 @@ func (nm *namer[T]) run() {
 		if batch == nil {
 			return
 		}
-		wanted := make(map[string]bool, len(batch))
+		byName := make(map[string][]*nameReq[T], len(batch))
 		for _, r := range batch {
-			wanted[r.name] = true
+			byName[r.name] = append(byName[r.name], r)
 		}
-		opts := cloud.ListOptions{Keep: func(_, name string) bool { return wanted[name] }}
-		if len(batch) == 1 {
-			opts.Name = batch[0].name
+		var err error
+		if len(byName) == 1 || (len(byName) < nm.pages && !nm.filterIgnored) {
+			err = nm.eachName(byName)
+		} else {
+			err = nm.listing(byName)
 		}
-		ctx, cancel := context.WithTimeout(nm.n.ctx, callTimeout)
-		items, calls, err := waiter.ListKeep(ctx, nm.ops.list, opts, nm.n.opts.PageLimit, func(it *T) bool { return wanted[nm.ops.name(it)] })
-		cancel()
-		nm.n.opts.Observe(waiter.Event{Kind: nm.ops.kind + "-name", Waiters: len(batch), Calls: calls, Err: err})
 		if err != nil {
-			if nm.n.ctx.Err() != nil {
-				continue // closed while listing: next answers the lookups
-			}
-			if cloud.IsRetryable(err) || errors.Is(err, context.DeadlineExceeded) {
+			if nm.n.ctx.Err() == nil {
 				backoff = nm.n.opts.Backoff(backoff, err)
 				sleep(nm.n.ctx, backoff)
-				continue
 			}
-			for _, r := range batch {
-				nm.finish(r, nil, fmt.Errorf("looking up %s %q: %w", nm.ops.kind, r.name, err))
-			}
-			continue
+			continue // closed: next answers the lookups
 		}
 		backoff = 0
-		for _, r := range batch {
-			nm.finish(r, nm.named(items, r.name), nil)
+	}
+}
+
+// retryLater reports whether a listing's error leaves its lookups queued
+// for the next round, after a backoff, rather than answering them with it.
+func (nm *namer[T]) retryLater(err error) bool {
+	return nm.n.ctx.Err() != nil || cloud.IsRetryable(err) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// listing answers the lookups of byName with one unfiltered listing of
+// the kind. The error is one to retry after a backoff (the lookups stay
+// queued); others are the lookups' answers.
+func (nm *namer[T]) listing(byName map[string][]*nameReq[T]) error {
+	opts := cloud.ListOptions{Keep: func(_, name string) bool { return byName[name] != nil }}
+	ctx, cancel := context.WithTimeout(nm.n.ctx, callTimeout)
+	items, calls, err := waiter.ListKeep(ctx, nm.ops.list, opts, nm.n.opts.PageLimit, func(it *T) bool { return byName[nm.ops.name(it)] != nil })
+	cancel()
+	nm.n.opts.Observe(waiter.Event{Kind: nm.ops.kind + "-name", Waiters: waiters(byName), Calls: calls, Err: err})
+	if err != nil {
+		if nm.retryLater(err) {
+			return err
+		}
+		for name, rs := range byName {
+			nm.finishAll(rs, nil, fmt.Errorf("looking up %s %q: %w", nm.ops.kind, name, err))
+		}
+		return nil
+	}
+	nm.pages = calls
+	for name, rs := range byName {
+		nm.finishAll(rs, nm.named(items, name), nil)
+	}
+	return nil
+}
+
+// eachName answers the lookups of byName with one listing filtered by
+// name per name, made at once. Lookups whose listing failed with an
+// error to retry stay queued, and the first such error is returned.
+func (nm *namer[T]) eachName(byName map[string][]*nameReq[T]) error {
+	type found struct {
+		name  string
+		items []T
+		calls int
+		err   error
+	}
+	ctx, cancel := context.WithTimeout(nm.n.ctx, callTimeout)
+	defer cancel()
+	out := make(chan found, len(byName))
+	for name := range byName {
+		go func() {
+			opts := cloud.ListOptions{Name: name, Keep: func(_, n string) bool { return n == name }}
+			items, calls, err := waiter.ListKeep(ctx, nm.ops.list, opts, nm.n.opts.PageLimit, func(it *T) bool { return nm.ops.name(it) == name })
+			out <- found{name, items, calls, err}
+		}()
+	}
+	all := make([]found, 0, len(byName))
+	calls := 0
+	for range byName {
+		f := <-out
+		all = append(all, f)
+		calls += f.calls
+		if f.calls > 1 {
+			nm.filterIgnored = true
 		}
 	}
+	var retry error
+	for _, f := range all {
+		if f.err != nil && nm.retryLater(f.err) {
+			retry = cmp.Or(retry, f.err)
+		}
+	}
+	nm.n.opts.Observe(waiter.Event{Kind: nm.ops.kind + "-name", Waiters: waiters(byName), Calls: calls, Err: retry})
+	for _, f := range all {
+		switch {
+		case f.err == nil:
+			nm.finishAll(byName[f.name], nm.named(f.items, f.name), nil)
+		case !nm.retryLater(f.err):
+			nm.finishAll(byName[f.name], nil, fmt.Errorf("looking up %s %q: %w", nm.ops.kind, f.name, f.err))
+		}
+	}
+	return retry
+}
+
+func waiters[T any](byName map[string][]*nameReq[T]) int {
+	n := 0
+	for _, rs := range byName {
+		n += len(rs)
+	}
+	return n
 }
 
 // next returns the queued lookups, or nil when the loop is to end: none
@@ -142,6 +218,12 @@ func Older(aCreated time.Time, aID string, bCreated time.Time, bID string) bool 
 		return aCreated.Before(bCreated)
 	}
 	return aID < bID
+}
+
+func (nm *namer[T]) finishAll(rs []*nameReq[T], all []T, err error) {
+	for _, r := range rs {
+		nm.finish(r, all, err)
+	}
 }
 
 func (nm *namer[T]) finish(r *nameReq[T], all []T, err error) {
