@@ -105,13 +105,14 @@ func (nm *namer[T]) eachName(byName map[string][]*nameReq[T]) error {
 			nm.filterIgnored = true
 		}
 	}
-	var retry error
+	var retry, failed error
 	for _, f := range all {
 		if f.err != nil && nm.retryLater(f.err) {
 			retry = cmp.Or(retry, f.err)
 		}
+		failed = cmp.Or(failed, f.err)
 	}
-	nm.n.opts.Observe(waiter.Event{Kind: nm.ops.kind + "-name", Waiters: waiters(byName), Calls: calls, Err: retry})
+	nm.n.opts.Observe(waiter.Event{Kind: nm.ops.kind + "-name", Waiters: waiters(byName), Calls: calls, Err: failed})
 	for _, f := range all {
 		switch {
 		case f.err == nil:
