@@ -3,6 +3,7 @@ package lookup_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -38,6 +39,19 @@ func (r *roundRecorder) observe(ev waiter.Event) {
 	r.mu.Unlock()
 }
 
+// count is how many rounds were seen; since, those after the first i.
+func (r *roundRecorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.events)
+}
+
+func (r *roundRecorder) since(i int) []waiter.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.events[i:])
+}
+
 func (r *roundRecorder) last() waiter.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -47,6 +61,13 @@ func (r *roundRecorder) last() waiter.Event {
 // round looks names up in one round: a lookup of "hold" keeps the namer
 // busy while they queue. It checks each answer: vN exists, others not.
 func round(t *testing.T, n *lookup.Names, c *fake.Cloud, names ...string) {
+	t.Helper()
+	roundThen(t, n, c, func() {}, names...)
+}
+
+// roundThen is round calling queued once the lookup holding the round is
+// in flight, before the names queue.
+func roundThen(t *testing.T, n *lookup.Names, c *fake.Cloud, queued func(), names ...string) {
 	t.Helper()
 	before := c.Calls("ListVolumes")
 	var wg sync.WaitGroup
@@ -58,6 +79,7 @@ func round(t *testing.T, n *lookup.Names, c *fake.Cloud, names ...string) {
 	for c.Calls("ListVolumes") == before {
 		time.Sleep(time.Millisecond)
 	}
+	queued()
 	for _, name := range names {
 		wg.Go(func() {
 			v, err := n.Volume(context.Background(), name)
@@ -106,6 +128,38 @@ func TestFewNamesAreLookedUpOneCallEach(t *testing.T) {
 	round(t, n, c, many...)
 	if ev := rec.last(); ev.Waiters != 12 || ev.Calls != 10 {
 		t.Errorf("round of 12 names: %d lookups in %d calls; want one listing of 10 pages", ev.Waiters, ev.Calls)
+	}
+}
+
+// A throttled filtered listing leaves its lookup queued for the next
+// round, after a backoff; the other names of its round are answered.
+func TestAThrottledNameIsLookedUpAgain(t *testing.T) {
+	c := pagedProject(t)
+	var rec roundRecorder
+	opts := fastOpts(waiter.Batched)
+	opts.Observer = rec.observe
+	n := lookup.New(c, opts)
+	defer n.Close()
+
+	round(t, n, c, "v0", "v94", "none-1") // learns 10 pages
+	before, seen := c.Calls("ListVolumes"), rec.count()
+	throttled := &cloud.Error{Kind: cloud.ErrRateLimited, Message: "413", RetryAfter: 10 * time.Millisecond}
+	// The fake refuses at the end of a call: the holding lookup's listing
+	// is refused first, so it joins the three names' round, where one
+	// more is refused.
+	roundThen(t, n, c, func() { c.InjectError("ListVolumes", throttled, throttled) }, "v1", "v93", "none-2")
+	if calls := c.Calls("ListVolumes") - before; calls != 6 {
+		t.Errorf("%d calls; want 6: the hold, the round of 4 names, the one refused again", calls)
+	}
+	rounds := rec.since(seen)
+	want := []waiter.Event{{Waiters: 1, Calls: 1, Err: throttled}, {Waiters: 4, Calls: 4, Err: throttled}, {Waiters: 1, Calls: 1}}
+	if len(rounds) != len(want) {
+		t.Fatalf("%d rounds: %+v; want %d", len(rounds), rounds, len(want))
+	}
+	for i, ev := range rounds {
+		if ev.Waiters != want[i].Waiters || ev.Calls != want[i].Calls || (ev.Err == nil) != (want[i].Err == nil) {
+			t.Errorf("round %d: %d lookups in %d calls (%v); want %d in %d (%v)", i, ev.Waiters, ev.Calls, ev.Err, want[i].Waiters, want[i].Calls, want[i].Err)
+		}
 	}
 }
 
