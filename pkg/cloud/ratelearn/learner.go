@@ -67,6 +67,8 @@ const (
 type Learner struct {
 	now  func() time.Time
 	turn chan struct{} // held by the caller whose departure is next
+	// sooner wakes the caller holding turn when its slot moved earlier.
+	sooner chan struct{}
 
 	mu      sync.Mutex
 	phase   phase
@@ -75,12 +77,13 @@ type Learner struct {
 	good    float64   // limited: the rate the last accepted call left at
 	streak  int       // calls accepted since the last cut
 	next    time.Time // earliest departure of the next call
+	last    time.Time // the latest paced departure
 	lastCut time.Time // refusals of calls sent before this were cut for already
 }
 
 // New returns a Learner that has seen no refusal.
 func New() *Learner {
-	return &Learner{now: time.Now, turn: make(chan struct{}, 1), phase: probing, rate: probeStart}
+	return &Learner{now: time.Now, turn: make(chan struct{}, 1), sooner: make(chan struct{}, 1), phase: probing, rate: probeStart}
 }
 
 // Call is one departure, handed back to Accepted or Refused.
@@ -114,7 +117,7 @@ func (l *Learner) Wait(ctx context.Context) (Call, time.Duration, error) {
 		}
 		at := l.next
 		if !at.After(now) {
-			l.next = now.Add(interval(l.rate))
+			l.last, l.next = now, now.Add(interval(l.rate))
 			c := Call{sent: now, rate: l.rate}
 			l.mu.Unlock()
 			return c, now.Sub(start), nil
@@ -123,10 +126,13 @@ func (l *Learner) Wait(ctx context.Context) (Call, time.Duration, error) {
 		if dl, ok := ctx.Deadline(); ok && at.After(dl) {
 			return Call{}, at.Sub(start), ErrNoSlot
 		}
-		// A refusal meanwhile may move the slot later: look again.
+		// A refusal meanwhile may move the slot later, an accepted probe
+		// earlier: look again.
 		t := time.NewTimer(at.Sub(now))
 		select {
 		case <-t.C:
+		case <-l.sooner:
+			t.Stop()
 		case <-ctx.Done():
 			t.Stop()
 			return Call{}, 0, ctx.Err()
@@ -149,6 +155,17 @@ func (l *Learner) Accepted(c Call) {
 	case probing:
 		if l.rate *= 2; l.rate >= freeAbove {
 			l.phase = free
+		}
+		// The next call leaves on the doubled rate's grid, not at the
+		// slot the last departure set at the old rate: on a cloud without
+		// a limit, whose answers come back in milliseconds, a first burst
+		// is free after about 90 ms of pacing instead of 190.
+		if at := l.last.Add(interval(l.rate)); at.Before(l.next) {
+			l.next = at
+		}
+		select {
+		case l.sooner <- struct{}{}:
+		default:
 		}
 	case limited:
 		l.streak++

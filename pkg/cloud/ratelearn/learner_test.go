@@ -116,3 +116,70 @@ func TestNoSlotBeforeDeadline(t *testing.T) {
 		t.Errorf("waited %s before saying so", time.Since(start))
 	}
 }
+
+// While probing, each accepted call puts the next departure on the
+// doubled rate's grid, counted from the last departure, rather than
+// leaving it where the old rate put it: an unlimited cloud's first burst
+// is paced for 87.5 ms, not 175.
+func TestAcceptedProbesBringTheNextSlotForward(t *testing.T) {
+	t0 := time.Unix(1e9, 0)
+	clock := t0
+	l := New()
+	l.now = func() time.Time { return clock }
+	var left []time.Duration
+	for l.Rate() != 0 {
+		clock = maxTime(clock, l.next) // the slot is due: Wait does not block
+		c, _, err := l.Wait(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, c.sent.Sub(t0))
+		l.Accepted(c)
+	}
+	want := []time.Duration{0, 50 * time.Millisecond, 75 * time.Millisecond, 87500 * time.Microsecond}
+	if len(left) != len(want) {
+		t.Fatalf("calls left at %v; want %v, then unpaced", left, want)
+	}
+	for i := range want {
+		if left[i] != want[i] {
+			t.Fatalf("calls left at %v; want %v, then unpaced", left, want)
+		}
+	}
+}
+
+// A caller waiting for a slot is woken when an accepted probe brings it
+// forward, here to "now" as the learner goes free: it does not sleep out
+// the slot the old rate set.
+func TestAWaitingCallerIsWokenWhenItsSlotComesForward(t *testing.T) {
+	l := New()
+	l.rate = 0.1 // a slot every 10 s
+	c, _, err := l.Wait(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	left := make(chan time.Duration, 1)
+	go func() {
+		_, waited, err := l.Wait(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		left <- waited
+	}()
+	time.Sleep(50 * time.Millisecond) // let it take its turn and sleep
+	l.mu.Lock()
+	l.rate = freeAbove / 2 // the next accepted call makes the learner free
+	l.mu.Unlock()
+	l.Accepted(c)
+	if waited := <-left; waited > 5*time.Second {
+		t.Errorf("the waiting caller left after %s, on the slot set before the learner went free", waited)
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
