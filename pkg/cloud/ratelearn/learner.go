@@ -77,7 +77,7 @@ type Learner struct {
 	good    float64   // limited: the rate the last accepted call left at
 	streak  int       // calls accepted since the last cut
 	next    time.Time // earliest departure of the next call
-	last    time.Time // the latest paced departure
+	from    time.Time // when next was set: the latest paced departure or cut
 	lastCut time.Time // refusals of calls sent before this were cut for already
 }
 
@@ -117,7 +117,7 @@ func (l *Learner) Wait(ctx context.Context) (Call, time.Duration, error) {
 		}
 		at := l.next
 		if !at.After(now) {
-			l.last, l.next = now, now.Add(interval(l.rate))
+			l.from, l.next = now, now.Add(interval(l.rate))
 			c := Call{sent: now, rate: l.rate}
 			l.mu.Unlock()
 			return c, now.Sub(start), nil
@@ -159,13 +159,14 @@ func (l *Learner) Accepted(c Call) {
 		// The next call leaves on the doubled rate's grid, not at the
 		// slot the last departure set at the old rate: on a cloud without
 		// a limit, whose answers come back in milliseconds, a first burst
-		// is free after about 90 ms of pacing instead of 190.
-		if at := l.last.Add(interval(l.rate)); at.Before(l.next) {
+		// is free after about 90 ms of pacing instead of 190. A call sent
+		// before the last refusal does not shorten the pause after it.
+		if at := l.from.Add(interval(l.rate)); at.Before(l.next) && !c.sent.Before(l.lastCut) {
 			l.next = at
-		}
-		select {
-		case l.sooner <- struct{}{}:
-		default:
+			select {
+			case l.sooner <- struct{}{}:
+			default:
+			}
 		}
 	case limited:
 		l.streak++
@@ -220,7 +221,7 @@ func (l *Learner) Refused(c Call) {
 	l.rate = max(l.rate, minRate)
 	l.streak = 0
 	l.lastCut = now
-	l.next = now.Add(interval(l.rate))
+	l.from, l.next = now, now.Add(interval(l.rate))
 }
 
 // Rate is the pace calls leave at, in calls/s; 0 while unpaced.

@@ -183,3 +183,25 @@ func maxTime(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+// A free learner refused goes back to probing after a pause; a call sent
+// before that refusal and accepted afterwards does not shorten it.
+func TestACallFromBeforeARefusalDoesNotShortenThePause(t *testing.T) {
+	t0 := time.Unix(1e9, 0)
+	clock := t0
+	l := New()
+	l.now = func() time.Time { return clock }
+	l.phase = free
+	early, _, _ := l.Wait(context.Background())
+	refused, _, _ := l.Wait(context.Background())
+	clock = t0.Add(10 * time.Millisecond)
+	l.Refused(refused)
+	pause := l.next
+	if !pause.After(clock) {
+		t.Fatalf("refused while free: next call at %s, not after the refusal", pause.Sub(t0))
+	}
+	l.Accepted(early)
+	if l.next.Before(pause) {
+		t.Errorf("a call sent before the refusal moved the next slot from %s to %s", pause.Sub(t0), l.next.Sub(t0))
+	}
+}
