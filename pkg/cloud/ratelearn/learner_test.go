@@ -128,7 +128,9 @@ func TestAcceptedProbesBringTheNextSlotForward(t *testing.T) {
 	l.now = func() time.Time { return clock }
 	var left []time.Duration
 	for l.Rate() != 0 {
-		clock = maxTime(clock, l.next) // the slot is due: Wait does not block
+		if l.next.After(clock) {
+			clock = l.next // the slot is due: Wait does not block
+		}
 		c, _, err := l.Wait(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -175,13 +177,6 @@ func TestAWaitingCallerIsWokenWhenItsSlotComesForward(t *testing.T) {
 	if waited := <-left; waited > 5*time.Second {
 		t.Errorf("the waiting caller left after %s, on the slot set before the learner went free", waited)
 	}
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 // A free learner refused goes back to probing after a pause; a call sent
