@@ -33,6 +33,16 @@ const (
 	DefaultSweepInterval = 10 * time.Minute
 )
 
+// restoreRetryWindow is how long after it was made a volume whose restore
+// is unfinished is left to the CO's retries of its CreateVolume, which
+// pick it up by name and finish the restore. A controller restarted
+// between two retries sees no CreateVolume for it in flight; removing it
+// then would make the next retry start over, which at 1 call/s costs
+// most of a minute. The external-provisioner retries at least every 5
+// minutes while the PVC exists; a volume older than three such intervals
+// is taken as abandoned (its PVC deleted before it got a handle).
+const restoreRetryWindow = 15 * time.Minute
+
 // holdUnfinishedFor bounds how long the sweep holds a request name while
 // it removes that name's unfinished restore (a variable for tests).
 var holdUnfinishedFor = 10 * time.Second
@@ -249,6 +259,10 @@ func (c *Controller) sweep(ctx context.Context) error {
 		case ownVolume(v) && v.Status == cloud.StatusCreating:
 			c.tend(ctx, c.volumeKind(), v.ID, v.Status)
 		case unfinishedRestore(v), unreclaimedRestore(v):
+			if time.Since(v.CreatedAt) < restoreRetryWindow {
+				klog.FromContext(ctx).V(2).Info("Leaving a volume whose restore is unfinished to its CreateVolume's retries", "name", v.Name, "id", v.ID)
+				continue
+			}
 			c.removeUnfinished(ctx, v)
 		}
 	}

@@ -167,8 +167,10 @@ func TestSweepRemovesOnlyOwnFailures(t *testing.T) {
 }
 
 // The sweep removes a volume made empty for a restore that its
-// CreateVolume never finished (never answered, so never used), but not
-// one whose restore finished, nor one a CreateVolume is working on.
+// CreateVolume never finished (never answered, so never used) once it is
+// older than the CO's retries, but not a recent one (the CO's next retry
+// finishes it), nor one whose restore finished, nor one a CreateVolume is
+// working on.
 func TestSweepRemovesUnfinishedRestores(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := ctxT(t)
@@ -211,6 +213,18 @@ func TestSweepRemovesUnfinishedRestores(t *testing.T) {
 	// Not made for a restore: error_extending may hold data.
 	extending := mk("failed-extend", map[string]string{})
 	e.cloud.SetVolumeStatus(extending, cloud.StatusError, "error_extending")
+	// Made a minute ago, between two of the CO's retries: the next one
+	// finishes the restore.
+	srcVol := e.mustCreate(t, "backed-up", 1)
+	bk, err := e.c.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "bk", SourceVolumeId: srcVol.GetVolumeId(), Parameters: map[string]string{"type": "backup"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	between := mk("between-retries", map[string]string{MetaSource: bk.GetSnapshot().GetSnapshotId()})
+	e.cloud.SetVolumeCreatedAt(between, time.Now().Add(-time.Minute))
+	for _, id := range []string{abandoned, busy, unreclaimed} {
+		e.cloud.SetVolumeCreatedAt(id, time.Now().Add(-restoreRetryWindow-time.Minute))
+	}
 	e.c.inFlight.Insert("volume-name/busy")
 	defer e.c.inFlight.Delete("volume-name/busy")
 
@@ -221,9 +235,22 @@ func TestSweepRemovesUnfinishedRestores(t *testing.T) {
 	eventually(t, "abandoned, unreclaimed and failed restores removed", func() bool {
 		return !exists(abandoned) && !exists(failedRestore) && !exists(unreclaimed)
 	})
-	if !exists(restored) || !exists(busy) || !exists(extending) || !exists(theirs) {
-		t.Fatalf("removed what it must not: restored kept %v, in-flight kept %v, error_extending kept %v, someone else's restore kept %v",
-			exists(restored), exists(busy), exists(extending), exists(theirs))
+	if !exists(restored) || !exists(busy) || !exists(extending) || !exists(theirs) || !exists(between) {
+		t.Fatalf("removed what it must not: restored kept %v, in-flight kept %v, error_extending kept %v, someone else's restore kept %v, one between retries kept %v",
+			exists(restored), exists(busy), exists(extending), exists(theirs), exists(between))
+	}
+
+	// A retry after the sweep finishes the restore in the volume it left.
+	e.cloud.ResetCalls()
+	req := createReq("between-retries", 1)
+	req.VolumeContentSource = &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Snapshot{Snapshot: &csi.VolumeContentSource_SnapshotSource{SnapshotId: bk.GetSnapshot().GetSnapshotId()}}}
+	resp, err := e.c.CreateVolume(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.GetVolume().GetVolumeId(); got != between || e.cloud.Calls("RestoreBackup") != 1 || e.cloud.Calls("CreateVolume") != 0 {
+		t.Fatalf("the retry answered volume %s (the sweep left %s) after %d restores and %d creates, want that volume restored once and none made",
+			got, between, e.cloud.Calls("RestoreBackup"), e.cloud.Calls("CreateVolume"))
 	}
 }
 
@@ -254,6 +281,7 @@ func TestSweepReleasesNameOfStuckRemoval(t *testing.T) {
 	if _, err := e.c.waiter.WaitVolume(ctx, v.ID, waiter.VolumeReady(cloud.StatusAvailable)); err != nil {
 		t.Fatal(err)
 	}
+	e.cloud.SetVolumeCreatedAt(v.ID, time.Now().Add(-restoreRetryWindow-time.Minute))
 	defer func(d time.Duration) { holdUnfinishedFor = d }(holdUnfinishedFor)
 	holdUnfinishedFor = 200 * time.Millisecond
 	stuck := &stuckDelete{Cloud: e.cloud, started: make(chan struct{})}

@@ -205,6 +205,16 @@ func (c *Cloud) SetVolumeDescription(id, desc string) {
 	}
 }
 
+// SetVolumeCreatedAt forces when a volume was made (a volume made by an
+// earlier controller, long ago).
+func (c *Cloud) SetVolumeCreatedAt(id string, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.volumes[id]; ok {
+		e.obj.CreatedAt = at
+	}
+}
+
 // SetSnapshotStatus forces a snapshot's status (a snapshot the cloud failed).
 func (c *Cloud) SetSnapshotStatus(id string, st cloud.Status, raw string) {
 	c.mu.Lock()
